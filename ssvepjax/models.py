@@ -1,0 +1,123 @@
+"""CIFAR-style ResNets (He et al. 2016, section 4.2) in Flax Linen, instrumented for probing.
+
+Depth ``6n + 2``: a 3x3 stem conv with 16 filters, then three stages of ``n`` basic blocks with
+16, 32 and 64 filters (stride 2 at the start of stages 2 and 3), global average pooling and a
+dense classifier. ResNet-32 (n = 5) has 31 conv layers and about 0.46 M parameters. Shortcuts that
+change shape are the parameter-free option A (stride-2 subsampling, zero-padded channels), as in
+the original CIFAR ResNets.
+
+Every conv layer sows its pre-activation (after batch norm, and after the residual addition for
+the second conv of a block, since the ReLU follows the addition) as ``pre`` and its
+post-activation as ``post`` into the ``intermediates`` collection, so ``probe.linen_fn(model,
+variables, capture_intermediates=False, train=False)`` records every unit before and after the
+nonlinearity. ``act`` swaps the nonlinearity (``identity`` gives the linear control network).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+ACTIVATIONS: dict[str, Callable] = {"relu": nn.relu, "identity": lambda x: x, "gelu": nn.gelu}
+
+
+def resnet_blocks(depth: int) -> int:
+    """Blocks per stage ``n`` for a CIFAR ResNet of ``depth = 6n + 2``; ValueError otherwise."""
+    if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110), got {depth!r}")
+    return (depth - 2) // 6
+
+
+class _Probed(nn.Module):
+    """Conv -> BN (-> + shortcut) -> act, sowing ``pre`` and ``post``."""
+
+    features: int
+    strides: int = 1
+    act: str = "relu"
+
+    @nn.compact
+    def __call__(self, x, train: bool, shortcut=None):
+        y = nn.Conv(self.features, (3, 3), strides=self.strides, padding=1, use_bias=False, name="conv")(x)
+        y = nn.BatchNorm(use_running_average=not train, momentum=0.9, name="bn")(y)
+        if shortcut is not None:
+            y = y + shortcut
+        self.sow("intermediates", "pre", y)
+        y = ACTIVATIONS[self.act](y)
+        self.sow("intermediates", "post", y)
+        return y
+
+
+class BasicBlock(nn.Module):
+    features: int
+    strides: int = 1
+    act: str = "relu"
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        shortcut = x
+        if self.strides != 1 or x.shape[-1] != self.features:
+            # Option A: subsample, then zero-pad the new channels (no parameters).
+            shortcut = x[:, :: self.strides, :: self.strides, :]
+            pad = self.features - x.shape[-1]
+            shortcut = jnp.pad(shortcut, ((0, 0), (0, 0), (0, 0), (pad // 2, pad - pad // 2)))
+        y = _Probed(self.features, self.strides, self.act, name="conv1")(x, train)
+        return _Probed(self.features, 1, self.act, name="conv2")(y, train, shortcut)
+
+
+class CifarResNet(nn.Module):
+    """ResNet-(6n+2) for small images ``[N, H, W, C]`` -> logits ``[N, num_classes]``.
+
+    Attributes:
+        depth: 6n + 2 (32 gives ResNet-32).
+        num_classes: output classes.
+        width: filters of the first stage (16 in the paper; stages use width, 2*width, 4*width).
+        act: nonlinearity name in ``ACTIVATIONS``.
+    """
+
+    depth: int = 32
+    num_classes: int = 10
+    width: int = 16
+    act: str = "relu"
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        n = resnet_blocks(self.depth)
+        x = _Probed(self.width, 1, self.act, name="stem")(x, train)
+        for s in range(3):
+            for b in range(n):
+                strides = 2 if (s > 0 and b == 0) else 1
+                x = BasicBlock(self.width * 2**s, strides, self.act, name=f"stage{s + 1}_block{b}")(x, train)
+        x = jnp.mean(x, axis=(1, 2))
+        return nn.Dense(self.num_classes, name="head")(x)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Static model settings; ``name`` keys the checkpoint cache."""
+
+    depth: int = 32
+    width: int = 16
+    act: str = "relu"
+
+    def __post_init__(self):
+        resnet_blocks(self.depth)
+        if self.act not in ACTIVATIONS:
+            raise ValueError(f"act must be one of {sorted(ACTIVATIONS)}, got {self.act!r}")
+        if not isinstance(self.width, int) or self.width < 1:
+            raise ValueError(f"width must be an integer >= 1, got {self.width!r}")
+
+    def build(self, num_classes: int, act: str | None = None) -> CifarResNet:
+        return CifarResNet(self.depth, num_classes, self.width, act or self.act)
+
+
+def conv_layer_names(depth: int) -> list[str]:
+    """Names of the conv layers of a CIFAR ResNet in forward order (``stem``, ``stage1_block0/conv1``...)."""
+    n = resnet_blocks(depth)
+    names = ["stem"]
+    for s in range(3):
+        for b in range(n):
+            names += [f"stage{s + 1}_block{b}/conv1", f"stage{s + 1}_block{b}/conv2"]
+    return names
