@@ -34,11 +34,12 @@ def check_nonneg_int(name: str, value) -> None:
         raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
 
 
-def frequency_bin(freq_hz: float, fps: float, n_frames: int, name: str = "freqs_hz") -> int:
+def frequency_bin(freq_hz: float, fps: float, n_frames: int, name: str = "freqs_hz", all_freqs=None) -> int:
     """The rfft bin of ``freq_hz``; ``ValueError`` if it is off-bin or outside (0, Nyquist).
 
     A tag must sit exactly on a bin (``f * n_frames / fps`` an integer): off-bin energy leaks into
-    the neighbouring bins that the noise estimate uses.
+    the neighbouring bins that the noise estimate uses. ``all_freqs`` (default: this one) are the
+    frequencies that the suggested frame count must put on bins together.
     """
     check_positive("fps", fps)
     check_positive("n_frames", n_frames, integer=True)
@@ -58,7 +59,7 @@ def frequency_bin(freq_hz: float, fps: float, n_frames: int, name: str = "freqs_
             f"{name}: {f} Hz is off-bin for n_frames={n_frames} at fps={fps} "
             f"(f*n_frames/fps = {exact:.6g} is not an integer; resolution {fps / n_frames} Hz). "
             f"Choose a multiple of {fps / n_frames} Hz or a frame count like "
-            f"{nearest_valid_n_frames([f], fps, n_frames)}"
+            f"{nearest_valid_n_frames(all_freqs or [f], fps, n_frames)} that puts every tag on a bin"
         )
     return k
 

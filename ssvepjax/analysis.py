@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from ssvepjax import components as C
+from ssvepjax import frequency_components as C
 from ssvepjax.spectral import NoiseConfig, _amplitude, _noise_stats
 from ssvepjax.stimulus import TagConfig, _apply_gains, check_image, check_masks, gains
 
@@ -45,12 +45,23 @@ class Design:
     def n_bins(self) -> int:
         return self.tags.n_frames // 2 + 1
 
-    def bins(self):
-        """``(component_bins, labels, noise_bins)``: distinct component bins and noise-only bins."""
+    def bins(self, lattice: str = "off"):
+        """``(component_bins, labels, noise_bins)``: distinct component bins and noise-only bins
+        (``lattice`` as in ``components.noise_bins``: "off" gives the false-positive bins)."""
         comps = self.components
         cb, labels = C.component_bins(comps)
-        nb = C.noise_bins(comps, self.tags.n_frames, n_neighbors=self.noise.n_neighbors, skip=self.noise.skip)
+        nb = C.noise_bins(comps, self.tags.n_frames, n_neighbors=self.noise.n_neighbors, skip=self.noise.skip,
+                          lattice=lattice)
         return cb, labels, nb
+
+
+def design_key(design: Design, *parts) -> str:
+    """A short hash of a design and any other settings (names checkpoint folders)."""
+    import hashlib
+    import json
+
+    desc = json.dumps([dataclasses.asdict(design), *[str(p) for p in parts]], sort_keys=True)
+    return hashlib.sha256(desc.encode()).hexdigest()[:16]
 
 
 def spectrum_fn(fn: Callable, masks, tags: TagConfig) -> Callable:
@@ -110,7 +121,10 @@ class LayerResult:
         name: layer name.
         unit_shape: shape of one frame's activation (e.g. ``(h, w, c)``).
         neuron: ``{"amplitude"|"snr"|"bca"|"z": [m, *unit_shape]}`` at the m component bins.
-        neuron_noise_z: ``[q, *unit_shape]`` z at the q noise-only bins (false-positive reference).
+        neuron_noise_z: ``[q, *unit_shape]`` z at the q off-lattice bins, where no combination of
+            the tags can respond (false-positive reference).
+        neuron_lattice_z: ``[r, *unit_shape]`` z at the r on-lattice bins that are no listed
+            component (responses of order above ``max_order``).
         filter_spectrum: ``[K, c]`` mean amplitude spectrum of each filter (last axis = channels).
         filter: ``{measure: [m, c]}`` at the component bins, from ``filter_spectrum``.
         layer_spectrum: ``[K]`` mean amplitude spectrum over all units.
@@ -121,6 +135,7 @@ class LayerResult:
     unit_shape: tuple[int, ...]
     neuron: dict[str, np.ndarray]
     neuron_noise_z: np.ndarray
+    neuron_lattice_z: np.ndarray
     filter_spectrum: np.ndarray
     filter: dict[str, np.ndarray]
     layer_spectrum: np.ndarray
@@ -144,7 +159,8 @@ _measures_jit = jax.jit(_measures, static_argnums=(1, 2))
 def measure(spec: dict[str, jax.Array], design: Design = Design()) -> dict[str, LayerResult]:
     """Neuron, filter and layer measures at every component bin of every layer."""
     cb, _, nb = design.bins()
-    cb_t, nb_t = tuple(int(b) for b in cb), tuple(int(b) for b in nb)
+    hb = design.bins("on")[2]
+    cb_t, nb_t, hb_t = (tuple(int(b) for b in bins) for bins in (cb, nb, hb))
     out = {}
     for name, s in spec.items():
         if s.shape[0] != design.n_bins:
@@ -152,10 +168,11 @@ def measure(spec: dict[str, jax.Array], design: Design = Design()) -> dict[str, 
         fs = s.reshape(s.shape[0], -1, s.shape[-1]).mean(1) if s.ndim >= 2 else s[:, None]
         ls = s.reshape(s.shape[0], -1).mean(1)
         neuron = _measures_jit(s, cb_t, design.noise)
-        noise_z = _measures_jit(s, nb_t, design.noise)["z"] if nb_t else jnp.zeros((0, *s.shape[1:]))
+        noise_z, lattice_z = (_measures_jit(s, b, design.noise)["z"] if b else jnp.zeros((0, *s.shape[1:]))
+                              for b in (nb_t, hb_t))
         out[name] = LayerResult(
             name, tuple(s.shape[1:]),
-            {k: np.asarray(v) for k, v in neuron.items()}, np.asarray(noise_z),
+            {k: np.asarray(v) for k, v in neuron.items()}, np.asarray(noise_z), np.asarray(lattice_z),
             np.asarray(fs), {k: np.asarray(v) for k, v in _measures_jit(fs, cb_t, design.noise).items()},
             np.asarray(ls), {k: np.asarray(v) for k, v in _measures_jit(ls, cb_t, design.noise).items()},
         )
@@ -178,7 +195,7 @@ def significance_summary(res: LayerResult, design: Design = Design(), top_k: int
     frac = sig.mean(1)
     per_comp = {labels[i]: float(frac[i]) for i in range(len(cb))}
     out = {"n_units": res.n_units, "unit_shape": list(res.unit_shape), "per_component": per_comp}
-    for i, f in enumerate(design.tags.freqs_hz):
+    for i in range(len(design.tags.freqs_hz)):
         out[f"f{i + 1}"] = float(frac[row[design.tags.tag_bins[i]]])
     for kind in (C.HARMONIC, C.INTERMODULATION):
         rows = [row[b] for b in C.unique_bins(comps, kind, include_shared=False)]
@@ -190,13 +207,16 @@ def significance_summary(res: LayerResult, design: Design = Design(), top_k: int
             by_order.setdefault(c.order, set()).add(row[c.bin])
     for o, rows in sorted(by_order.items()):
         out[f"intermodulation_order{o}"] = float(frac[sorted(rows)].mean())
-    nz = np.nan_to_num(res.neuron_noise_z.reshape(res.neuron_noise_z.shape[0], -1), nan=-np.inf)
-    out["false_positive_rate"] = float((nz > thr).mean()) if nz.size else float("nan")
+    for key, zz in (("false_positive_rate", res.neuron_noise_z), ("higher_order_rate", res.neuron_lattice_z)):
+        zz = np.nan_to_num(zz.reshape(zz.shape[0], -1), nan=-np.inf)
+        out[key] = float((zz > thr).mean()) if zz.size else float("nan")
     amp = res.neuron["amplitude"].reshape(len(cb), -1)
     out["silent_fraction"] = float((amp.max(0) == 0).mean())
     snr = res.neuron["snr"].reshape(len(cb), -1)
-    out["mean_snr"] = {lab: float(np.nanmean(snr[row[b]])) for b, lab in
-                       ((design.tags.tag_bins[i], f"f{i + 1}") for i in range(len(design.tags.freqs_hz)))}
+    # Units that see one part only respond with zero noise around their tag (a deterministic network
+    # has no noise): their SNR is infinite, so the robust median summarises SNR, not the mean.
+    out["median_snr"] = {lab: float(np.nanmedian(snr[row[b]])) for b, lab in
+                         ((design.tags.tag_bins[i], f"f{i + 1}") for i in range(len(design.tags.freqs_hz)))}
     out["strongest_units"] = strongest_units(res, design, top_k)
     return out
 
@@ -213,10 +233,11 @@ def strongest_units(res: LayerResult, design: Design = Design(), top_k: int = 5)
         if i is None:
             continue
         z = np.nan_to_num(res.neuron["z"][i].reshape(-1), nan=-np.inf)
-        top = np.argsort(-z)[:top_k]
+        b = np.nan_to_num(res.neuron["bca"][i].reshape(-1), nan=-np.inf)
+        top = np.lexsort((-b, -z))[:top_k]  # by z, ties (infinite z: zero noise) by BCA
         out[lab] = [
             {"index": [int(v) for v in np.unravel_index(t, res.unit_shape)], "z": float(z[t]),
-             "snr": float(res.neuron["snr"][i].reshape(-1)[t])}
-            for t in top if np.isfinite(z[t])
+             "snr": float(res.neuron["snr"][i].reshape(-1)[t]), "bca": float(b[t])}
+            for t in top if z[t] > -np.inf
         ]
     return out

@@ -60,7 +60,7 @@ def validate_tags(freqs_hz: Sequence[float], fps: float, n_frames: int) -> tuple
     """Check tag frequencies; return their bins. ``ValueError`` if off-bin, >= Nyquist or repeated."""
     if isinstance(freqs_hz, (int, float)) or len(freqs_hz) == 0:
         raise ValueError(f"freqs_hz must be a non-empty sequence of frequencies, got {freqs_hz!r}")
-    bins = tuple(V.frequency_bin(f, fps, n_frames) for f in freqs_hz)
+    bins = tuple(V.frequency_bin(f, fps, n_frames, all_freqs=list(freqs_hz)) for f in freqs_hz)
     if len(set(bins)) != len(bins):
         raise ValueError(f"freqs_hz must be distinct tags, got {tuple(freqs_hz)}")
     return bins

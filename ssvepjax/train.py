@@ -31,8 +31,8 @@ class TrainConfig:
     """Optimisation settings: SGD with Nesterov momentum, cosine decay, decoupled weight decay."""
 
     epochs: int = 3
-    batch_size: int = 128
-    learning_rate: float = 0.1
+    batch_size: int = 64
+    learning_rate: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 5e-4
     seed: int = 0
@@ -98,7 +98,8 @@ def make_steps(module, tx):
 def accuracy(predict, variables, images, labels, batch_size: int = 500) -> float:
     correct = 0
     for i in range(0, len(images), batch_size):
-        correct += int((np.asarray(predict(variables, images[i:i + batch_size])) == labels[i:i + batch_size]).sum())
+        pred = np.asarray(predict(variables, images[i:i + batch_size]))
+        correct += int((pred == labels[i:i + batch_size]).sum())
     return correct / len(images)
 
 

@@ -144,18 +144,48 @@ def component_bins(comps: Sequence[Component]) -> tuple[np.ndarray, list[str]]:
     return np.asarray(bins, dtype=np.int32), [labels[b] for b in bins]
 
 
-def noise_bins(
-    comps: Sequence[Component], n_frames: int, *, n_neighbors: int = 10, skip: int = 1
-) -> np.ndarray:
-    """Bins that are no component and whose noise window is complete: for false-positive rates.
+def lattice_step(comps: Sequence[Component]) -> int:
+    """Greatest common divisor of the tag bins: every integer combination of tags is a multiple of it."""
+    tag_bins = [c.bin for c in comps if c.kind == FUNDAMENTAL]
+    return int(np.gcd.reduce(tag_bins)) if tag_bins else 1
 
-    A bin qualifies when neither it nor its ``skip`` nearest neighbours on each side is a component
-    bin (so no component's energy sits next to it), and its noise window holds ``2 * n_neighbors``
-    bins inside ``1..n_frames // 2``.
+
+def noise_bins(
+    comps: Sequence[Component],
+    n_frames: int,
+    *,
+    n_neighbors: int = 10,
+    skip: int = 1,
+    lattice: str = "off",
+) -> np.ndarray:
+    """Bins that are no listed component, with a complete noise window: for false-positive rates.
+
+    A deterministic network can only respond at integer combinations of the tags, i.e. at multiples
+    of the tag bins' greatest common divisor g (bin 3, 1.5 Hz, for 6 and 7.5 Hz at 0.5 Hz
+    resolution); combinations above ``max_order`` also land there. So:
+
+    - ``lattice="off"``: bins that are not multiples of g. No nonlinearity can put a response
+      there: z above threshold there is a false positive.
+    - ``lattice="on"``: multiples of g that are no listed component (responses of order above
+      ``max_order`` live there).
+    - ``lattice="any"``: both.
+
+    Every returned bin is at least ``skip + 1`` bins from a listed component and has its full
+    ``2 * n_neighbors`` noise window inside ``1..n_frames // 2``. Where g is 1 there are no
+    off-lattice bins and ``"off"`` returns an empty array.
     """
+    if lattice not in ("off", "on", "any"):
+        raise ValueError(f"lattice must be 'off', 'on' or 'any', got {lattice!r}")
     k_max = n_frames // 2
+    g = lattice_step(comps)
     taken = set()
     for c in comps:
         taken.update(range(c.bin - skip, c.bin + skip + 1))
     lo, hi = skip + n_neighbors + 1, k_max - skip - n_neighbors
-    return np.asarray([k for k in range(lo, hi + 1) if k not in taken], dtype=np.int32)
+    keep = []
+    for k in range(lo, hi + 1):
+        on = k % g == 0
+        if k in taken or (lattice == "off" and (on or g == 1)) or (lattice == "on" and not on):
+            continue
+        keep.append(k)
+    return np.asarray(keep, dtype=np.int32)

@@ -1,0 +1,56 @@
+"""ssvepjax: frequency tagging (SSVEP) probes for neural networks in JAX/Flax.
+
+Tag parts of an image at their own frequencies (``tag_frames``), record every unit over the frames
+in one vmapped pass (``probe`` with ``linen_fn`` / ``nnx_fn``), and measure responses at
+fundamentals, harmonics and intermodulation components (``amplitude_spectrum``, ``snr``,
+``zscore``, ``bca``, ``components``).
+"""
+
+from ssvepjax.analysis import Design as Design
+from ssvepjax.analysis import LayerResult as LayerResult
+from ssvepjax.analysis import measure as measure
+from ssvepjax.analysis import significance_summary as significance_summary
+from ssvepjax.analysis import spectra as spectra
+from ssvepjax.analysis import spectrum_fn as spectrum_fn
+from ssvepjax.analysis import strongest_units as strongest_units
+from ssvepjax.frequency_components import Component as Component
+from ssvepjax.frequency_components import component_bins as component_bins
+from ssvepjax.frequency_components import component_label as component_label
+from ssvepjax.frequency_components import components as components
+from ssvepjax.frequency_components import lattice_step as lattice_step
+from ssvepjax.frequency_components import noise_bins as noise_bins
+from ssvepjax.frequency_components import unique_bins as unique_bins
+from ssvepjax.data import Dataset as Dataset
+from ssvepjax.data import load_dataset as load_dataset
+from ssvepjax.design import collisions as collisions
+from ssvepjax.design import propose_design as propose_design
+from ssvepjax.models import CifarResNet as CifarResNet
+from ssvepjax.models import ModelConfig as ModelConfig
+from ssvepjax.models import conv_layer_names as conv_layer_names
+from ssvepjax.probe import flatten_intermediates as flatten_intermediates
+from ssvepjax.probe import linen_fn as linen_fn
+from ssvepjax.probe import nnx_fn as nnx_fn
+from ssvepjax.probe import probe as probe
+from ssvepjax.spectral import NoiseConfig as NoiseConfig
+from ssvepjax.spectral import amplitude_spectrum as amplitude_spectrum
+from ssvepjax.spectral import bca as bca
+from ssvepjax.spectral import frequencies as frequencies
+from ssvepjax.spectral import harmonic_sum as harmonic_sum
+from ssvepjax.spectral import measures_at as measures_at
+from ssvepjax.spectral import noise_stats as noise_stats
+from ssvepjax.spectral import snr as snr
+from ssvepjax.spectral import zscore as zscore
+from ssvepjax.stats import circular_t2 as circular_t2
+from ssvepjax.stats import fdr_bh as fdr_bh
+from ssvepjax.stats import fourier_coefficients as fourier_coefficients
+from ssvepjax.stats import hotelling_t2 as hotelling_t2
+from ssvepjax.stimulus import TagConfig as TagConfig
+from ssvepjax.stimulus import gains as gains
+from ssvepjax.stimulus import halves as halves
+from ssvepjax.stimulus import quadrants as quadrants
+from ssvepjax.stimulus import tag_batch as tag_batch
+from ssvepjax.stimulus import tag_frames as tag_frames
+from ssvepjax.train import TrainConfig as TrainConfig
+from ssvepjax.train import train_or_load as train_or_load
+
+__version__ = "0.1.0"
