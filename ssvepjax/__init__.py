@@ -13,6 +13,10 @@ from ssvepjax.analysis import significance_summary as significance_summary
 from ssvepjax.analysis import spectra as spectra
 from ssvepjax.analysis import spectrum_fn as spectrum_fn
 from ssvepjax.analysis import strongest_units as strongest_units
+from ssvepjax.data import Dataset as Dataset
+from ssvepjax.data import load_dataset as load_dataset
+from ssvepjax.design import collisions as collisions
+from ssvepjax.design import propose_design as propose_design
 from ssvepjax.frequency_components import Component as Component
 from ssvepjax.frequency_components import component_bins as component_bins
 from ssvepjax.frequency_components import component_label as component_label
@@ -20,10 +24,6 @@ from ssvepjax.frequency_components import components as components
 from ssvepjax.frequency_components import lattice_step as lattice_step
 from ssvepjax.frequency_components import noise_bins as noise_bins
 from ssvepjax.frequency_components import unique_bins as unique_bins
-from ssvepjax.data import Dataset as Dataset
-from ssvepjax.data import load_dataset as load_dataset
-from ssvepjax.design import collisions as collisions
-from ssvepjax.design import propose_design as propose_design
 from ssvepjax.models import CifarResNet as CifarResNet
 from ssvepjax.models import ModelConfig as ModelConfig
 from ssvepjax.models import conv_layer_names as conv_layer_names

@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="runs/default", help="run folder (default runs/default)")
     r.add_argument("--cache-dir", default=None, help="model/data cache (default $SSVEPJAX_CACHE or ~/.cache/ssvepjax)")
     r.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    r.add_argument("--no-compile-cache", action="store_true",
+                   help="do not use JAX's persistent compilation cache (<cache-dir>/jax)")
     return p
 
 
@@ -61,7 +63,7 @@ def config_from_args(args):
         model=ModelConfig(args.depth, args.width),
         train=TrainConfig(args.epochs, args.batch_size, args.lr, seed=args.seed),
         design=Design(tags, noise, args.max_order), n_images=args.n_images, out_dir=args.out,
-        cache_dir=args.cache_dir, progress=not args.no_progress,
+        cache_dir=args.cache_dir, progress=not args.no_progress, compile_cache=not args.no_compile_cache,
     )
 
 

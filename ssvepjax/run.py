@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from ssvepjax import analysis as A
 from ssvepjax import plots
-from ssvepjax.data import load_dataset
+from ssvepjax.data import default_cache_dir, load_dataset
 from ssvepjax.models import ModelConfig, conv_layer_names
 from ssvepjax.probe import linen_fn
 from ssvepjax.spectral import NoiseConfig, frequencies
@@ -52,6 +52,7 @@ class RunConfig:
     cache_dir: str | None = None
     checkpoint_every: int = 8
     progress: bool = True
+    compile_cache: bool = True
 
     def __post_init__(self):
         if not isinstance(self.n_images, int) or self.n_images < 1:
@@ -71,6 +72,17 @@ def _jsonable(x):
     if isinstance(x, np.integer):
         return int(x)
     return x
+
+
+def enable_compilation_cache(path: str, min_compile_time_s: float = 0.2) -> None:
+    """Turn on JAX's persistent compilation cache at ``path``: later runs skip XLA compilation.
+
+    On the default job this cuts a second run's compile time several-fold (the ResNet probe, the
+    measures and the restored model's functions all come back from disk).
+    """
+    os.makedirs(path, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_time_s)
 
 
 def write_json(path: Path, obj) -> None:
@@ -127,6 +139,8 @@ def run_job(cfg: RunConfig) -> dict:
     t0 = time.time()
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if cfg.compile_cache:
+        enable_compilation_cache(os.path.join(cfg.cache_dir or default_cache_dir(), "jax"))
     data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, max_train=cfg.max_train, cache_dir=cfg.cache_dir)
     if cfg.n_images > len(data.test_images):
         raise ValueError(f"n_images={cfg.n_images} exceeds the {len(data.test_images)} test images")
