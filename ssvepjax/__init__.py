@@ -24,6 +24,11 @@ from ssvepjax.frequency_components import components as components
 from ssvepjax.frequency_components import lattice_step as lattice_step
 from ssvepjax.frequency_components import noise_bins as noise_bins
 from ssvepjax.frequency_components import unique_bins as unique_bins
+from ssvepjax.importance import apply_masks as apply_masks
+from ssvepjax.importance import keep_masks as keep_masks
+from ssvepjax.importance import l1_importance as l1_importance
+from ssvepjax.importance import pruned_fraction as pruned_fraction
+from ssvepjax.importance import tag_importance as tag_importance
 from ssvepjax.models import CifarResNet as CifarResNet
 from ssvepjax.models import ModelConfig as ModelConfig
 from ssvepjax.models import conv_layer_names as conv_layer_names
@@ -31,6 +36,8 @@ from ssvepjax.probe import flatten_intermediates as flatten_intermediates
 from ssvepjax.probe import linen_fn as linen_fn
 from ssvepjax.probe import nnx_fn as nnx_fn
 from ssvepjax.probe import probe as probe
+from ssvepjax.regularizers import component_power_fraction as component_power_fraction
+from ssvepjax.regularizers import tag_regularizer as tag_regularizer
 from ssvepjax.spectral import NoiseConfig as NoiseConfig
 from ssvepjax.spectral import amplitude_spectrum as amplitude_spectrum
 from ssvepjax.spectral import bca as bca
