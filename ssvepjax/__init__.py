@@ -13,6 +13,15 @@ from ssvepjax.analysis import significance_summary as significance_summary
 from ssvepjax.analysis import spectra as spectra
 from ssvepjax.analysis import spectrum_fn as spectrum_fn
 from ssvepjax.analysis import strongest_units as strongest_units
+from ssvepjax.controls import CONDITIONS as CONDITIONS
+from ssvepjax.controls import Condition as Condition
+from ssvepjax.controls import control_conditions as control_conditions
+from ssvepjax.controls import layer_summary as layer_summary
+from ssvepjax.controls import part_following as part_following
+from ssvepjax.controls import receptive_field_spans as receptive_field_spans
+from ssvepjax.controls import rf_class_summary as rf_class_summary
+from ssvepjax.controls import rf_classes as rf_classes
+from ssvepjax.controls import run_condition as run_condition
 from ssvepjax.data import Dataset as Dataset
 from ssvepjax.data import load_dataset as load_dataset
 from ssvepjax.design import collisions as collisions
@@ -59,5 +68,8 @@ from ssvepjax.stimulus import tag_batch as tag_batch
 from ssvepjax.stimulus import tag_frames as tag_frames
 from ssvepjax.train import TrainConfig as TrainConfig
 from ssvepjax.train import train_or_load as train_or_load
+from ssvepjax.trials import across_image_tests as across_image_tests
+from ssvepjax.trials import compare_detections as compare_detections
+from ssvepjax.trials import probe_coefficients as probe_coefficients
 
 __version__ = "0.1.0"

@@ -84,7 +84,7 @@ def amplitude_spectrum(
     Returns:
         ``(freqs_hz, amplitude)``: ``freqs_hz`` is ``[T // 2 + 1]`` (NumPy, Hz); ``amplitude`` has
         ``x``'s shape with ``axis`` of length ``T // 2 + 1``, in the units of ``x`` (a sinusoid of
-        amplitude a on a bin gives a). Amplitudes at or below ``CONSTANT_RTOL`` (1e-6) times the
+        amplitude a on a bin gives a). Amplitudes at or below ``RESOLUTION_RTOL`` (1e-4) times the
         series' largest magnitude are float32 rounding error and set to exactly 0 (DC excepted).
     """
     V.check_positive("fps", fps)
@@ -96,14 +96,17 @@ def amplitude_spectrum(
     return frequencies(n, fps), _amplitude(jnp.asarray(x), axis)
 
 
-# Rounding floor. Network activations are float32, and so is the FFT: its rounding error (about
-# 1e-8 of the series' magnitude per bin) is structured, not white. A series that is exactly periodic
-# at one tag (a unit that sees one part only) or constant (a unit that sees background) has rounding
-# error piled on a few non-component bins, and a scale-free z or SNR test would call it significant.
-# Amplitudes at or below CONSTANT_RTOL times the series' largest magnitude are therefore set to 0:
-# a bin with zero amplitude and zero noise has NaN SNR and z (never significant), and a component
-# above the floor with a zero noise floor has infinite SNR and z (a noise-free deterministic response).
-CONSTANT_RTOL = 1e-6
+# Float32 resolution floor. Activations and the FFT are float32 (about 1e-7 relative per
+# operation), and a deep network accumulates rounding over its layers' sums. Because the frames are
+# exactly periodic, that rounding is periodic too: it lands on component bins (a linear ResNet-32
+# showed "harmonics" at up to 5e-5 of its fundamental) and on a few other bins, and a scale-free z
+# or SNR test calls it significant. Amplitudes at or below RESOLUTION_RTOL times the series' largest
+# magnitude are therefore set to 0: a bin with zero amplitude and zero noise has NaN SNR and z
+# (never significant), and a component above the floor with zero noise around it has infinite SNR
+# and z (a noise-free deterministic response). Responses weaker than 1e-4 of a unit's magnitude are
+# below what float32 resolves through a deep network.
+RESOLUTION_RTOL = 1e-4
+CONSTANT_RTOL = RESOLUTION_RTOL  # old name, kept until every module uses the new one
 
 
 @functools.partial(jax.jit, static_argnums=1)
@@ -119,7 +122,7 @@ def _amplitude(x, axis):
     shape = [1] * x.ndim
     shape[axis] = k
     amp = spec * jnp.asarray(scale.reshape(shape), spec.dtype)
-    floor = CONSTANT_RTOL * jnp.max(jnp.abs(x), axis, keepdims=True)
+    floor = RESOLUTION_RTOL * jnp.max(jnp.abs(x), axis, keepdims=True)
     dc = np.zeros(shape, bool)
     dc.flat[0] = True
     return jnp.where(jnp.logical_or(amp > floor, jnp.asarray(dc)), amp, 0.0)

@@ -1,0 +1,205 @@
+"""Statistics across images: per-unit tests on complex Fourier coefficients, against the z > 1.64 rule.
+
+The z rule (``analysis``) averages the amplitude spectra of N images and compares each component
+with its neighbouring bins. The tests here (SCIENCE.md section 4) instead keep one complex
+coefficient per image and unit at each tested bin and ask whether their mean is zero:
+Hotelling's T-squared (``stats.hotelling_t2``, any bivariate noise) or Victor & Mast's circular
+T-squared (``stats.circular_t2``, circular noise), with a Benjamini-Hochberg false discovery rate
+over the units of a layer, separately for each bin (``stats.fdr_bh``).
+
+The two ask different questions. The z rule: is there more amplitude at this bin than around it, on
+average over images? The T-squared tests: is the response phase-locked to the tag *across images*,
+i.e. the same sign and phase whatever the image? A unit whose response flips sign with the image
+content (a linear unit sees ``w . x``, whose sign depends on x) passes the first and fails the second.
+
+Memory: the coefficients are ``[N, m, *unit_shape]`` complex64 per layer, so only the requested
+layers and the m requested bins are kept (``probe_coefficients`` takes ``include``-filtered probe
+functions); images are processed one at a time. Coefficients at or below ``spectral.CONSTANT_RTOL``
+times the series' largest magnitude are float32 rounding error and set to 0, as the amplitude
+spectrum does: at bins no combination of tags reaches, every image then gives 0 and the tests are
+undefined (NaN: not a test, left out of the FDR count).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from ssvepjax import analysis as A
+from ssvepjax.spectral import CONSTANT_RTOL, _amplitude, measures_at
+from ssvepjax.stats import _coefficients, circular_t2, fdr_bh, hotelling_t2
+from ssvepjax.stimulus import TagConfig, _apply_gains, check_image, check_masks, gains
+
+TESTS = {"hotelling": (hotelling_t2, 3), "circular": (circular_t2, 2)}
+
+
+def statistics_bins(
+    design: A.Design, *, max_order: int = 2, n_noise: int = 4
+) -> tuple[list[int], list[str], list[str]]:
+    """Bins to test: the non-shared components up to ``max_order`` and ``n_noise`` off-lattice noise bins.
+
+    Returns:
+        ``(bins, labels, kinds)``; kinds are ``"fundamental"``, ``"harmonic"``, ``"intermodulation"`` or
+        ``"noise"`` (off-lattice bins, where a false positive is the only way to be significant).
+    """
+    if not isinstance(max_order, int) or max_order < 1:
+        raise ValueError(f"max_order must be an integer >= 1, got {max_order!r}")
+    if not isinstance(n_noise, int) or n_noise < 0:
+        raise ValueError(f"n_noise must be an integer >= 0, got {n_noise!r}")
+    comps = [c for c in design.components if c.order <= max_order and not c.shared]
+    bins, labels, kinds = [], [], []
+    for c in comps:
+        if c.bin not in bins:
+            bins.append(c.bin)
+            labels.append(c.label)
+            kinds.append(c.kind)
+    nb = design.bins("off")[2]
+    # Spread the noise bins over the spectrum rather than taking the lowest ones.
+    pick = nb[np.linspace(0, len(nb) - 1, n_noise).round().astype(int)] if len(nb) and n_noise else []
+    for b in pick:
+        bins.append(int(b))
+        labels.append(f"noise@{int(b) * design.tags.resolution_hz:g}Hz")
+        kinds.append("noise")
+    return bins, labels, kinds
+
+
+def coefficient_fn(fn: Callable, masks, tags: TagConfig, bins: Sequence[int]) -> Callable:
+    """A jitted ``image -> ({layer: amplitude [K, ...]}, {layer: coefficients [m, ...]})`` for one image."""
+    g = gains(tags.freqs_hz, fps=tags.fps, n_frames=tags.n_frames, min_gain=tags.min_gain, phase=tags.phase)
+    m = jnp.asarray(masks, jnp.float32)
+    b = tuple(int(x) for x in bins)
+
+    @jax.jit
+    def run(image):
+        acts = jax.vmap(fn)(_apply_gains(image, m, g))
+        amp = {k: _amplitude(v, 0) for k, v in acts.items()}
+        coef = {}
+        for k, v in acts.items():
+            z = _coefficients(v, b, 0)
+            floor = CONSTANT_RTOL * jnp.max(jnp.abs(v), 0, keepdims=True)
+            coef[k] = jnp.where(jnp.abs(z) > floor, z, 0)
+        return amp, coef
+
+    return run
+
+
+def probe_coefficients(
+    fn: Callable,
+    images: np.ndarray,
+    masks,
+    tags: TagConfig,
+    bins: Sequence[int],
+    *,
+    progress: bool = False,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Image-averaged amplitude spectra and per-image complex coefficients at ``bins``.
+
+    Args:
+        fn: per-frame function (restrict it to a few layers with ``linen_fn(..., include=...)``).
+        images: ``[N, H, W, C]`` in [0, 1].
+        masks: ``[P, H, W]`` part masks.
+        tags: the tags.
+        bins: rfft bins to keep coefficients at.
+
+    Returns:
+        ``(mean_amplitude {layer: [K, ...]}, coefficients {layer: complex64 [N, m, ...]})``.
+    """
+    check_image(images, "images", "N, H, W, C")
+    n, h, w, _ = np.shape(images)
+    masks = check_masks(masks, h, w, n_parts=len(tags.freqs_hz))
+    k_max = tags.n_frames // 2
+    if not len(bins) or min(bins) < 0 or max(bins) > k_max:
+        raise ValueError(f"bins must be a non-empty list of rfft bins in [0, {k_max}], got {list(bins)}")
+    run = coefficient_fn(fn, masks, tags, bins)
+    total, coefs = None, None
+    for i in tqdm(range(n), desc="probe images", disable=not progress, leave=False):
+        amp, coef = run(jnp.asarray(images[i], jnp.float32))
+        total = amp if total is None else jax.tree.map(jnp.add, total, amp)
+        if coefs is None:
+            coefs = {k: np.empty((n, *v.shape), np.complex64) for k, v in coef.items()}
+        for k, v in coef.items():
+            coefs[k][i] = np.asarray(v)
+    return {k: np.asarray(v) / n for k, v in total.items()}, coefs
+
+
+def across_image_tests(coefs: np.ndarray, *, test: str = "hotelling", alpha: float = 0.05) -> dict[str, np.ndarray]:
+    """One test per unit and bin across images, with Benjamini-Hochberg FDR over units per bin.
+
+    Args:
+        coefs: ``[N, m, *unit_shape]`` complex coefficients (N images, m bins).
+        test: ``"hotelling"`` (N >= 3) or ``"circular"`` (N >= 2).
+        alpha: false discovery rate.
+
+    Returns:
+        ``{"t2", "p", "q", "reject"}``, each ``[m, n_units]``: the statistic, its p-value, the BH q-value
+        over the units of each bin, and ``q <= alpha``. NaN (degenerate) tests are never rejected.
+    """
+    if test not in TESTS:
+        raise ValueError(f"test must be one of {sorted(TESTS)}, got {test!r}")
+    fn, min_images = TESTS[test]
+    if np.ndim(coefs) < 2:
+        raise ValueError(f"coefs must have shape [N, m, ...units], got {np.shape(coefs)}")
+    n, m = np.shape(coefs)[:2]
+    if n < min_images:
+        raise ValueError(f"{test} needs at least {min_images} images, got {n}: fewer images than the statistic needs")
+    flat = np.asarray(coefs).reshape(n, m, -1)
+    t2, _, p = fn(flat, axis=0)
+    reject, q = fdr_bh(p, alpha, axis=1)
+    return {"t2": np.asarray(t2), "p": np.asarray(p), "q": np.asarray(q), "reject": np.asarray(reject)}
+
+
+def compare_detections(
+    mean_amplitude: np.ndarray,
+    coefs: np.ndarray,
+    bins: Sequence[int],
+    labels: Sequence[str],
+    design: A.Design = A.Design(),
+    *,
+    alpha: float = 0.05,
+) -> dict[str, dict]:
+    """Per bin: units detected by the z rule, by each T-squared test after FDR, and their overlap.
+
+    Args:
+        mean_amplitude: ``[K, *unit_shape]`` image-averaged amplitude spectrum of one layer.
+        coefs: ``[N, m, *unit_shape]`` its per-image coefficients at ``bins``.
+        bins, labels: the m tested bins and their names.
+        design: noise settings and z threshold of the z rule.
+        alpha: FDR of the T-squared tests.
+
+    Returns:
+        ``{label: {...}}`` with fractions of units: ``z_rule`` (z > threshold), ``hotelling_fdr`` and
+        ``circular_fdr`` (q <= alpha), ``hotelling_p05`` (uncorrected p < .05), ``both`` (z rule and
+        Hotelling FDR), ``z_only``, ``t2_only``, and ``defined`` (units where Hotelling's test is not
+        degenerate).
+    """
+    thr = design.noise.z_threshold
+    m = len(bins)
+    if np.shape(coefs)[1] != m or len(labels) != m:
+        raise ValueError(f"coefs has {np.shape(coefs)[1]} bins, bins {m}, labels {len(labels)}: they must match")
+    z = np.asarray(measures_at(mean_amplitude, list(bins), design.noise)["z"]).reshape(m, -1)
+    zs = np.nan_to_num(z, nan=-np.inf) > thr
+    hot = across_image_tests(coefs, test="hotelling", alpha=alpha)
+    circ = across_image_tests(coefs, test="circular", alpha=alpha)
+    out = {}
+    for i, lab in enumerate(labels):
+        h = hot["reject"][i]
+        out[lab] = {
+            "bin": int(bins[i]),
+            "z_rule": float(zs[i].mean()),
+            "hotelling_fdr": float(h.mean()),
+            "circular_fdr": float(circ["reject"][i].mean()),
+            "hotelling_p05": float(np.nan_to_num(hot["p"][i], nan=1.0).__lt__(0.05).mean()),
+            "both": float((zs[i] & h).mean()),
+            "z_only": float((zs[i] & ~h).mean()),
+            "t2_only": float((~zs[i] & h).mean()),
+            "defined": float((~np.isnan(hot["p"][i])).mean()),
+        }
+    return out
+
+
+__all__ = ["across_image_tests", "coefficient_fn", "compare_detections", "probe_coefficients",
+           "statistics_bins"]
