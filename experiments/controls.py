@@ -14,7 +14,6 @@ Writes ``controls.json`` and ``controls.png``.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -105,8 +104,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    experiment.run_script(main)

@@ -15,7 +15,6 @@ Writes ``reproduce.json``, ``layer_fractions.png``, ``harmonic_orders.png``, ``s
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
@@ -113,8 +112,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    experiment.run_script(main)

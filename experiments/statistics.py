@@ -17,7 +17,6 @@ Writes ``statistics.json`` and ``detections.png``.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -95,8 +94,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    experiment.run_script(main)

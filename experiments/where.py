@@ -15,7 +15,6 @@ Writes ``where.json``, ``snr_maps.png``, ``significance_maps.png``, ``rf_classes
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -106,8 +105,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    experiment.run_script(main)

@@ -126,3 +126,14 @@ def settings(cfg: ExperimentConfig, data: Dataset, trained: TrainedModel) -> dic
 
 
 __all__ = ["ExperimentConfig", "QUICK", "config_from_args", "experiment_parser", "load_model", "settings"]
+
+
+def run_script(main) -> None:
+    """Run an experiment's ``main()``; a ``ValueError`` prints one line and exits with status 2."""
+    import sys
+
+    try:
+        main()
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
