@@ -34,6 +34,7 @@ from ssvepjax.models import ModelConfig, conv_layer_names
 from ssvepjax.probe import linen_fn
 from ssvepjax.spectral import NoiseConfig, frequencies
 from ssvepjax.stimulus import TagConfig, check_masks, halves
+from ssvepjax.stream import enable_compilation_cache
 from ssvepjax.train import TrainConfig, train_or_load
 
 
@@ -72,17 +73,6 @@ def _jsonable(x):
     if isinstance(x, np.integer):
         return int(x)
     return x
-
-
-def enable_compilation_cache(path: str, min_compile_time_s: float = 0.2) -> None:
-    """Turn on JAX's persistent compilation cache at ``path``: later runs skip XLA compilation.
-
-    On the default job this cuts a second run's compile time several-fold (the ResNet probe, the
-    measures and the restored model's functions all come back from disk).
-    """
-    os.makedirs(path, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_time_s)
 
 
 def write_json(path: Path, obj) -> None:
@@ -140,7 +130,9 @@ def run_job(cfg: RunConfig) -> dict:
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.compile_cache:
-        enable_compilation_cache(os.path.join(cfg.cache_dir or default_cache_dir(), "jax"))
+        path = os.path.join(cfg.cache_dir or default_cache_dir(), "jax")
+        os.makedirs(path, exist_ok=True)
+        enable_compilation_cache(path, min_compile_time_s=0.2)
     data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, max_train=cfg.max_train, cache_dir=cfg.cache_dir)
     if cfg.n_images > len(data.test_images):
         raise ValueError(f"n_images={cfg.n_images} exceeds the {len(data.test_images)} test images")

@@ -106,7 +106,6 @@ def amplitude_spectrum(
 # and z (a noise-free deterministic response). Responses weaker than 1e-4 of a unit's magnitude are
 # below what float32 resolves through a deep network.
 RESOLUTION_RTOL = 1e-4
-CONSTANT_RTOL = RESOLUTION_RTOL  # old name, kept until every module uses the new one
 
 
 @functools.partial(jax.jit, static_argnums=1)

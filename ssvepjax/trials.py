@@ -14,7 +14,7 @@ content (a linear unit sees ``w . x``, whose sign depends on x) passes the first
 
 Memory: the coefficients are ``[N, m, *unit_shape]`` complex64 per layer, so only the requested
 layers and the m requested bins are kept (``probe_coefficients`` takes ``include``-filtered probe
-functions); images are processed one at a time. Coefficients at or below ``spectral.CONSTANT_RTOL``
+functions); images are processed one at a time. Coefficients at or below ``spectral.RESOLUTION_RTOL``
 times the series' largest magnitude are float32 rounding error and set to 0, as the amplitude
 spectrum does: at bins no combination of tags reaches, every image then gives 0 and the tests are
 undefined (NaN: not a test, left out of the FDR count).
@@ -30,7 +30,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ssvepjax import analysis as A
-from ssvepjax.spectral import CONSTANT_RTOL, _amplitude, measures_at
+from ssvepjax.spectral import RESOLUTION_RTOL, _amplitude, measures_at
 from ssvepjax.stats import _coefficients, circular_t2, fdr_bh, hotelling_t2
 from ssvepjax.stimulus import TagConfig, _apply_gains, check_image, check_masks, gains
 
@@ -80,7 +80,7 @@ def coefficient_fn(fn: Callable, masks, tags: TagConfig, bins: Sequence[int]) ->
         coef = {}
         for k, v in acts.items():
             z = _coefficients(v, b, 0)
-            floor = CONSTANT_RTOL * jnp.max(jnp.abs(v), 0, keepdims=True)
+            floor = RESOLUTION_RTOL * jnp.max(jnp.abs(v), 0, keepdims=True)
             coef[k] = jnp.where(jnp.abs(z) > floor, z, 0)
         return amp, coef
 

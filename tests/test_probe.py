@@ -1,7 +1,6 @@
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
 from conftest import assert_close
 from flax import nnx
