@@ -66,6 +66,10 @@ from ssvepjax.stimulus import halves as halves
 from ssvepjax.stimulus import quadrants as quadrants
 from ssvepjax.stimulus import tag_batch as tag_batch
 from ssvepjax.stimulus import tag_frames as tag_frames
+from ssvepjax.stream import enable_compilation_cache as enable_compilation_cache
+from ssvepjax.stream import measures_fn as measures_fn
+from ssvepjax.stream import probe_dataset as probe_dataset
+from ssvepjax.stream import spectrum_measures as spectrum_measures
 from ssvepjax.train import TrainConfig as TrainConfig
 from ssvepjax.train import train_or_load as train_or_load
 from ssvepjax.trials import across_image_tests as across_image_tests
