@@ -23,8 +23,9 @@ Commands (the README repeats them):
     python experiments/benchmark_probe.py --device cuda --json runs/benchmark_probe_gpu.json  # ~1 min, GPU
 
 PyTorch is optional (``pip install torch==2.13.0``); without it the torch numbers are skipped.
-``--memory`` runs ``probe_dataset`` on 64, 256 and 1024 images, each in a fresh subprocess, and
-reports the peak resident memory (``ru_maxrss``) of each.
+``--memory`` runs ``probe_dataset`` on 64, 256 and 1024 images (a data loader of 16-image batches),
+each in a fresh subprocess, and reports the peak resident memory (``ru_maxrss``) of each, with
+glibc's mmap threshold fixed at 1 MiB so that RSS follows live memory (``--keep-malloc``: as is).
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def parse_args(argv=None):
     p.add_argument("--memory-sizes", default="64,256,1024", help="image counts for --memory")
     p.add_argument("--memory-chunk", type=int, default=2, help="chunk_size for --memory")
     p.add_argument("--memory-depth", type=int, default=8, help="ResNet depth for --memory")
+    p.add_argument("--keep-malloc", action="store_true",
+                   help="--memory: leave glibc's dynamic mmap threshold on (RSS then includes freed "
+                        "buffers that the allocator keeps)")
     p.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
@@ -270,16 +274,23 @@ def memory_child(args) -> None:
 
 
 def run_memory(args) -> dict:
+    # glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB) and then
+    # keeps such blocks in per-thread arenas: RSS wanders with the allocator's history, not with
+    # what is alive. A fixed threshold returns every large buffer to the OS when it is freed.
+    env = dict(os.environ)
+    if not args.keep_malloc:
+        env.setdefault("MALLOC_MMAP_THRESHOLD_", str(1 << 20))
     rows = []
     for n in (int(s) for s in args.memory_sizes.split(",")):
         cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", str(n), "--memory-chunk",
                str(args.memory_chunk), "--memory-depth", str(args.memory_depth)]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(f"  {n:5d} images: peak RSS {rows[-1]['peak_rss_mib']:.0f} MiB "
               f"(after setup {rows[-1]['setup_rss_mib']:.0f} MiB), {rows[-1]['seconds']:.1f} s", flush=True)
     peaks = [r["peak_rss_mib"] for r in rows]
     return {"depth": args.memory_depth, "chunk_size": args.memory_chunk, "runs": rows,
+            "malloc_mmap_threshold": env.get("MALLOC_MMAP_THRESHOLD_"),
             "peak_growth_mib": max(peaks) - min(peaks)}
 
 

@@ -69,6 +69,10 @@ METHODS = ("auto", "fft", "matmul")
 # one cache set and makes the transpose several times slower.
 CPU_UNIT_BLOCK = 1000
 _HIGHEST = jax.lax.Precision.HIGHEST
+try:  # public since JAX 0.7; the experimental module before
+    _shard_map = jax.shard_map
+except AttributeError:  # pragma: no cover
+    from jax.experimental.shard_map import shard_map as _shard_map
 
 
 # ----------------------------------------------------------------------------------------------
@@ -519,14 +523,14 @@ def probe_dataset(
                 acts = _flat(jax.eval_shape(record, xs))
                 acc = {k: _zeros_acc(a, plan, n_dev, mesh, axis_name) for k, a in acts.items()}
             acc = step(acc, xs, ws)
-            jax.block_until_ready(acc)  # never queue more than one chunk
         else:
             acts = _flat(record(xs))
             if acc is None:
                 acc = {k: _zeros_acc(a, plan, n_dev, mesh, axis_name) for k, a in acts.items()}
             acc = {k: accumulate(acc[k], acts[k], ws) for k in acc}
-            # Let at most one chunk run ahead of the host, so queued inputs never pile up.
-            jax.block_until_ready(next(iter(acts.values())))
+        # Finish this chunk before reading the next: one chunk's activations alive at a time, so
+        # peak memory stays that of one step (the host's work between steps is small).
+        jax.block_until_ready(acc)
         count += n_valid
         bar.update(1)
     bar.close()
@@ -564,7 +568,7 @@ def _dataset_programs(fn, masks_key, tags: TagConfig, mesh: Mesh, axis_name: str
     masks = np.frombuffer(masks_key[0], bool).reshape(masks_key[1])
     plan = _plan(tags.n_frames, method)
     spec = PartitionSpec(axis_name)
-    record = jax.jit(jax.shard_map(jax.vmap(_recorder(fn, masks, tags)), mesh=mesh, in_specs=spec,
+    record = jax.jit(_shard_map(jax.vmap(_recorder(fn, masks, tags)), mesh=mesh, in_specs=spec,
                                    out_specs=spec))
 
     def local_sum(acc, x, w):
@@ -584,7 +588,7 @@ def _dataset_programs(fn, masks_key, tags: TagConfig, mesh: Mesh, axis_name: str
 
         return jax.lax.fori_loop(0, x.shape[0], image, acc)
 
-    accumulate = jax.jit(jax.shard_map(local_sum, mesh=mesh, in_specs=spec, out_specs=spec), donate_argnums=0)
+    accumulate = jax.jit(_shard_map(local_sum, mesh=mesh, in_specs=spec, out_specs=spec), donate_argnums=0)
     step = None
     if unit_block is None:  # accelerators: network and reduction in one program per chunk
         recorder = jax.vmap(_recorder(fn, masks, tags))
@@ -593,7 +597,7 @@ def _dataset_programs(fn, masks_key, tags: TagConfig, mesh: Mesh, axis_name: str
             acts = _flat(recorder(xs))
             return {k: local_sum(acc[k], acts[k], w) for k in acc}
 
-        step = jax.jit(jax.shard_map(local_step, mesh=mesh, in_specs=spec, out_specs=spec), donate_argnums=0)
+        step = jax.jit(_shard_map(local_step, mesh=mesh, in_specs=spec, out_specs=spec), donate_argnums=0)
 
     @functools.partial(jax.jit, static_argnums=2)
     def finish(acc, count, unit_shapes):
