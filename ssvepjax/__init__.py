@@ -54,6 +54,7 @@ from ssvepjax.spectral import frequencies as frequencies
 from ssvepjax.spectral import harmonic_sum as harmonic_sum
 from ssvepjax.spectral import measures_at as measures_at
 from ssvepjax.spectral import noise_stats as noise_stats
+from ssvepjax.spectral import repeated_spectrum as repeated_spectrum
 from ssvepjax.spectral import snr as snr
 from ssvepjax.spectral import zscore as zscore
 from ssvepjax.stats import circular_t2 as circular_t2

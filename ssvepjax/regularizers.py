@@ -24,7 +24,7 @@ from jaxtyping import Array, Float
 
 from ssvepjax import frequency_components as C
 from ssvepjax.analysis import Design
-from ssvepjax.stimulus import _apply_gains, check_masks, gains
+from ssvepjax.stimulus import _apply_gains, check_masks
 
 _EPS = 1e-12
 
@@ -58,6 +58,7 @@ def tag_regularizer(
     kinds: Iterable[str] = (C.INTERMODULATION,),
     sign: float = -1.0,
     apply_kwargs: dict | None = None,
+    one_period: bool = True,
 ) -> Callable[[dict, Array], Array]:
     """``loss(variables, image [H, W, C]) -> scalar``: ``sign`` times the mean component power fraction.
 
@@ -69,6 +70,10 @@ def tag_regularizer(
         kinds: component kinds whose power counts.
         sign: -1 encourages those responses, +1 suppresses them.
         apply_kwargs: extra arguments of ``module.apply`` (default ``{"train": False}``).
+        one_period: run one stimulus period (``design.tags.period_frames`` frames) instead of all
+            ``n_frames``: the same loss, ``design.tags.repeats`` times cheaper. Every component sits
+            on a multiple ``R * j`` of the repeat count, and the power fraction of the R periods at
+            ``R * j`` equals that of one period at j.
     """
     layers = list(layers)
     if not layers:
@@ -81,7 +86,9 @@ def tag_regularizer(
     m = jnp.asarray(check_masks(masks, np.shape(masks)[1], np.shape(masks)[2], len(design.tags.freqs_hz)),
                     jnp.float32)
     t = design.tags
-    g = gains(t.freqs_hz, fps=t.fps, n_frames=t.n_frames, min_gain=t.min_gain, phase=t.phase)
+    g = t.gains(one_period)
+    if one_period:
+        bins = [b // t.repeats for b in bins]
     kwargs = {"train": False} if apply_kwargs is None else dict(apply_kwargs)
 
     def loss(variables, image):

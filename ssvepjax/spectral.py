@@ -127,6 +127,48 @@ def _amplitude(x, axis):
     return jnp.where(jnp.logical_or(amp > floor, jnp.asarray(dc)), amp, 0.0)
 
 
+def repeated_spectrum(
+    amplitude: Float[ArrayLike, "..."], period: int, repeats: int, axis: int = 0
+) -> Float[Array, "..."]:
+    """Amplitude spectrum of a series repeated ``repeats`` times, from the spectrum of one period.
+
+    If ``x`` has P samples and ``y = tile(x, R)`` has ``T = R * P``, then ``rfft(y)[R * m] =
+    R * rfft(x)[m]`` and every other bin of ``y`` is exactly 0; with the one-sided scaling of
+    :func:`amplitude_spectrum` (``2 / T`` against ``2 / P``, ``1 / T`` at DC and Nyquist) the
+    amplitudes at bins ``R * m`` equal those of ``x`` at m. A network driven by an exactly periodic
+    stimulus (``TagConfig.repeats`` periods) therefore needs one period of frames only.
+
+    Args:
+        amplitude: one-period spectrum, ``period // 2 + 1`` bins along ``axis``.
+        period: P, samples in one period.
+        repeats: R >= 1, the number of periods.
+        axis: the frequency axis.
+
+    Returns:
+        The spectrum of the ``T = R * P`` samples: ``T // 2 + 1`` bins along ``axis``, zero off the
+        multiples of R.
+    """
+    V.check_positive("period", period, integer=True)
+    V.check_positive("repeats", repeats, integer=True)
+    axis = V.check_axis("axis", axis, np.ndim(amplitude))
+    if np.shape(amplitude)[axis] != period // 2 + 1:
+        raise ValueError(f"amplitude has {np.shape(amplitude)[axis]} bins along axis {axis}; a period of "
+                         f"{period} samples has {period // 2 + 1}")
+    return _repeat_bins(jnp.asarray(amplitude), int(repeats), axis, repeats * period // 2 + 1)
+
+
+def _repeat_bins(amp, repeats: int, axis: int, n_bins: int):
+    """Place bin m of ``amp`` at ``repeats * m`` of an ``n_bins``-bin spectrum (zeros between)."""
+    if repeats == 1:
+        return amp
+    k = amp.shape[axis]
+    shape = list(amp.shape)
+    shape[axis] = n_bins
+    index = [slice(None)] * amp.ndim
+    index[axis] = slice(0, repeats * (k - 1) + 1, repeats)
+    return jnp.zeros(shape, amp.dtype).at[tuple(index)].set(amp)
+
+
 def noise_offsets(n_neighbors: int, skip: int) -> np.ndarray:
     """Offsets o with ``skip < |o| <= skip + n_neighbors``, lower side first."""
     up = np.arange(skip + 1, skip + n_neighbors + 1)

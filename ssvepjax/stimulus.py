@@ -55,6 +55,27 @@ class TagConfig:
     def tag_bins(self) -> tuple[int, ...]:
         return tuple(V.frequency_bin(f, self.fps, self.n_frames) for f in self.freqs_hz)
 
+    @property
+    def repeats(self) -> int:
+        """How many whole periods of the stimulus the T frames hold: ``gcd(tag bins..., T)``.
+
+        Tag p repeats every ``T / gcd(k_p, T)`` frames (``k_p`` its bin), so every gain, and the
+        whole frame sequence, repeats every ``T / gcd(k_1, ..., k_P, T)`` frames (80 frames, 3
+        periods, for 6 and 7.5 Hz at 120 fps and 240 frames). It is also the step of the lattice of
+        bins where any combination of the tags can land (``frequency_components.lattice_step``).
+        """
+        return int(np.gcd.reduce([*self.tag_bins, self.n_frames]))
+
+    @property
+    def period_frames(self) -> int:
+        """Frames in one period of the stimulus, ``n_frames // repeats``."""
+        return self.n_frames // self.repeats
+
+    def gains(self, one_period: bool = False) -> Float[Array, "t p"]:
+        """:func:`gains` of these tags: ``[n_frames, P]``, or ``[period_frames, P]`` if ``one_period``."""
+        g = gains(self.freqs_hz, fps=self.fps, n_frames=self.n_frames, min_gain=self.min_gain, phase=self.phase)
+        return g[: self.period_frames] if one_period else g
+
 
 def validate_tags(freqs_hz: Sequence[float], fps: float, n_frames: int) -> tuple[int, ...]:
     """Check tag frequencies; return their bins. ``ValueError`` if off-bin, >= Nyquist or repeated."""

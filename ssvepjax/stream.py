@@ -60,7 +60,7 @@ from tqdm.auto import tqdm
 from ssvepjax import _validate as V
 from ssvepjax.analysis import Design
 from ssvepjax.spectral import RESOLUTION_RTOL, NoiseConfig, noise_windows
-from ssvepjax.stimulus import TagConfig, _apply_gains, check_image, check_masks, gains
+from ssvepjax.stimulus import TagConfig, _apply_gains, check_image, check_masks
 
 MEASURES = ("amplitude", "snr", "bca", "z")
 METHODS = ("auto", "fft", "matmul")
@@ -92,6 +92,11 @@ class _Plan:
     row_of_bin: np.ndarray  # [K]: the row holding bin k
     row_scale: np.ndarray  # [R]: one-sided scale of each row
     dc_row: int
+    repeats: int = 1  # > 1: x holds one of `repeats` periods; bins off the lattice read an extra zero row
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.row_scale) + (self.repeats > 1)
 
 
 def _factor_cost(t1: int, t2: int) -> int:
@@ -100,7 +105,20 @@ def _factor_cost(t1: int, t2: int) -> int:
 
 
 @functools.lru_cache(maxsize=32)
-def _plan(n_frames: int, method: str) -> _Plan:
+def _plan(n_frames: int, method: str, repeats: int = 1) -> _Plan:
+    """The plan for series of ``n_frames // repeats`` samples (one period), giving the bins of
+    ``n_frames`` (``spectral.repeated_spectrum``: bin ``repeats * m`` is the period's bin m)."""
+    one = _period_plan(n_frames // repeats, method)
+    if repeats == 1:
+        return one
+    k = np.arange(n_frames // 2 + 1)
+    zero_row = len(one.row_scale)
+    row_of_bin = np.where(k % repeats == 0, one.row_of_bin[np.minimum(k // repeats, len(one.row_of_bin) - 1)],
+                          zero_row)
+    return dataclasses.replace(one, row_of_bin=row_of_bin, repeats=repeats)
+
+
+def _period_plan(n_frames: int, method: str) -> _Plan:
     t = n_frames
     k = t // 2 + 1
     scale_of_bin = np.full(k, 2.0 / t)
@@ -166,21 +184,37 @@ def _rows(x: Array, plan: _Plan) -> Array:
     amp = raw * jnp.asarray(plan.row_scale[:, None], dt)
     dc = np.zeros((amp.shape[0], 1), bool)
     dc[plan.dc_row] = True
-    return jnp.where((amp > RESOLUTION_RTOL * jnp.max(jnp.abs(x), axis=0)) | dc, amp, 0.0)
+    amp = jnp.where((amp > RESOLUTION_RTOL * jnp.max(jnp.abs(x), axis=0)) | dc, amp, 0.0)
+    if plan.repeats > 1:  # the row read by every bin off the lattice of the repeated series
+        amp = jnp.concatenate([amp, jnp.zeros((1, n), dt)])
+    return amp
 
 
 def _noise_measures(rows: Array, row_of_bin: np.ndarray, bins: tuple[int, ...], noise: NoiseConfig,
-                    names: tuple[str, ...]) -> dict[str, Array]:
-    """Measures at ``bins`` from amplitude rows ``[R, n]``: ``{name: [m, n]}`` (``spectral.noise_stats``)."""
+                    names: tuple[str, ...], zero_row: int | None = None) -> dict[str, Array]:
+    """Measures at ``bins`` from amplitude rows ``[R, n]``: ``{name: [m, n]}`` (``spectral.noise_stats``).
+
+    ``zero_row``: a row known to hold zeros (the bins off the lattice of a repeated series). Without
+    ``drop_extremes`` its bins are counted in each window's mean and variance without being read,
+    which skips two thirds of the reads for the default design.
+    """
     idx, valid, count = noise_windows(len(row_of_bin), bins, noise.n_neighbors, noise.skip)
     ok = count >= noise.n_neighbors
     a = rows[row_of_bin[np.asarray(bins)]]
-    nb = rows[row_of_bin[idx]]  # [m, 2 n_neighbors, n]: one gather of whole rows
+    r = row_of_bin[idx]  # [m, 2 n_neighbors] rows of the window bins
     d = noise.drop_extremes
+    n_zero = np.zeros(len(bins))
     if d == 0:
-        w = jnp.asarray(valid / np.where(ok, count, 1)[:, None], rows.dtype)
+        live = valid & (r != zero_row) if zero_row is not None else valid
+        n_zero = (valid & ~live).sum(1)
+        width = max(int(live.sum(1).max()), 1)
+        # Each window's live rows first (stable sort keeps their order); the rest get weight 0.
+        order = np.argsort(~live, axis=1, kind="stable")[:, :width]
+        r, live = np.take_along_axis(r, order, 1), np.take_along_axis(live, order, 1)
+        nb = rows[r]  # [m, width, n]: one gather of whole rows
+        w = jnp.asarray(live / np.where(ok, count, 1)[:, None], rows.dtype)
     else:
-        nb = jnp.sort(jnp.where(valid[:, :, None], nb, jnp.inf), axis=1)  # invalid bins sort last
+        nb = jnp.sort(jnp.where(valid[:, :, None], rows[r], jnp.inf), axis=1)  # invalid bins sort last
         pos = np.arange(idx.shape[1])[None, :]
         keep = (pos >= d) & (pos < (count - d)[:, None])
         kept = count - 2 * d
@@ -188,6 +222,8 @@ def _noise_measures(rows: Array, row_of_bin: np.ndarray, bins: tuple[int, ...], 
         nb = jnp.where(keep[:, :, None], nb, 0.0)
     mu = jnp.einsum("mjn,mj->mn", nb, w, precision=_HIGHEST)
     var = jnp.einsum("mjn,mj->mn", jnp.square(nb - mu[:, None]), w, precision=_HIGHEST)
+    if n_zero.any():  # the zero bins: (0 - mu)^2 each
+        var = var + jnp.asarray((n_zero / np.where(ok, count, 1))[:, None], rows.dtype) * jnp.square(mu)
     nan = jnp.asarray(np.where(ok, 0.0, np.nan)[:, None], rows.dtype)
     mu, sigma = mu + nan, jnp.sqrt(var) + nan
     every = {"amplitude": lambda: a, "snr": lambda: a / mu, "bca": lambda: a - mu,
@@ -250,8 +286,8 @@ def _check_names(names) -> tuple[str, ...]:
 # One image.
 
 
-def _recorder(fn: Callable, masks: np.ndarray, tags: TagConfig) -> Callable:
-    g = gains(tags.freqs_hz, fps=tags.fps, n_frames=tags.n_frames, min_gain=tags.min_gain, phase=tags.phase)
+def _recorder(fn: Callable, masks: np.ndarray, tags: TagConfig, one_period: bool) -> Callable:
+    g = tags.gains(one_period)
     m = jnp.asarray(masks, jnp.float32)
 
     def record(image):
@@ -268,6 +304,7 @@ def measures_fn(
     measures=("amplitude", "snr", "z"),
     method: str = "auto",
     unit_block: int | str | None = "auto",
+    one_period: bool = True,
 ) -> Callable[[Float[ArrayLike, "h w c"]], PyTree]:
     """Per-neuron measures of one image at every component bin, at little more than a forward pass.
 
@@ -279,6 +316,9 @@ def measures_fn(
         method: ``"fft"``, ``"matmul"`` or ``"auto"`` (module docstring).
         unit_block: units per block of the cache-sized loop; ``"auto"`` (``CPU_UNIT_BLOCK`` on CPU,
             no loop elsewhere) or None for no loop.
+        one_period: run the ``tags.period_frames`` frames of one stimulus period only (exact for
+            any deterministic ``fn``, ``tags.repeats`` times cheaper; module docstring); False runs
+            all ``n_frames``.
 
     Returns:
         ``run(image [H, W, C]) -> {layer: {measure: [m, *unit_shape]}}`` for the m component bins
@@ -289,7 +329,8 @@ def measures_fn(
     bins, noise = _bins_and_noise(design)
     tags = design.tags
     method, unit_block = _resolve(method, unit_block, jax.default_backend())
-    plan = _plan(tags.n_frames, method)
+    plan = _plan(tags.n_frames, method, tags.repeats if one_period else 1)
+    zero_row = plan.n_rows - 1 if plan.repeats > 1 else None
     masks_np = program = None
 
     def layer(x):
@@ -299,7 +340,7 @@ def measures_fn(
         init = {k: jnp.zeros((len(bins), n), jnp.float32) for k in names}
 
         def blk(_, xb):
-            return _noise_measures(_rows(xb, plan), plan.row_of_bin, bins, noise, names)
+            return _noise_measures(_rows(xb, plan), plan.row_of_bin, bins, noise, names, zero_row)
 
         out = _over_blocks(blk, (x2,), n, unit_block, init)
         return {k: v.reshape(len(bins), *unit_shape) for k, v in out.items()}
@@ -317,7 +358,7 @@ def measures_fn(
         h, w, _ = np.shape(image)
         if program is None:
             masks_np = check_masks(masks, h, w, n_parts=len(tags.freqs_hz))
-            program = build(_recorder(fn, masks_np, tags))
+            program = build(_recorder(fn, masks_np, tags, one_period))
         elif masks_np.shape[1:] != (h, w):
             raise ValueError(f"image has spatial shape {(h, w)}, the masks {masks_np.shape[1:]}")
         return program(jnp.asarray(image, jnp.float32))
@@ -452,6 +493,7 @@ def probe_dataset(
     method: str = "auto",
     unit_block: int | str | None = "auto",
     compilation_cache_dir: str | None = None,
+    one_period: bool = True,
 ) -> dict[str, Array]:
     """Image-averaged amplitude spectra of every unit, streamed over a dataset in bounded memory.
 
@@ -476,6 +518,8 @@ def probe_dataset(
             no loop elsewhere).
         compilation_cache_dir: if given, turn on JAX's persistent compilation cache there
             (:func:`enable_compilation_cache`).
+        one_period: run one stimulus period per image (exact, ``tags.repeats`` times cheaper;
+            module docstring); False runs all ``n_frames``.
 
     Returns:
         ``{layer: [K, *unit_shape]}`` mean amplitude spectra (jax Arrays, replicated on the mesh).
@@ -502,9 +546,10 @@ def probe_dataset(
         chunk_size = min(chunk_size, -(-n_images // local_dev) * local_dev)
     masks_np = check_masks(masks, h_w_c[0], h_w_c[1], n_parts=len(tags.freqs_hz))
     method, unit_block = _resolve(method, unit_block, mesh.devices.flat[0].platform)
+    repeats = tags.repeats if one_period else 1
     record, accumulate, finish, step = _dataset_programs(
-        fn, (masks_np.tobytes(), masks_np.shape), tags, mesh, axis_name, method, unit_block)
-    plan = _plan(tags.n_frames, method)
+        fn, (masks_np.tobytes(), masks_np.shape), tags, mesh, axis_name, method, unit_block, repeats)
+    plan = _plan(tags.n_frames, method, repeats)
     data = NamedSharding(mesh, PartitionSpec(axis_name))
     acc, count, acts = None, 0, None
     steps = None if n_images is None else -(-n_images // chunk_size)
@@ -558,7 +603,8 @@ def _synchronised(chunks: Iterator, shape: tuple, n_proc: int) -> Iterator[tuple
 
 
 @functools.lru_cache(maxsize=8)
-def _dataset_programs(fn, masks_key, tags: TagConfig, mesh: Mesh, axis_name: str, method: str, unit_block):
+def _dataset_programs(fn, masks_key, tags: TagConfig, mesh: Mesh, axis_name: str, method: str, unit_block,
+                      repeats: int):
     """The jitted programs of ``probe_dataset``, cached so that repeated calls compile once.
 
     ``record`` (network), ``accumulate`` (one layer's spectra into its accumulator) and ``finish``
@@ -566,9 +612,9 @@ def _dataset_programs(fn, masks_key, tags: TagConfig, mesh: Mesh, axis_name: str
     cache holds ``fn`` (and the variables it closes over) until 8 newer settings replace it.
     """
     masks = np.frombuffer(masks_key[0], bool).reshape(masks_key[1])
-    plan = _plan(tags.n_frames, method)
+    plan = _plan(tags.n_frames, method, repeats)
     spec = PartitionSpec(axis_name)
-    record = jax.jit(_shard_map(jax.vmap(_recorder(fn, masks, tags)), mesh=mesh, in_specs=spec,
+    record = jax.jit(_shard_map(jax.vmap(_recorder(fn, masks, tags, repeats > 1)), mesh=mesh, in_specs=spec,
                                    out_specs=spec))
 
     def local_sum(acc, x, w):
@@ -591,7 +637,7 @@ def _dataset_programs(fn, masks_key, tags: TagConfig, mesh: Mesh, axis_name: str
     accumulate = jax.jit(_shard_map(local_sum, mesh=mesh, in_specs=spec, out_specs=spec), donate_argnums=0)
     step = None
     if unit_block is None:  # accelerators: network and reduction in one program per chunk
-        recorder = jax.vmap(_recorder(fn, masks, tags))
+        recorder = jax.vmap(_recorder(fn, masks, tags, repeats > 1))
 
         def local_step(acc, xs, w):
             acts = _flat(recorder(xs))
@@ -621,7 +667,7 @@ def _flat(acts) -> dict:
 
 
 def _zeros_acc(a, plan: _Plan, n_dev: int, mesh: Mesh, axis_name: str) -> Array:
-    shape = (n_dev, len(plan.row_scale), math.prod(a.shape[2:]))
+    shape = (n_dev, plan.n_rows, math.prod(a.shape[2:]))
     return _zeros_program(shape, NamedSharding(mesh, PartitionSpec(axis_name)))()
 
 

@@ -30,9 +30,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ssvepjax import analysis as A
-from ssvepjax.spectral import RESOLUTION_RTOL, _amplitude, measures_at
+from ssvepjax.spectral import RESOLUTION_RTOL, _amplitude, _repeat_bins, measures_at
 from ssvepjax.stats import _coefficients, circular_t2, fdr_bh, hotelling_t2
-from ssvepjax.stimulus import TagConfig, _apply_gains, check_image, check_masks, gains
+from ssvepjax.stimulus import TagConfig, _apply_gains, check_image, check_masks
 
 TESTS = {"hotelling": (hotelling_t2, 3), "circular": (circular_t2, 2)}
 
@@ -67,19 +67,28 @@ def statistics_bins(
     return bins, labels, kinds
 
 
-def coefficient_fn(fn: Callable, masks, tags: TagConfig, bins: Sequence[int]) -> Callable:
-    """A jitted ``image -> ({layer: amplitude [K, ...]}, {layer: coefficients [m, ...]})`` for one image."""
-    g = gains(tags.freqs_hz, fps=tags.fps, n_frames=tags.n_frames, min_gain=tags.min_gain, phase=tags.phase)
+def coefficient_fn(fn: Callable, masks, tags: TagConfig, bins: Sequence[int], *, one_period: bool = True) -> Callable:
+    """A jitted ``image -> ({layer: amplitude [K, ...]}, {layer: coefficients [m, ...]})`` for one image.
+
+    With ``one_period`` only one stimulus period goes through ``fn`` (as in ``analysis.spectrum_fn``):
+    bin ``R * j`` of the ``R = tags.repeats`` periods has the period's coefficient at j (same
+    scaling, same phase) and every other bin is 0.
+    """
+    g = tags.gains(one_period)
+    r = tags.repeats if one_period else 1
     m = jnp.asarray(masks, jnp.float32)
     b = tuple(int(x) for x in bins)
+    on = [i for i, x in enumerate(b) if x % r == 0]  # bins on the lattice of the repeated series
 
     @jax.jit
     def run(image):
         acts = jax.vmap(fn)(_apply_gains(image, m, g))
-        amp = {k: _amplitude(v, 0) for k, v in acts.items()}
+        amp = {k: _repeat_bins(_amplitude(v, 0), r, 0, tags.n_frames // 2 + 1) for k, v in acts.items()}
         coef = {}
         for k, v in acts.items():
-            z = _coefficients(v, b, 0)
+            z = jnp.zeros((len(b), *v.shape[1:]), jnp.complex64)
+            if on:
+                z = z.at[np.asarray(on)].set(_coefficients(v, tuple(b[i] // r for i in on), 0))
             floor = RESOLUTION_RTOL * jnp.max(jnp.abs(v), 0, keepdims=True)
             coef[k] = jnp.where(jnp.abs(z) > floor, z, 0)
         return amp, coef

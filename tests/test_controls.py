@@ -321,3 +321,19 @@ def test_statistics_script_rejects_too_few_images(tmp_path, cache_dir):
     with pytest.raises(ValueError, match="unknown layer name"):
         _script("statistics").main(["--quick", "--layers", "stage9/conv1", "--out", str(tmp_path),
                                     "--cache-dir", cache_dir])
+
+
+def test_coefficients_of_one_period_equal_every_frame(tiny):
+    # Complex coefficients (phase included) at components and at off-lattice bins (exactly 0).
+    model, variables, images = tiny
+    fn = sj.linen_fn(model, variables, capture_intermediates=False, include=["stage1_block0/conv2/post"],
+                     train=False)
+    bins = [3, 12, 15, 24, 27, 13, 50]  # 13 and 50 are off the lattice of step 3
+    masks = sj.halves(8, 8)
+    amp1, c1 = trials.coefficient_fn(fn, masks, DESIGN.tags, bins)(images[0])
+    amp2, c2 = trials.coefficient_fn(fn, masks, DESIGN.tags, bins, one_period=False)(images[0])
+    k = "stage1_block0/conv2/post"
+    scale = float(np.abs(c2[k]).max())
+    np.testing.assert_allclose(np.asarray(c1[k]), np.asarray(c2[k]), rtol=1e-4, atol=1e-5 * scale)
+    np.testing.assert_allclose(np.asarray(amp1[k]), np.asarray(amp2[k]), rtol=1e-4, atol=1e-5 * scale)
+    assert np.all(np.asarray(c1[k])[5:] == 0) and np.all(np.asarray(c2[k])[5:] == 0)

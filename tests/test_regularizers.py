@@ -44,3 +44,17 @@ def test_regularizer_bad_layer():
         tag_regularizer(model, sj.halves(8, 8), layers=["nope"])(v, jnp.ones((8, 8, 1)))
     with pytest.raises(ValueError, match="layers"):
         tag_regularizer(model, sj.halves(8, 8), layers=[])
+
+
+def test_regularizer_one_period_equals_every_frame():
+    # Same loss and same gradient from one period (80 frames) as from all 240 frames.
+    model = sj.CifarResNet(depth=8, num_classes=3, width=4)
+    v = model.init(jax.random.key(1), jnp.ones((1, 8, 8, 1)))
+    img = jnp.asarray(np.random.default_rng(1).uniform(size=(8, 8, 1)), jnp.float32)
+    kw = dict(layers=["stage1_block0/conv2/post", "stage3_block0/conv2/post"], kinds=("intermodulation", "harmonic"))
+    one = tag_regularizer(model, sj.halves(8, 8), **kw)
+    every = tag_regularizer(model, sj.halves(8, 8), one_period=False, **kw)
+    assert float(one(v, img)) == pytest.approx(float(every(v, img)), rel=1e-4)
+    g1, g2 = jax.grad(one)(v, img), jax.grad(every)(v, img)
+    for a, b in zip(jax.tree.leaves(g1["params"]), jax.tree.leaves(g2["params"])):
+        np.testing.assert_allclose(a, b, rtol=2e-3, atol=1e-4 * float(jnp.max(jnp.abs(b))) + 1e-9)

@@ -198,3 +198,37 @@ def test_nan_activations_rejected():
 def test_bins_out_of_range():
     with pytest.raises(ValueError, match="bins"):
         sj.snr(np.ones(121), bins=[121])
+
+
+@pytest.mark.parametrize(("period", "repeats"), [(80, 3), (20, 2), (7, 2), (16, 1), (9, 4)])
+def test_repeated_spectrum_equals_spectrum_of_tiled_series(rng, period, repeats):
+    x = rng.normal(size=(period, 3)).astype(np.float64)
+    _, one = sj.amplitude_spectrum(x, FPS)
+    got = sj.repeated_spectrum(one, period, repeats)
+    want = np_amplitude(np.tile(x, (repeats, 1)))  # NumPy reference on the whole series
+    assert got.shape == want.shape == (repeats * period // 2 + 1, 3)
+    assert_close(got, want)
+    off = np.arange(got.shape[0]) % repeats != 0
+    assert np.all(np.asarray(got)[off] == 0.0)  # exactly 0 off the multiples of repeats
+
+
+def test_repeated_spectrum_analytic_sinusoid():
+    # 80 samples of a cosine on bin 4 with amplitude 0.7, repeated 3 times: bin 12 of 240 holds 0.7.
+    x = 0.7 * np.cos(2 * np.pi * 4 * np.arange(80) / 80)
+    _, one = sj.amplitude_spectrum(x, FPS)
+    got = np.asarray(sj.repeated_spectrum(one, 80, 3))
+    assert got.shape == (121,)
+    assert got[12] == pytest.approx(0.7, rel=1e-6)
+    assert got[0] < 1e-6  # DC: float rounding of a zero mean (the floor spares DC)
+    assert np.all(np.delete(got, [0, 12]) == 0.0)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    (dict(period=80, repeats=0), "repeats"),
+    (dict(period=84, repeats=3), "bins"),
+    (dict(period=0, repeats=3), "period"),
+    (dict(period=80, repeats=2.5), "repeats"),
+])
+def test_repeated_spectrum_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sj.repeated_spectrum(np.ones(41), **kwargs)

@@ -91,3 +91,23 @@ def test_tag_frames_is_jittable_in_image(rng):
     img = rng.uniform(size=(4, 4, 1)).astype(np.float32)
     f = jax.jit(lambda x: sj.tag_frames(x, sj.halves(4, 4), (6.0, 7.5)))
     assert_close(f(img), sj.tag_frames(img, sj.halves(4, 4), (6.0, 7.5)))
+
+
+@pytest.mark.parametrize(("freqs", "fps", "n_frames", "repeats"), [
+    ((6.0, 7.5), 120.0, 240, 3),  # bins 12 and 15: one period is 80 frames
+    ((4.0, 5.0), 40.0, 40, 1),  # bins 4 and 5: no shorter period
+    ((4.0, 6.0), 40.0, 40, 2),
+    ((6.0,), 120.0, 240, 12),  # one tag: its own period, 20 frames
+    ((3.0, 4.5), 90.0, 60, 1),  # bins 2 and 3
+    ((4.0, 6.0), 45.0, 45, 1),  # bins 4 and 6 share 2, which does not divide 45 frames
+])
+def test_stimulus_period_and_repeats(freqs, fps, n_frames, repeats):
+    tags = sj.TagConfig(freqs, fps=fps, n_frames=n_frames)
+    assert tags.repeats == repeats and tags.period_frames * repeats == n_frames
+    one, every = np.asarray(tags.gains(one_period=True)), np.asarray(tags.gains())
+    assert one.shape == (tags.period_frames, len(freqs))
+    # The whole sequence is the first period repeated, and no shorter prefix repeats.
+    np.testing.assert_allclose(np.tile(one, (repeats, 1)), every, atol=1e-6)
+    for p in range(1, tags.period_frames):
+        if n_frames % p == 0:
+            assert not np.allclose(np.tile(every[:p], (n_frames // p, 1)), every, atol=1e-4)
