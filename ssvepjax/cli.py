@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="hide progress bars")
     r.add_argument("--no-compile-cache", action="store_true",
                    help="do not use JAX's persistent compilation cache (<cache-dir>/jax)")
+    r.add_argument("--every-frame", action="store_true",
+                   help="run all frames through the network, not one stimulus period (same result, slower)")
+    r.add_argument("--checkpoint-every", type=int, default=8,
+                   help="images per probe step; the probe is checkpointed after each step (default 8)")
     return p
 
 
@@ -64,6 +68,7 @@ def config_from_args(args):
         train=TrainConfig(args.epochs, args.batch_size, args.lr, seed=args.seed),
         design=Design(tags, noise, args.max_order), n_images=args.n_images, out_dir=args.out,
         cache_dir=args.cache_dir, progress=not args.no_progress, compile_cache=not args.no_compile_cache,
+        one_period=not args.every_frame, checkpoint_every=args.checkpoint_every,
     )
 
 

@@ -9,8 +9,9 @@
   ``[m, h, w, c]`` (amplitude float32, SNR and z float16), with the bins and labels;
 - ``spectrum_strongest.png``, ``layer_fractions.png``, ``snr_maps.png``.
 
-Probing resumes after an interruption: the running sum of spectra is checkpointed with orbax
-every ``checkpoint_every`` images.
+The probe is ``stream.probe_dataset``: ``checkpoint_every`` images per step, one stimulus period
+per image (``one_period``), and after every step an orbax checkpoint of the running sums, so an
+interrupted probe resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -22,10 +23,7 @@ import os
 import time
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
 
 from ssvepjax import analysis as A
 from ssvepjax import plots
@@ -34,7 +32,7 @@ from ssvepjax.models import ModelConfig, conv_layer_names
 from ssvepjax.probe import linen_fn
 from ssvepjax.spectral import NoiseConfig, frequencies
 from ssvepjax.stimulus import TagConfig, check_masks, halves
-from ssvepjax.stream import enable_compilation_cache
+from ssvepjax.stream import enable_compilation_cache, probe_dataset
 from ssvepjax.train import TrainConfig, train_or_load
 
 
@@ -54,6 +52,7 @@ class RunConfig:
     checkpoint_every: int = 8
     progress: bool = True
     compile_cache: bool = True
+    one_period: bool = True
 
     def __post_init__(self):
         if not isinstance(self.n_images, int) or self.n_images < 1:
@@ -89,34 +88,6 @@ def write_npz(path: Path, **arrays) -> None:
     os.replace(tmp, path)
 
 
-def probe_images_resumable(fn, images, masks, tags: TagConfig, ckpt_dir: Path, *, every: int = 8,
-                           progress: bool = True) -> dict:
-    """``analysis.spectra`` with an orbax checkpoint of the running sum every ``every`` images."""
-    import orbax.checkpoint as ocp
-
-    run = A.spectrum_fn(fn, masks, tags)
-    n = len(images)
-    mngr = ocp.CheckpointManager(ckpt_dir.absolute(), options=ocp.CheckpointManagerOptions(max_to_keep=1))
-    total, start = None, 0
-    latest = mngr.latest_step()
-    if latest is not None and latest <= n:
-        shapes = jax.eval_shape(run, jnp.asarray(images[0], jnp.float32))
-        total = mngr.restore(latest, args=ocp.args.StandardRestore(shapes))
-        start = latest
-    for i in tqdm(range(start, n), desc="probe images", disable=not progress, initial=start, total=n):
-        s = run(jnp.asarray(images[i], jnp.float32))
-        total = s if total is None else jax.tree.map(jnp.add, total, s)
-        if (i + 1) % every == 0 or i + 1 == n:
-            mngr.save(i + 1, args=ocp.args.StandardSave(total))
-    mngr.wait_until_finished()
-    mngr.close()
-    out = jax.tree.map(lambda a: a / n, total)
-    bad = [k for k, v in out.items() if not bool(jnp.all(jnp.isfinite(v)))]
-    if bad:
-        raise ValueError(f"activations of {bad} hold NaN or infinite values")
-    return out
-
-
 def snr_map(res: A.LayerResult, row: int) -> np.ndarray:
     """``[h, w]`` log10 of the channel-median SNR at component row ``row``, clipped to [-1, 3]."""
     s = res.neuron["snr"][row]
@@ -146,9 +117,9 @@ def run_job(cfg: RunConfig) -> dict:
     include = [f"{n}/{s}" for n in names for s in ("pre", "post")]
     fn = linen_fn(trained.module, trained.variables, capture_intermediates=False, include=include, train=False)
     images = data.test_images[: cfg.n_images]
-    key = A.design_key(cfg.design, trained.checkpoint_dir, cfg.n_images)
-    spec = probe_images_resumable(fn, images, masks, tags, out / "probe_ckpt" / key, every=cfg.checkpoint_every,
-                                  progress=cfg.progress)
+    key = A.design_key(cfg.design, trained.checkpoint_dir, cfg.n_images, cfg.one_period)
+    spec = probe_dataset(fn, images, masks, cfg.design, chunk_size=cfg.checkpoint_every, progress=cfg.progress,
+                         one_period=cfg.one_period, checkpoint_dir=out / "probe_ckpt" / key, checkpoint_every=1)
     results = A.measure(spec, cfg.design)
     summaries = {n: A.significance_summary(results[n], cfg.design) for n in include}
     cb, labels, nb = cfg.design.bins()

@@ -47,7 +47,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
+import os
 from collections.abc import Callable, Iterable, Iterator
 
 import jax
@@ -494,6 +496,8 @@ def probe_dataset(
     unit_block: int | str | None = "auto",
     compilation_cache_dir: str | None = None,
     one_period: bool = True,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 100,
 ) -> dict[str, Array]:
     """Image-averaged amplitude spectra of every unit, streamed over a dataset in bounded memory.
 
@@ -520,11 +524,17 @@ def probe_dataset(
             (:func:`enable_compilation_cache`).
         one_period: run one stimulus period per image (exact, ``tags.repeats`` times cheaper;
             module docstring); False runs all ``n_frames``.
+        checkpoint_dir: if given, the running sums are saved there with orbax every
+            ``checkpoint_every`` chunks, and a later call with the same folder, images, settings
+            and devices resumes after the last saved chunk (a finished probe is replayed from its
+            last checkpoint). Each process passes its own images, as for the probe itself.
+        checkpoint_every: chunks between checkpoints.
 
     Returns:
         ``{layer: [K, *unit_shape]}`` mean amplitude spectra (jax Arrays, replicated on the mesh).
     """
     V.check_positive("chunk_size", chunk_size, integer=True)
+    V.check_positive("checkpoint_every", checkpoint_every, integer=True)
     tags = design.tags if isinstance(design, Design) else design
     if not isinstance(tags, TagConfig):
         raise ValueError(f"design must be a Design or a TagConfig, got {type(design).__name__}")
@@ -551,34 +561,49 @@ def probe_dataset(
         fn, (masks_np.tobytes(), masks_np.shape), tags, mesh, axis_name, method, unit_block, repeats)
     plan = _plan(tags.n_frames, method, repeats)
     data = NamedSharding(mesh, PartitionSpec(axis_name))
-    acc, count, acts = None, 0, None
+    acc, count, acts, done, n_chunks = None, 0, None, 0, 0
+    ckpt = _Checkpoints(checkpoint_dir, chunk_size, n_dev, plan) if checkpoint_dir is not None else None
     steps = None if n_images is None else -(-n_images // chunk_size)
     bar = tqdm(total=steps, desc="probe dataset", unit="chunk", disable=not progress, leave=False)
-    for chunk, n_valid in _synchronised(_rechunk(chunks, chunk_size, h_w_c, checked=n_images is not None),
-                                        (chunk_size, *h_w_c), n_proc):
-        if count == 0 and n_valid < local_dev:
+    for i, (chunk, n_valid) in enumerate(_synchronised(
+            _rechunk(chunks, chunk_size, h_w_c, checked=n_images is not None), (chunk_size, *h_w_c), n_proc)):
+        if i == 0 and n_valid < local_dev:
             # A short first chunk means the images ran out: fewer images than devices.
             raise ValueError(f"images holds {n_valid} image(s) but mesh axis {axis_name!r} has {n_dev} "
                              f"devices: need at least one image per device")
+        n_chunks = i + 1
+        if acc is None:
+            shape = jax.ShapeDtypeStruct((chunk_size * n_proc, *h_w_c), jnp.float32, sharding=data)
+            acts = _flat(jax.eval_shape(record, shape))
+            acc = {k: _zeros_acc(a, plan, n_dev, mesh, axis_name) for k, a in acts.items()}
+            if ckpt is not None:
+                acc, done = ckpt.restore(acc)
+                count = done * chunk_size  # checkpoints are taken after full chunks only
+        if i < done:  # summed before the interruption
+            bar.update(1)
+            continue
         weights = (np.arange(chunk_size) < n_valid).astype(np.float32)
         xs = jax.make_array_from_process_local_data(data, chunk)
         ws = jax.make_array_from_process_local_data(data, weights)
         if step is not None:
-            if acc is None:
-                acts = _flat(jax.eval_shape(record, xs))
-                acc = {k: _zeros_acc(a, plan, n_dev, mesh, axis_name) for k, a in acts.items()}
             acc = step(acc, xs, ws)
         else:
-            acts = _flat(record(xs))
-            if acc is None:
-                acc = {k: _zeros_acc(a, plan, n_dev, mesh, axis_name) for k, a in acts.items()}
-            acc = {k: accumulate(acc[k], acts[k], ws) for k in acc}
+            live = _flat(record(xs))
+            acc = {k: accumulate(acc[k], live[k], ws) for k in acc}
+            del live
         # Finish this chunk before reading the next: one chunk's activations alive at a time, so
         # peak memory stays that of one step (the host's work between steps is small).
         jax.block_until_ready(acc)
         count += n_valid
         bar.update(1)
+        if ckpt is not None and (i + 1) % checkpoint_every == 0 and n_valid == chunk_size:
+            ckpt.save(i + 1, acc)
     bar.close()
+    if ckpt is not None:
+        ckpt.close()
+        if done > n_chunks:
+            raise ValueError(f"checkpoint_dir {ckpt.folder} holds {done} chunks of {chunk_size} images, more "
+                             f"than the {n_chunks} chunks of images given: use another folder")
     if n_proc > 1:
         count = _sum_processes(count)
     out, finite = finish(acc, float(count), tuple((k, tuple(a.shape[2:])) for k, a in acts.items()))
@@ -586,6 +611,47 @@ def probe_dataset(
     if bad:
         raise ValueError(f"activations of {bad} hold NaN or infinite values")
     return out
+
+
+class _Checkpoints:
+    """Orbax checkpoints of ``probe_dataset``'s running sums, with a check that the settings match."""
+
+    def __init__(self, folder, chunk_size: int, n_dev: int, plan: _Plan):
+        import orbax.checkpoint as ocp
+
+        self.ocp = ocp
+        self.folder = os.path.abspath(os.fspath(folder))
+        self.meta = {"chunk_size": chunk_size, "devices": n_dev, "processes": jax.process_count(),
+                     "rows": plan.n_rows, "bins": len(plan.row_of_bin), "repeats": plan.repeats}
+        self.mngr = ocp.CheckpointManager(self.folder, options=ocp.CheckpointManagerOptions(max_to_keep=1))
+
+    def restore(self, acc: dict) -> tuple[dict, int]:
+        """``(acc, chunks done)``: the latest checkpoint, or ``(acc, 0)`` if there is none."""
+        latest = self.mngr.latest_step()
+        if latest is None:
+            return acc, 0
+        path = os.path.join(self.folder, "settings.json")
+        saved = json.load(open(path)) if os.path.exists(path) else None
+        shapes = {k: list(v.shape) for k, v in acc.items()}
+        if saved != {**self.meta, "layers": shapes}:
+            raise ValueError(f"checkpoint_dir {self.folder} holds a probe with other settings ({saved}); these "
+                             f"are {self.meta}: use another folder")
+        return self.mngr.restore(latest, args=self.ocp.args.StandardRestore(acc)), int(latest)
+
+    def save(self, chunks_done: int, acc: dict) -> None:
+        if jax.process_index() == 0:
+            meta = {**self.meta, "layers": {k: list(v.shape) for k, v in acc.items()}}
+            os.makedirs(self.folder, exist_ok=True)
+            tmp = os.path.join(self.folder, f".settings.json.{os.getpid()}")
+            with open(tmp, "w") as f:
+                json.dump(meta, f)
+            os.replace(tmp, os.path.join(self.folder, "settings.json"))
+        self.mngr.save(chunks_done, args=self.ocp.args.StandardSave(acc))
+        self.mngr.wait_until_finished()  # the next step donates these buffers
+
+    def close(self) -> None:
+        self.mngr.wait_until_finished()
+        self.mngr.close()
 
 
 def _synchronised(chunks: Iterator, shape: tuple, n_proc: int) -> Iterator[tuple[np.ndarray, int]]:

@@ -29,8 +29,16 @@ def test_cli_end_to_end_and_cache(tmp_path, capsys):
         assert z["stem.post"].shape == (121, 4)
     printed = capsys.readouterr().out
     assert "test accuracy" in printed and "stem" in printed
+    with np.load(out / "neuron_components.npz") as z:
+        one_period = {k: z[k] for k in z.files}
     assert main(args) == 0  # second run: cached model
     assert json.loads((out / "report.json").read_text())["model"]["restored_from_cache"]
+    # Every frame through the network: the same measures as one stimulus period.
+    assert main(args + ["--every-frame", "--out", str(tmp_path / "every")]) == 0
+    with np.load(tmp_path / "every" / "neuron_components.npz") as z:
+        for k in ("stem.post.amplitude", "stage3_block0.conv2.post.amplitude"):
+            scale = np.abs(z[k]).max()
+            np.testing.assert_allclose(one_period[k], z[k], rtol=1e-3, atol=1e-4 * scale, err_msg=k)
 
 
 @pytest.mark.parametrize("extra, match", [
@@ -40,6 +48,7 @@ def test_cli_end_to_end_and_cache(tmp_path, capsys):
     (["--dataset", "cifar10", "--data-dir", "/nonexistent"], "no prepared dataset"),
     (["--depth", "10"], "depth"),
     (["--n-images", "0"], "n_images"),
+    (["--checkpoint-every", "0"], "checkpoint_every"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(extra, match, tmp_path, capsys):
     assert main(TINY + ["--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path)] + extra) == 2

@@ -334,3 +334,27 @@ def test_measures_fn_one_period_equals_measure_of_every_frame(model_fn, images, 
     want = measure(spectra(model_fn, images[2:3], halves(SIZE, SIZE), PTAGS, progress=False, one_period=False),
                    design)
     assert_measures_close(got, want, stream.MEASURES)
+
+
+def test_probe_dataset_resumes_from_checkpoint(model_fn, images, reference, tmp_path):
+    masks, ckpt = halves(SIZE, SIZE), tmp_path / "probe"
+
+    def interrupted():  # two chunks of 2, then the job dies
+        yield images[:4]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stream.probe_dataset(model_fn, interrupted(), masks, DESIGN, chunk_size=2, progress=False,
+                             checkpoint_dir=ckpt, checkpoint_every=1)
+    # On resume the first two chunks are not run again: replace them by other images and the result
+    # still equals the reference, because their sums come from the checkpoint.
+    other = np.concatenate([np.zeros_like(images[:4]), images[4:]])
+    got = stream.probe_dataset(model_fn, other, masks, DESIGN, chunk_size=2, progress=False, checkpoint_dir=ckpt,
+                               checkpoint_every=1)
+    assert_spectra_close(got, reference)
+    with pytest.raises(ValueError, match="other settings"):
+        stream.probe_dataset(model_fn, images, masks, DESIGN, chunk_size=1, progress=False, checkpoint_dir=ckpt)
+    with pytest.raises(ValueError, match="more than"):
+        stream.probe_dataset(model_fn, images[:2], masks, DESIGN, chunk_size=2, progress=False, checkpoint_dir=ckpt)
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        stream.probe_dataset(model_fn, images, masks, DESIGN, checkpoint_dir=ckpt, checkpoint_every=0)
