@@ -13,6 +13,15 @@ Three entry points share one spectral core:
   ``jax.sharding.Mesh`` each chunk is sharded over the devices of one mesh axis.
 - :func:`spectrum_measures` turns such spectra into per-neuron measures at the component bins.
 
+One stimulus period: the tags repeat together every ``tags.period_frames`` frames (80 of the 240
+for 6 and 7.5 Hz at 120 fps: ``tags.repeats`` = 3 periods), and a network applied frame by frame is
+a deterministic function of the frame, so its activations repeat too. By default (``one_period``)
+only one period goes through the network; the spectrum of all ``n_frames`` follows exactly
+(``spectral.repeated_spectrum``): bin ``R * m`` holds the period's bin m and every other bin is 0,
+which is also where no combination of the tags can respond. That divides the forward pass, the
+memory and the transform by ``repeats``. ``one_period=False`` runs every frame (the only choice for
+designs whose tags share no divisor with T, ``repeats`` = 1; the results are equal otherwise).
+
 The spectral core follows SCIENCE.md sections 2 and 3 exactly: the one-sided scaling and the
 ``RESOLUTION_RTOL`` rounding floor of ``spectral.amplitude_spectrum``, and the noise window,
 ``drop_extremes`` and NaN for incomplete windows of ``spectral.noise_stats``. The transform over
