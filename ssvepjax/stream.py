@@ -268,6 +268,22 @@ def _over_blocks(f: Callable, args: tuple, n: int, block: int | None, init: PyTr
     return carry
 
 
+_POOL: list = []
+
+
+def _map_threads(f: Callable, items: list) -> list:
+    """``[f(x) for x in items]``, finished, from one thread per CPU core.
+
+    XLA runs a loop of small blocks on one core; programs started from several threads run side
+    by side (JAX releases the GIL while they run).
+    """
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL.append(ThreadPoolExecutor(max_workers=max(os.cpu_count() or 1, 1), thread_name_prefix="ssvepjax"))
+    return list(_POOL[0].map(lambda x: jax.block_until_ready(f(x)), items))
+
+
 def _resolve(method: str, unit_block, platform: str) -> tuple[str, int | None]:
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -359,9 +375,15 @@ def measures_fn(
     def build(record):
         if unit_block is None:  # accelerators: one program, one dispatch
             return jax.jit(lambda image: jax.tree.map(layer, record(image)))
-        # CPUs: the network, then one program per distinct layer shape (compiles much faster).
+        # CPUs: the network, then one program per distinct layer shape (compiles much faster), the
+        # layers reduced in parallel (each reduction is a single-threaded loop over unit blocks).
         record, layer_jit = jax.jit(record), jax.jit(layer)
-        return lambda image: jax.tree.map(layer_jit, record(image))
+
+        def run_all(image):
+            leaves, tree = jax.tree.flatten(record(image))
+            return jax.tree.unflatten(tree, _map_threads(layer_jit, leaves))
+
+        return run_all
 
     def run(image):
         nonlocal masks_np, program
@@ -598,7 +620,10 @@ def probe_dataset(
             acc = step(acc, xs, ws)
         else:
             live = _flat(record(xs))
-            acc = {k: accumulate(acc[k], live[k], ws) for k in acc}
+            keys = list(acc)
+            args = [(acc[k], live[k], ws) for k in keys]
+            acc = dict(zip(keys, _map_threads(lambda a: accumulate(*a), args)))
+            del args
             del live
         # Finish this chunk before reading the next: one chunk's activations alive at a time, so
         # peak memory stays that of one step (the host's work between steps is small).
