@@ -622,7 +622,9 @@ def probe_dataset(
             live = _flat(record(xs))
             keys = list(acc)
             args = [(acc[k], live[k], ws) for k in keys]
-            acc = dict(zip(keys, _map_threads(lambda a: accumulate(*a), args)))
+            # One process: layers in parallel threads. Several: one fixed launch order on every process.
+            run = _map_threads if n_proc == 1 else lambda f, xs: [f(x) for x in xs]
+            acc = dict(zip(keys, run(lambda a: accumulate(*a), args)))
             del args
             del live
         # Finish this chunk before reading the next: one chunk's activations alive at a time, so
