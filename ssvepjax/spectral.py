@@ -222,29 +222,56 @@ def noise_stats(
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
 def _noise_stats(a, target, n_neighbors, skip, drop_extremes, axis):
-    a = jnp.moveaxis(a, axis, -1)
-    idx, valid, count = noise_windows(a.shape[-1], target, n_neighbors, skip)
-    kept = count - 2 * drop_extremes
+    a = jnp.moveaxis(a, axis, 0)
+    rows = a.reshape(a.shape[0], -1)
+    mu, sigma = window_stats(rows, np.arange(a.shape[0]), target, n_neighbors, skip, drop_extremes)
+    shape = (len(target), *a.shape[1:])
+    return jnp.moveaxis(mu.reshape(shape), 0, axis), jnp.moveaxis(sigma.reshape(shape), 0, axis)
+
+
+def window_stats(rows, row_of_bin, target, n_neighbors: int, skip: int, drop_extremes: int,
+                 zero_row: int | None = None):
+    """Noise mean and SD ``([m, n], [m, n])`` at the m ``target`` bins, from frequency-major rows.
+
+    The one implementation of the noise window (module docstring), used by :func:`noise_stats`
+    and by ``stream``'s blocked reduction. Traceable (call it inside ``jit``).
+
+    Args:
+        rows: ``[R, n]`` amplitudes of n series; bin k of a ``K = len(row_of_bin)``-bin spectrum is
+            row ``row_of_bin[k]`` (``np.arange(K)`` for a plain spectrum).
+        row_of_bin, target: static NumPy bins.
+        n_neighbors, skip, drop_extremes: the noise window.
+        zero_row: a row known to hold zeros (the off-lattice bins of a repeated series). Without
+            ``drop_extremes`` its bins count in each window's mean and variance without being read.
+    """
+    idx, valid, count = noise_windows(len(row_of_bin), target, n_neighbors, skip)
     ok = count >= n_neighbors
-    if drop_extremes == 0:
-        # A sum over static shifts: XLA fuses it into one pass, never materialising [..., m, 2n].
-        w = valid.astype(np.float32)
-        denom = jnp.asarray(np.where(ok, count, 1), a.dtype)
-        mu = sum(a[..., idx[:, j]] * w[:, j] for j in range(idx.shape[1])) / denom
-        var = sum(jnp.square(a[..., idx[:, j]] - mu) * w[:, j] for j in range(idx.shape[1])) / denom
+    r = np.asarray(row_of_bin)[idx]  # [m, 2 n_neighbors] rows of the window bins
+    d = drop_extremes
+    if d == 0:
+        live = valid & (r != zero_row) if zero_row is not None else valid
+        n_zero = (valid & ~live).sum(1)
+        width = max(int(live.sum(1).max()), 1)
+        # Each window's live rows first (a stable sort keeps their order); the rest weigh 0. A sum
+        # over static shifts: XLA fuses it into one pass, never materialising [m, width, n].
+        order = np.argsort(~live, axis=1, kind="stable")[:, :width]
+        r, live = np.take_along_axis(r, order, 1), np.take_along_axis(live, order, 1)
+        w = (live / np.where(ok, count, 1)[:, None]).astype(np.float32)
+        mu = sum(rows[r[:, j]] * w[:, j, None] for j in range(width))
+        var = sum(jnp.square(rows[r[:, j]] - mu) * w[:, j, None] for j in range(width))
+        if n_zero.any():  # the zero bins: (0 - mu)^2 each
+            var = var + (n_zero / np.where(ok, count, 1)).astype(np.float32)[:, None] * jnp.square(mu)
     else:
-        vals = jnp.where(valid, a[..., idx], jnp.inf)  # [..., m, 2n]; invalid sort last
-        vals = jnp.sort(vals, axis=-1)
+        vals = jnp.sort(jnp.where(valid[:, :, None], rows[r], jnp.inf), axis=1)  # invalid bins sort last
         pos = np.arange(idx.shape[1])[None, :]
-        keep = (pos >= drop_extremes) & (pos < (count - drop_extremes)[:, None])
-        w = keep.astype(np.float32)
-        denom = jnp.asarray(np.where(kept > 0, kept, 1), a.dtype)
-        safe = jnp.where(keep, vals, 0.0)
-        mu = jnp.sum(safe * w, axis=-1) / denom
-        var = jnp.sum(jnp.square(safe - mu[..., None]) * w, axis=-1) / denom
-    nan = jnp.asarray(np.where(ok, 0.0, np.nan), a.dtype)
-    mu, sigma = mu + nan, jnp.sqrt(var) + nan
-    return jnp.moveaxis(mu, -1, axis), jnp.moveaxis(sigma, -1, axis)
+        keep = (pos >= d) & (pos < (count - d)[:, None])
+        kept = count - 2 * d
+        w = (keep / np.where(kept > 0, kept, 1)[:, None]).astype(np.float32)[:, :, None]
+        vals = jnp.where(keep[:, :, None], vals, 0.0)
+        mu = jnp.sum(vals * w, axis=1)
+        var = jnp.sum(jnp.square(vals - mu[:, None]) * w, axis=1)
+    nan = np.where(ok, 0.0, np.nan).astype(np.float32)[:, None]
+    return mu + nan, jnp.sqrt(var) + nan
 
 
 def _measure(amplitude, fn, n_neighbors, skip, drop_extremes, axis, bins):

@@ -70,7 +70,7 @@ from tqdm.auto import tqdm
 
 from ssvepjax import _validate as V
 from ssvepjax.analysis import Design
-from ssvepjax.spectral import RESOLUTION_RTOL, NoiseConfig, noise_windows
+from ssvepjax.spectral import RESOLUTION_RTOL, NoiseConfig, window_stats
 from ssvepjax.stimulus import TagConfig, _apply_gains, check_image, check_masks
 
 MEASURES = ("amplitude", "snr", "bca", "z")
@@ -203,40 +203,9 @@ def _rows(x: Array, plan: _Plan) -> Array:
 
 def _noise_measures(rows: Array, row_of_bin: np.ndarray, bins: tuple[int, ...], noise: NoiseConfig,
                     names: tuple[str, ...], zero_row: int | None = None) -> dict[str, Array]:
-    """Measures at ``bins`` from amplitude rows ``[R, n]``: ``{name: [m, n]}`` (``spectral.noise_stats``).
-
-    ``zero_row``: a row known to hold zeros (the bins off the lattice of a repeated series). Without
-    ``drop_extremes`` its bins are counted in each window's mean and variance without being read,
-    which skips two thirds of the reads for the default design.
-    """
-    idx, valid, count = noise_windows(len(row_of_bin), bins, noise.n_neighbors, noise.skip)
-    ok = count >= noise.n_neighbors
+    """Measures at ``bins`` from amplitude rows ``[R, n]``: ``{name: [m, n]}`` (``spectral.window_stats``)."""
+    mu, sigma = window_stats(rows, row_of_bin, bins, noise.n_neighbors, noise.skip, noise.drop_extremes, zero_row)
     a = rows[row_of_bin[np.asarray(bins)]]
-    r = row_of_bin[idx]  # [m, 2 n_neighbors] rows of the window bins
-    d = noise.drop_extremes
-    n_zero = np.zeros(len(bins))
-    if d == 0:
-        live = valid & (r != zero_row) if zero_row is not None else valid
-        n_zero = (valid & ~live).sum(1)
-        width = max(int(live.sum(1).max()), 1)
-        # Each window's live rows first (stable sort keeps their order); the rest get weight 0.
-        order = np.argsort(~live, axis=1, kind="stable")[:, :width]
-        r, live = np.take_along_axis(r, order, 1), np.take_along_axis(live, order, 1)
-        nb = rows[r]  # [m, width, n]: one gather of whole rows
-        w = jnp.asarray(live / np.where(ok, count, 1)[:, None], rows.dtype)
-    else:
-        nb = jnp.sort(jnp.where(valid[:, :, None], rows[r], jnp.inf), axis=1)  # invalid bins sort last
-        pos = np.arange(idx.shape[1])[None, :]
-        keep = (pos >= d) & (pos < (count - d)[:, None])
-        kept = count - 2 * d
-        w = jnp.asarray(keep / np.where(kept > 0, kept, 1)[:, None], rows.dtype)
-        nb = jnp.where(keep[:, :, None], nb, 0.0)
-    mu = jnp.einsum("mjn,mj->mn", nb, w, precision=_HIGHEST)
-    var = jnp.einsum("mjn,mj->mn", jnp.square(nb - mu[:, None]), w, precision=_HIGHEST)
-    if n_zero.any():  # the zero bins: (0 - mu)^2 each
-        var = var + jnp.asarray((n_zero / np.where(ok, count, 1))[:, None], rows.dtype) * jnp.square(mu)
-    nan = jnp.asarray(np.where(ok, 0.0, np.nan)[:, None], rows.dtype)
-    mu, sigma = mu + nan, jnp.sqrt(var) + nan
     every = {"amplitude": lambda: a, "snr": lambda: a / mu, "bca": lambda: a - mu,
              "z": lambda: (a - mu) / sigma}
     return {k: every[k]() for k in names}
