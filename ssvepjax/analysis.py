@@ -1,9 +1,11 @@
 """From images to per-unit tag responses: tag, probe, spectrum, average over images, measure.
 
 ``spectra(fn, images, masks, tags)`` streams images one at a time through a jitted
-tag -> probe -> amplitude-spectrum pass and averages the amplitude spectra of every unit over
-images (no time series of two images is ever held at once). ``measure(...)`` then evaluates every
-component bin and every noise-only bin of each unit (neuron), of each filter and of each layer.
+tag -> probe -> amplitude-spectrum pass (``jnp.fft``, one stimulus period per image by default)
+and averages the amplitude spectra of every unit over images (no time series of two images is ever
+held at once). It is the plain reference path; ``stream.probe_dataset`` returns the same spectra
+faster, in chunks, sharded and checkpointed. ``measure(...)`` then evaluates every component bin
+and every noise-only bin of each unit (neuron), of each filter and of each layer.
 
 Conventions, which the report repeats:
 - Across images, amplitude spectra are averaged before SNR/z/BCA (each image is a different
