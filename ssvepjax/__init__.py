@@ -57,10 +57,14 @@ from ssvepjax.spectral import noise_stats as noise_stats
 from ssvepjax.spectral import repeated_spectrum as repeated_spectrum
 from ssvepjax.spectral import snr as snr
 from ssvepjax.spectral import zscore as zscore
+from ssvepjax.stats import circular_from_moments as circular_from_moments
 from ssvepjax.stats import circular_t2 as circular_t2
+from ssvepjax.stats import coefficient_moments as coefficient_moments
 from ssvepjax.stats import fdr_bh as fdr_bh
 from ssvepjax.stats import fourier_coefficients as fourier_coefficients
+from ssvepjax.stats import hotelling_from_moments as hotelling_from_moments
 from ssvepjax.stats import hotelling_t2 as hotelling_t2
+from ssvepjax.stats import merge_moments as merge_moments
 from ssvepjax.stimulus import TagConfig as TagConfig
 from ssvepjax.stimulus import gains as gains
 from ssvepjax.stimulus import halves as halves
@@ -76,5 +80,7 @@ from ssvepjax.train import train_or_load as train_or_load
 from ssvepjax.trials import across_image_tests as across_image_tests
 from ssvepjax.trials import compare_detections as compare_detections
 from ssvepjax.trials import probe_coefficients as probe_coefficients
+from ssvepjax.trials import stream_tests as stream_tests
+from ssvepjax.trials import tests_from_moments as tests_from_moments
 
 __version__ = "0.1.0"

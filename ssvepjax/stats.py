@@ -12,6 +12,9 @@ around zero; a response phase-locked to the tag pulls their mean away from zero.
   variances into one: more power, but valid only for circular noise (equal variance in Re and Im,
   uncorrelated).
 - :func:`fdr_bh`: Benjamini-Hochberg false discovery rate over many units and components.
+- :func:`coefficient_moments`, :func:`merge_moments`, :func:`hotelling_from_moments`,
+  :func:`circular_from_moments`: the same tests from sufficient statistics merged chunk by chunk,
+  for datasets whose coefficients do not fit in memory (``trials.stream_tests``).
 
 Statistics run over the image axis and elementwise over every other axis (units, components); they
 run under ``jax.jit`` and ``jax.vmap``. p-values come from the F distribution's survival function,
@@ -131,14 +134,13 @@ def hotelling_t2(
 
 @functools.partial(jax.jit, static_argnums=1)
 def _hotelling(z, axis):
-    z = jnp.moveaxis(z, axis, 0)
-    n = z.shape[0]
-    x, y = z.real, z.imag
-    mx, my = jnp.mean(x, axis=0), jnp.mean(y, axis=0)
-    dx, dy = x - mx, y - my
-    sxx = jnp.sum(dx * dx, axis=0) / (n - 1)
-    syy = jnp.sum(dy * dy, axis=0) / (n - 1)
-    sxy = jnp.sum(dx * dy, axis=0) / (n - 1)
+    return _hotelling_moments(_moments(z, axis, None))
+
+
+def _hotelling_moments(m):
+    n = m["n"]
+    mx, my = m["mean_re"], m["mean_im"]
+    sxx, syy, sxy = m["sxx"] / (n - 1), m["syy"] / (n - 1), m["sxy"] / (n - 1)
     det = sxx * syy - sxy * sxy
     # det is the difference of two products: below a few ulps of them it is rounding, not spread.
     singular = det <= 16 * jnp.finfo(det.dtype).eps * sxx * syy
@@ -181,18 +183,108 @@ def circular_t2(
 
 @functools.partial(jax.jit, static_argnums=1)
 def _circular(z, axis):
-    z = jnp.moveaxis(z, axis, 0)
-    n = z.shape[0]
-    zbar = jnp.mean(z, axis=0)
-    power = jnp.square(zbar.real) + jnp.square(zbar.imag)
-    dev = z - zbar
-    spread = jnp.sum(jnp.square(dev.real) + jnp.square(dev.imag), axis=0)
+    return _circular_moments(_moments(z, axis, None))
+
+
+def _circular_moments(m):
+    n = m["n"]
+    power = jnp.square(m["mean_re"]) + jnp.square(m["mean_im"])
+    spread = m["sxx"] + m["syy"]  # sum_i |z_i - zbar|^2
     # Identical coefficients leave deviations of a few ulps of |z| from the rounded mean.
-    scale = jnp.mean(jnp.square(z.real) + jnp.square(z.imag), axis=0)
+    scale = power + spread / n  # mean |z_i|^2
     eps = jnp.finfo(spread.dtype).eps
     degenerate = spread <= n * jnp.square(4 * eps) * scale
     t2 = jnp.where(degenerate, jnp.nan, (n - 1) * power / jnp.where(degenerate, 1.0, spread))
     return t2, n * t2
+
+
+# ----------------------------------------------------------------------------------------------
+# Streaming: the tests from sufficient statistics, merged chunk by chunk.
+
+MOMENT_KEYS = ("n", "mean_re", "mean_im", "sxx", "syy", "sxy")
+
+
+def coefficient_moments(
+    coefs: Complex[ArrayLike, "n ..."],  # noqa: F722 (a jaxtyping shape, not a forward reference)
+    axis: int = 0,
+    weights: ArrayLike | None = None,
+) -> dict[str, Array]:
+    """Sufficient statistics of complex coefficients over the image axis, for streamed tests.
+
+    Both tests depend on the N coefficients only through their count, mean and centred sums of
+    squares and products, so a dataset can be tested chunk by chunk: compute the moments of each
+    chunk, combine them with :func:`merge_moments`, and test with :func:`hotelling_from_moments` or
+    :func:`circular_from_moments`. Memory is that of one chunk, whatever N.
+
+    Args:
+        coefs: complex coefficients; ``axis`` holds the images.
+        axis: the image axis.
+        weights: optional ``[N]`` weights in {0, 1} (0 drops an image, e.g. the padding of a last chunk).
+
+    Returns:
+        ``{"n", "mean_re", "mean_im", "sxx", "syy", "sxy"}``: the image count (a scalar), the mean of
+        the real and imaginary parts, and the centred sums ``sum (x - mx)^2``, ``sum (y - my)^2``,
+        ``sum (x - mx)(y - my)``, each shaped like ``coefs`` without ``axis``.
+    """
+    z, axis = _check_coefs(coefs, axis, 1, "moments")
+    if weights is not None:
+        w = np.asarray(weights, np.float32) if V.is_concrete(weights) else weights
+        if np.shape(w) != (z.shape[axis],):
+            raise ValueError(f"weights must have shape ({z.shape[axis]},), got {np.shape(w)}")
+        weights = jnp.asarray(w, jnp.float32)
+    return _moments(z, axis, weights)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _moments(z, axis, w):
+    """Two-pass moments (stable): the mean first, then centred sums."""
+    z = jnp.moveaxis(z, axis, 0)
+    x, y = z.real, z.imag
+    if w is None:
+        w = jnp.ones(z.shape[0], x.dtype)
+    w = w.reshape((-1,) + (1,) * (z.ndim - 1)).astype(x.dtype)
+    n = jnp.sum(w)
+    safe = jnp.maximum(n, 1.0)
+    mx, my = jnp.sum(w * x, axis=0) / safe, jnp.sum(w * y, axis=0) / safe
+    dx, dy = x - mx, y - my
+    return {"n": n, "mean_re": mx, "mean_im": my, "sxx": jnp.sum(w * dx * dx, axis=0),
+            "syy": jnp.sum(w * dy * dy, axis=0), "sxy": jnp.sum(w * dx * dy, axis=0)}
+
+
+@jax.jit
+def merge_moments(a: dict, b: dict) -> dict:
+    """The moments of two disjoint sets of images (Chan, Golub & LeVeque's pairwise update)."""
+    n = a["n"] + b["n"]
+    frac = jnp.where(n > 0, b["n"] / jnp.maximum(n, 1.0), 0.0)
+    cross = jnp.where(n > 0, a["n"] * b["n"] / jnp.maximum(n, 1.0), 0.0)
+    dx, dy = b["mean_re"] - a["mean_re"], b["mean_im"] - a["mean_im"]
+    return {"n": n, "mean_re": a["mean_re"] + dx * frac, "mean_im": a["mean_im"] + dy * frac,
+            "sxx": a["sxx"] + b["sxx"] + dx * dx * cross, "syy": a["syy"] + b["syy"] + dy * dy * cross,
+            "sxy": a["sxy"] + b["sxy"] + dx * dy * cross}
+
+
+def _check_moments(m, min_images: int, statistic: str) -> int:
+    if not isinstance(m, dict) or set(m) != set(MOMENT_KEYS):
+        raise ValueError(f"moments must be a dict with keys {MOMENT_KEYS} (from coefficient_moments)")
+    n = int(round(float(np.asarray(m["n"]))))
+    if n < min_images:
+        raise ValueError(f"moments hold {n} image(s): fewer images than the statistic needs "
+                         f"({statistic} needs >= {min_images})")
+    return n
+
+
+def hotelling_from_moments(m: dict) -> tuple[Float[Array, "..."], Float[Array, "..."], Float[Array, "..."]]:
+    """:func:`hotelling_t2` from :func:`coefficient_moments`: ``(t2, f_stat, p_value)``."""
+    n = _check_moments(m, 3, "Hotelling's T-squared")
+    t2, f_stat = jax.jit(_hotelling_moments)(m)
+    return t2, f_stat, _p_value(f_stat, 2, n - 2)
+
+
+def circular_from_moments(m: dict) -> tuple[Float[Array, "..."], Float[Array, "..."], Float[Array, "..."]]:
+    """:func:`circular_t2` from :func:`coefficient_moments`: ``(t2circ, f_stat, p_value)``."""
+    n = _check_moments(m, 2, "the circular T-squared")
+    t2, f_stat = jax.jit(_circular_moments)(m)
+    return t2, f_stat, _p_value(f_stat, 2, 2 * n - 2)
 
 
 def _f_sf(f: Float[Array, "..."], dfn, dfd) -> Float[Array, "..."]:

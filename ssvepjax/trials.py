@@ -14,7 +14,9 @@ content (a linear unit sees ``w . x``, whose sign depends on x) passes the first
 
 Memory: the coefficients are ``[N, m, *unit_shape]`` complex64 per layer, so only the requested
 layers and the m requested bins are kept (``probe_coefficients`` takes ``include``-filtered probe
-functions); images are processed one at a time. Coefficients at or below ``spectral.RESOLUTION_RTOL``
+functions); images are processed one at a time. For datasets, ``stream_tests`` keeps per unit and
+bin only the tests' sufficient statistics (count, mean, centred sums of squares; five numbers),
+merged chunk by chunk, and ``tests_from_moments`` tests them: memory no longer grows with N. Coefficients at or below ``spectral.RESOLUTION_RTOL``
 times the series' largest magnitude are float32 rounding error and set to 0, as the amplitude
 spectrum does: at bins no combination of tags reaches, every image then gives 0 and the tests are
 undefined (NaN: not a test, left out of the FDR count).
@@ -29,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
+from ssvepjax import _validate as V
 from ssvepjax import analysis as A
 from ssvepjax.spectral import RESOLUTION_RTOL, _amplitude, _repeat_bins, measures_at
 from ssvepjax.stats import _coefficients, circular_t2, fdr_bh, hotelling_t2
@@ -157,6 +160,83 @@ def across_image_tests(coefs: np.ndarray, *, test: str = "hotelling", alpha: flo
         raise ValueError(f"{test} needs at least {min_images} images, got {n}: fewer images than the statistic needs")
     flat = np.asarray(coefs).reshape(n, m, -1)
     t2, _, p = fn(flat, axis=0)
+    reject, q = fdr_bh(p, alpha, axis=1)
+    return {"t2": np.asarray(t2), "p": np.asarray(p), "q": np.asarray(q), "reject": np.asarray(reject)}
+
+
+def stream_tests(
+    fn: Callable,
+    images,
+    masks,
+    tags: TagConfig,
+    bins: Sequence[int],
+    *,
+    chunk_size: int = 8,
+    progress: bool = False,
+) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    """:func:`probe_coefficients` for datasets of any size: per-unit moments instead of coefficients.
+
+    Images are streamed in chunks (an array or any iterable of batches, as in
+    ``stream.probe_dataset``); each chunk's coefficients are reduced to the sufficient statistics of
+    the T-squared tests (``stats.coefficient_moments``) and merged into running ones, so memory is
+    one chunk's, not ``[N, m, units]`` per layer. Test them with :func:`tests_from_moments`.
+
+    Args:
+        fn: per-frame function ``[H, W, C] -> {layer: activation}``.
+        images: ``[N, H, W, C]`` in [0, 1], or an iterable of such arrays.
+        masks: ``[P, H, W]`` part masks.
+        tags: the tags.
+        bins: rfft bins to test.
+        chunk_size: images per step (the last chunk is padded with zero-weight images).
+        progress: show a progress bar over chunks.
+
+    Returns:
+        ``(mean_amplitude {layer: [K, ...]}, moments {layer: {key: [m, ...]}})``.
+    """
+    from ssvepjax import stream  # streaming helpers (stream imports analysis, as this module does)
+    from ssvepjax.stats import coefficient_moments, merge_moments
+
+    V.check_positive("chunk_size", chunk_size, integer=True)
+    h_w_c, chunks, n_images = stream._first_shape(images)
+    masks = check_masks(masks, h_w_c[0], h_w_c[1], n_parts=len(tags.freqs_hz))
+    k_max = tags.n_frames // 2
+    if not len(bins) or min(bins) < 0 or max(bins) > k_max:
+        raise ValueError(f"bins must be a non-empty list of rfft bins in [0, {k_max}], got {list(bins)}")
+    if n_images is not None:
+        chunk_size = min(chunk_size, n_images)
+    run = jax.vmap(coefficient_fn(fn, masks, tags, bins))
+
+    @jax.jit
+    def step(state, xs, w):
+        amp, coef = run(xs)
+        amp = {k: jnp.tensordot(w, v, axes=1) for k, v in amp.items()}
+        mom = {k: coefficient_moments(v, 0, w) for k, v in coef.items()}
+        if state is None:
+            return amp, mom
+        return ({k: state[0][k] + amp[k] for k in amp}, {k: merge_moments(state[1][k], mom[k]) for k in mom})
+
+    first = jax.jit(lambda xs, w: step(None, xs, w))
+    state, count = None, 0
+    total = None if n_images is None else -(-n_images // chunk_size)
+    for chunk, n_valid in tqdm(stream._rechunk(chunks, chunk_size, h_w_c, checked=n_images is not None),
+                               total=total, desc="test images", unit="chunk", disable=not progress, leave=False):
+        w = (np.arange(chunk_size) < n_valid).astype(np.float32)
+        state = first(chunk, w) if state is None else step(state, chunk, w)
+        count += n_valid
+    amp, moments = state
+    return {k: np.asarray(v) / count for k, v in amp.items()}, moments
+
+
+def tests_from_moments(moments: dict, *, test: str = "hotelling", alpha: float = 0.05) -> dict[str, np.ndarray]:
+    """:func:`across_image_tests` from one layer's moments ``{key: [m, *unit_shape]}`` (:func:`stream_tests`)."""
+    from ssvepjax.stats import circular_from_moments, hotelling_from_moments
+
+    if test not in TESTS:
+        raise ValueError(f"test must be one of {sorted(TESTS)}, got {test!r}")
+    fn = {"hotelling": hotelling_from_moments, "circular": circular_from_moments}[test]
+    m = np.shape(moments["mean_re"])[0] if isinstance(moments, dict) and "mean_re" in moments else None
+    flat = {k: (v if k == "n" else jnp.reshape(v, (m, -1))) for k, v in moments.items()} if m else moments
+    t2, _, p = fn(flat)
     reject, q = fdr_bh(p, alpha, axis=1)
     return {"t2": np.asarray(t2), "p": np.asarray(p), "q": np.asarray(q), "reject": np.asarray(reject)}
 

@@ -337,3 +337,34 @@ def test_coefficients_of_one_period_equal_every_frame(tiny):
     np.testing.assert_allclose(np.asarray(c1[k]), np.asarray(c2[k]), rtol=1e-4, atol=1e-5 * scale)
     np.testing.assert_allclose(np.asarray(amp1[k]), np.asarray(amp2[k]), rtol=1e-4, atol=1e-5 * scale)
     assert np.all(np.asarray(c1[k])[5:] == 0) and np.all(np.asarray(c2[k])[5:] == 0)
+
+
+def test_stream_tests_equal_tests_on_stored_coefficients(tiny):
+    # Moments merged over chunks of 2 (the last padded) give the tests of the stored coefficients.
+    model, variables, _ = tiny
+    fn = sj.linen_fn(model, variables, capture_intermediates=False, include=["stage1_block0/conv2/post"],
+                     train=False)
+    images = np.random.default_rng(5).random((7, 8, 8, 1)).astype(np.float32)
+    bins, masks, k = [3, 12, 15, 27], sj.halves(8, 8), "stage1_block0/conv2/post"
+    amp, coefs = trials.probe_coefficients(fn, images, masks, DESIGN.tags, bins)
+    amp_s, moments = trials.stream_tests(fn, iter([images[:3], images[3:]]), masks, DESIGN.tags, bins, chunk_size=2)
+    np.testing.assert_allclose(amp_s[k], amp[k], rtol=1e-5, atol=1e-7)
+    assert float(moments[k]["n"]) == 7
+    for test in ("hotelling", "circular"):
+        want = trials.across_image_tests(coefs[k], test=test)
+        got = trials.tests_from_moments(moments[k], test=test)
+        assert got["p"].shape == want["p"].shape == (4, 8 * 8 * 4)
+        # Degenerate spread (NaN) is decided against a few ulps: a unit at that edge may fall
+        # either way under another summation order. Everywhere else the tests agree.
+        defined = ~np.isnan(want["p"]) & ~np.isnan(got["p"])
+        assert defined.sum() > 50
+        assert np.mean(np.isnan(want["p"]) != np.isnan(got["p"])) < 0.01
+        # T2 divides by det(S) or the spread: nearly singular units amplify rounding, so most
+        # units must agree to 1e-4 and every unit to 2%.
+        rel = np.abs(got["t2"][defined] - want["t2"][defined]) / np.abs(want["t2"][defined])
+        assert np.quantile(rel, 0.99) < 1e-4 and rel.max() < 0.02, (test, np.quantile(rel, 0.99), rel.max())
+        assert np.mean(got["reject"] != want["reject"]) < 0.01
+    with pytest.raises(ValueError, match="chunk_size"):
+        trials.stream_tests(fn, images, masks, DESIGN.tags, bins, chunk_size=0)
+    with pytest.raises(ValueError, match="bins"):
+        trials.stream_tests(fn, images, masks, DESIGN.tags, [500])

@@ -378,3 +378,48 @@ def test_fdr_bh_edge_cases():
 def test_fdr_bh_errors(p, kwargs, match):
     with pytest.raises(ValueError, match=match):
         stats.fdr_bh(p, **kwargs)
+
+
+# ---------------------------------------------------------------- streamed moments
+
+
+def test_merged_moments_equal_moments_of_all_images(rng):
+    z = _complex_normal(rng, (40, 7), 1.0, 0.5) + (0.3 + 0.2j)
+    parts = [z[:5], z[5:6], z[6:23], z[23:]]  # uneven chunks, one of a single image
+    merged = stats.coefficient_moments(parts[0])
+    for part in parts[1:]:
+        merged = stats.merge_moments(merged, stats.coefficient_moments(part))
+    x, y = z.real.astype(np.float64), z.imag.astype(np.float64)  # NumPy reference
+    want = {"n": 40, "mean_re": x.mean(0), "mean_im": y.mean(0), "sxx": ((x - x.mean(0)) ** 2).sum(0),
+            "syy": ((y - y.mean(0)) ** 2).sum(0), "sxy": ((x - x.mean(0)) * (y - y.mean(0))).sum(0)}
+    for k, v in want.items():
+        assert_close(merged[k], v, rtol=1e-5, atol=1e-5)
+    # Zero weights drop images (the padding of a last chunk).
+    padded = stats.coefficient_moments(np.concatenate([z[:3], np.zeros_like(z[:2])]), weights=[1, 1, 1, 0, 0])
+    for k, v in stats.coefficient_moments(z[:3]).items():
+        assert_close(padded[k], v)
+
+
+@pytest.mark.parametrize(("from_moments", "direct", "reference"), [
+    (stats.hotelling_from_moments, stats.hotelling_t2, hotelling_reference),
+    (stats.circular_from_moments, stats.circular_t2, circular_reference),
+])
+def test_tests_from_merged_moments_equal_the_direct_tests(rng, from_moments, direct, reference):
+    z = _complex_normal(rng, (30, 6)) + np.array([0, 0.1, 0.3, 0.6, 1.0, 2.0], np.float32)
+    m = stats.merge_moments(stats.coefficient_moments(z[:11]), stats.coefficient_moments(z[11:]))
+    t2, f, p = from_moments(m)
+    for got, want in zip((t2, f, p), direct(z)):
+        assert_close(got, want, rtol=1e-4, atol=1e-6)
+    assert_close(t2, reference(z)[0], rtol=1e-4)
+
+
+def test_moments_errors(rng):
+    z = _complex_normal(rng, (4, 3))
+    with pytest.raises(ValueError, match="weights"):
+        stats.coefficient_moments(z, weights=[1, 0])
+    with pytest.raises(ValueError, match="complex"):
+        stats.coefficient_moments(z.real)
+    with pytest.raises(ValueError, match="needs >= 3"):
+        stats.hotelling_from_moments(stats.coefficient_moments(z[:2]))
+    with pytest.raises(ValueError, match="keys"):
+        stats.circular_from_moments({"n": 3})
