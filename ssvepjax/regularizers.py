@@ -73,7 +73,9 @@ def tag_regularizer(
         one_period: run one stimulus period (``design.tags.period_frames`` frames) instead of all
             ``n_frames``: the same loss, ``design.tags.repeats`` times cheaper. Every component sits
             on a multiple ``R * j`` of the repeat count, and the power fraction of the R periods at
-            ``R * j`` equals that of one period at j.
+            ``R * j`` equals that of one period at j. Exact when ``module.apply`` is deterministic
+            (batch statistics are too: R copies of a period have its mean and variance); with
+            dropout rngs in ``apply_kwargs`` the frames are not repeats of each other: pass False.
     """
     layers = list(layers)
     if not layers:

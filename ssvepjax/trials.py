@@ -16,8 +16,10 @@ Memory: the coefficients are ``[N, m, *unit_shape]`` complex64 per layer, so onl
 layers and the m requested bins are kept (``probe_coefficients`` takes ``include``-filtered probe
 functions); images are processed one at a time. For datasets, ``stream_tests`` keeps per unit and
 bin only the tests' sufficient statistics (count, mean, centred sums of squares; five numbers),
-merged chunk by chunk, and ``tests_from_moments`` tests them: memory no longer grows with N. Coefficients at or below ``spectral.RESOLUTION_RTOL``
-times the series' largest magnitude are float32 rounding error and set to 0, as the amplitude
+merged chunk by chunk, and ``tests_from_moments`` tests them: memory no longer grows with N.
+
+Coefficients at or below ``spectral.RESOLUTION_RTOL`` times the series' largest magnitude are
+float32 rounding error and set to 0, as the amplitude
 spectrum does: at bins no combination of tags reaches, every image then gives 0 and the tests are
 undefined (NaN: not a test, left out of the FDR count).
 """
