@@ -26,8 +26,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ssvepjax import frequency_components as C
+from ssvepjax.probe import recorder
 from ssvepjax.spectral import NoiseConfig, _amplitude, _noise_stats, _repeat_bins
-from ssvepjax.stimulus import TagConfig, _apply_gains, check_image, check_masks
+from ssvepjax.stimulus import TagConfig, check_image, check_masks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,14 +76,12 @@ def spectrum_fn(fn: Callable, masks, tags: TagConfig, *, one_period: bool = True
     ``1 / tags.repeats`` of the cost (a third for the default design). ``one_period=False`` runs
     every frame.
     """
-    g = tags.gains(one_period)
-    m = jnp.asarray(masks, jnp.float32)
+    record = recorder(fn, masks, tags, one_period=one_period)
     repeats = tags.repeats if one_period else 1
 
     @jax.jit
     def run(image):
-        frames = _apply_gains(image, m, g)
-        acts = jax.vmap(fn)(frames)
+        acts = record(image)
         return {k: _repeat_bins(_amplitude(v, 0), repeats, 0, tags.n_frames // 2 + 1) for k, v in acts.items()}
 
     return run

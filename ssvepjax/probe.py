@@ -16,6 +16,19 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PyTree
 
 from ssvepjax import _validate as V
+from ssvepjax.stimulus import TagConfig, _apply_gains
+
+
+def recorder(fn: Callable[[Array], PyTree], masks, tags: TagConfig, *, one_period: bool = True) -> Callable:
+    """``image [H, W, C] -> fn's pytree, every leaf [F, ...]``: tag an image and run ``fn`` over its frames.
+
+    ``F`` is ``tags.period_frames`` with ``one_period`` (one stimulus period, from which the
+    spectrum of all frames follows: ``spectral.repeated_spectrum``), else ``tags.n_frames``.
+    ``masks`` must be checked already (``stimulus.check_masks``). Traceable: jit or vmap it.
+    """
+    g = tags.gains(one_period)
+    m = jnp.asarray(masks, jnp.float32)
+    return lambda image: jax.vmap(fn)(_apply_gains(image, m, g))
 
 
 def probe(

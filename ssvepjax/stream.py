@@ -70,8 +70,9 @@ from tqdm.auto import tqdm
 
 from ssvepjax import _validate as V
 from ssvepjax.analysis import Design
+from ssvepjax.probe import recorder
 from ssvepjax.spectral import RESOLUTION_RTOL, NoiseConfig, window_stats
-from ssvepjax.stimulus import TagConfig, _apply_gains, check_image, check_masks
+from ssvepjax.stimulus import TagConfig, check_image, check_masks
 
 MEASURES = ("amplitude", "snr", "bca", "z")
 METHODS = ("auto", "fft", "matmul")
@@ -282,16 +283,6 @@ def _check_names(names) -> tuple[str, ...]:
 # One image.
 
 
-def _recorder(fn: Callable, masks: np.ndarray, tags: TagConfig, one_period: bool) -> Callable:
-    g = tags.gains(one_period)
-    m = jnp.asarray(masks, jnp.float32)
-
-    def record(image):
-        return jax.vmap(fn)(_apply_gains(image, m, g))
-
-    return record
-
-
 def measures_fn(
     fn: Callable[[Array], PyTree],
     masks,
@@ -360,7 +351,7 @@ def measures_fn(
         h, w, _ = np.shape(image)
         if program is None:
             masks_np = check_masks(masks, h, w, n_parts=len(tags.freqs_hz))
-            program = build(_recorder(fn, masks_np, tags, one_period))
+            program = build(recorder(fn, masks_np, tags, one_period=one_period))
         elif masks_np.shape[1:] != (h, w):
             raise ValueError(f"image has spatial shape {(h, w)}, the masks {masks_np.shape[1:]}")
         return program(jnp.asarray(image, jnp.float32))
@@ -636,7 +627,10 @@ class _Checkpoints:
         if latest is None:
             return acc, 0
         path = os.path.join(self.folder, "settings.json")
-        saved = json.load(open(path)) if os.path.exists(path) else None
+        saved = None
+        if os.path.exists(path):
+            with open(path) as f:
+                saved = json.load(f)
         shapes = {k: list(v.shape) for k, v in acc.items()}
         if saved != {**self.meta, "layers": shapes}:
             raise ValueError(f"checkpoint_dir {self.folder} holds a probe with other settings ({saved}); these "
@@ -685,8 +679,8 @@ def _dataset_programs(fn, masks_key, tags: TagConfig, mesh: Mesh, axis_name: str
     masks = np.frombuffer(masks_key[0], bool).reshape(masks_key[1])
     plan = _plan(tags.n_frames, method, repeats)
     spec = PartitionSpec(axis_name)
-    record = jax.jit(_shard_map(jax.vmap(_recorder(fn, masks, tags, repeats > 1)), mesh=mesh, in_specs=spec,
-                                   out_specs=spec))
+    record_batch = jax.vmap(recorder(fn, masks, tags, one_period=repeats > 1))  # images -> [b, F, ...] per layer
+    record = jax.jit(_shard_map(record_batch, mesh=mesh, in_specs=spec, out_specs=spec))
 
     def local_sum(acc, x, w):
         # acc [1, R, n] and this device's images x [b, T, ...], weights w [b] (0 for padding).
@@ -708,10 +702,8 @@ def _dataset_programs(fn, masks_key, tags: TagConfig, mesh: Mesh, axis_name: str
     accumulate = jax.jit(_shard_map(local_sum, mesh=mesh, in_specs=spec, out_specs=spec), donate_argnums=0)
     step = None
     if unit_block is None:  # accelerators: network and reduction in one program per chunk
-        recorder = jax.vmap(_recorder(fn, masks, tags, repeats > 1))
-
         def local_step(acc, xs, w):
-            acts = _flat(recorder(xs))
+            acts = _flat(record_batch(xs))
             return {k: local_sum(acc[k], acts[k], w) for k in acc}
 
         step = jax.jit(_shard_map(local_step, mesh=mesh, in_specs=spec, out_specs=spec), donate_argnums=0)
