@@ -35,11 +35,20 @@ from tqdm.auto import tqdm
 
 from ssvepjax import _validate as V
 from ssvepjax import analysis as A
+from ssvepjax import stream
+from ssvepjax.probe import recorder
 from ssvepjax.spectral import RESOLUTION_RTOL, _amplitude, _repeat_bins, measures_at
-from ssvepjax.stats import _coefficients, circular_t2, fdr_bh, hotelling_t2
-from ssvepjax.stimulus import TagConfig, _apply_gains, check_image, check_masks
+from ssvepjax.stats import (
+    _coefficients,
+    circular_from_moments,
+    coefficient_moments,
+    fdr_bh,
+    hotelling_from_moments,
+    merge_moments,
+)
+from ssvepjax.stimulus import TagConfig, check_image, check_masks
 
-TESTS = {"hotelling": (hotelling_t2, 3), "circular": (circular_t2, 2)}
+TESTS = {"hotelling": (hotelling_from_moments, 3), "circular": (circular_from_moments, 2)}
 
 
 def statistics_bins(
@@ -79,15 +88,14 @@ def coefficient_fn(fn: Callable, masks, tags: TagConfig, bins: Sequence[int], *,
     bin ``R * j`` of the ``R = tags.repeats`` periods has the period's coefficient at j (same
     scaling, same phase) and every other bin is 0.
     """
-    g = tags.gains(one_period)
+    record = recorder(fn, masks, tags, one_period=one_period)
     r = tags.repeats if one_period else 1
-    m = jnp.asarray(masks, jnp.float32)
     b = tuple(int(x) for x in bins)
     on = [i for i, x in enumerate(b) if x % r == 0]  # bins on the lattice of the repeated series
 
     @jax.jit
     def run(image):
-        acts = jax.vmap(fn)(_apply_gains(image, m, g))
+        acts = record(image)
         amp = {k: _repeat_bins(_amplitude(v, 0), r, 0, tags.n_frames // 2 + 1) for k, v in acts.items()}
         coef = {}
         for k, v in acts.items():
@@ -154,16 +162,13 @@ def across_image_tests(coefs: np.ndarray, *, test: str = "hotelling", alpha: flo
     """
     if test not in TESTS:
         raise ValueError(f"test must be one of {sorted(TESTS)}, got {test!r}")
-    fn, min_images = TESTS[test]
+    min_images = TESTS[test][1]
     if np.ndim(coefs) < 2:
         raise ValueError(f"coefs must have shape [N, m, ...units], got {np.shape(coefs)}")
     n, m = np.shape(coefs)[:2]
     if n < min_images:
         raise ValueError(f"{test} needs at least {min_images} images, got {n}: fewer images than the statistic needs")
-    flat = np.asarray(coefs).reshape(n, m, -1)
-    t2, _, p = fn(flat, axis=0)
-    reject, q = fdr_bh(p, alpha, axis=1)
-    return {"t2": np.asarray(t2), "p": np.asarray(p), "q": np.asarray(q), "reject": np.asarray(reject)}
+    return tests_from_moments(coefficient_moments(np.asarray(coefs).reshape(n, m, -1)), test=test, alpha=alpha)
 
 
 def stream_tests(
@@ -195,9 +200,6 @@ def stream_tests(
     Returns:
         ``(mean_amplitude {layer: [K, ...]}, moments {layer: {key: [m, ...]}})``.
     """
-    from ssvepjax import stream  # streaming helpers (stream imports analysis, as this module does)
-    from ssvepjax.stats import coefficient_moments, merge_moments
-
     V.check_positive("chunk_size", chunk_size, integer=True)
     h_w_c, chunks, n_images = stream._first_shape(images)
     masks = check_masks(masks, h_w_c[0], h_w_c[1], n_parts=len(tags.freqs_hz))
@@ -213,17 +215,16 @@ def stream_tests(
         amp, coef = run(xs)
         amp = {k: jnp.tensordot(w, v, axes=1) for k, v in amp.items()}
         mom = {k: coefficient_moments(v, 0, w) for k, v in coef.items()}
-        if state is None:
+        if state is None:  # the first chunk (a second trace of this program)
             return amp, mom
         return ({k: state[0][k] + amp[k] for k in amp}, {k: merge_moments(state[1][k], mom[k]) for k in mom})
 
-    first = jax.jit(lambda xs, w: step(None, xs, w))
     state, count = None, 0
     total = None if n_images is None else -(-n_images // chunk_size)
     for chunk, n_valid in tqdm(stream._rechunk(chunks, chunk_size, h_w_c, checked=n_images is not None),
                                total=total, desc="test images", unit="chunk", disable=not progress, leave=False):
         w = (np.arange(chunk_size) < n_valid).astype(np.float32)
-        state = first(chunk, w) if state is None else step(state, chunk, w)
+        state = step(state, chunk, w)
         count += n_valid
     amp, moments = state
     return {k: np.asarray(v) / count for k, v in amp.items()}, moments
@@ -231,14 +232,13 @@ def stream_tests(
 
 def tests_from_moments(moments: dict, *, test: str = "hotelling", alpha: float = 0.05) -> dict[str, np.ndarray]:
     """:func:`across_image_tests` from one layer's moments ``{key: [m, *unit_shape]}`` (:func:`stream_tests`)."""
-    from ssvepjax.stats import circular_from_moments, hotelling_from_moments
-
     if test not in TESTS:
         raise ValueError(f"test must be one of {sorted(TESTS)}, got {test!r}")
-    fn = {"hotelling": hotelling_from_moments, "circular": circular_from_moments}[test]
-    m = np.shape(moments["mean_re"])[0] if isinstance(moments, dict) and "mean_re" in moments else None
-    flat = {k: (v if k == "n" else jnp.reshape(v, (m, -1))) for k, v in moments.items()} if m else moments
-    t2, _, p = fn(flat)
+    if not isinstance(moments, dict):
+        raise ValueError(f"moments must be a dict (from stream_tests or coefficient_moments), got {type(moments)}")
+    # Units flattened to one axis per bin ("n" is a scalar); the test checks the keys.
+    flat = {k: jnp.reshape(v, (np.shape(v)[0], -1)) if np.ndim(v) else v for k, v in moments.items()}
+    t2, _, p = TESTS[test][0](flat)
     reject, q = fdr_bh(p, alpha, axis=1)
     return {"t2": np.asarray(t2), "p": np.asarray(p), "q": np.asarray(q), "reject": np.asarray(reject)}
 
