@@ -6,9 +6,8 @@ ResNet-32 (random weights: speed does not depend on them) on a 32x32x3 image, th
 them alike) of:
 
 - ``probe_s``: ssvepjax from image(s) to per-neuron amplitude, SNR and z at every component bin of
-  every conv layer (pre- and post-activation). One image: ``stream.measures_fn``; a batch:
-  ``stream.probe_dataset`` (image-averaged spectra, ``--chunk`` images per step) then
-  ``stream.spectrum_measures``.
+  every conv layer (pre- and post-activation): ``sj.probe_dataset`` (image-averaged spectra, ``--chunk``
+  images per step) then ``sj.spectrum_measures``.
 - ``forward_s``: the same frames through the same network, jitted, nothing recorded (the floor).
 - ``torch_loop_s``: the same architecture in PyTorch with forward hooks on every conv layer, one
   frame at a time, then ``torch.fft`` and the same measures (what published code does).
@@ -46,11 +45,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ssvepjax import stream  # noqa: E402
-from ssvepjax.analysis import Design  # noqa: E402
-from ssvepjax.models import CifarResNet  # noqa: E402
-from ssvepjax.probe import linen_fn  # noqa: E402
-from ssvepjax.stimulus import gains, halves, tag_batch  # noqa: E402
+import ssvepjax as sj  # noqa: E402
 
 FLOORS = {"probe/forward": ("<=", 1.25), "torch_loop/probe": (">=", 4.0),
           "torch_batched/probe": (">=", 1.5), "compile_s": ("<=", 5.0)}
@@ -88,9 +83,9 @@ def parse_args(argv=None):
 
 
 def build(depth: int, size: int = 32):
-    model = CifarResNet(depth)
+    model = sj.CifarResNet(depth)
     variables = jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, size, size, 3)))
-    fn = linen_fn(model, variables, capture_intermediates=False, train=False)
+    fn = sj.linen_fn(model, variables, capture_intermediates=False, train=False)
     return model, variables, fn
 
 
@@ -133,7 +128,7 @@ def summarise(times: dict[str, list[float]]) -> dict:
 
 
 class TorchProbe:
-    def __init__(self, depth, variables, design: Design, masks, device: str):
+    def __init__(self, depth, variables, design: sj.Design, masks, device: str):
         import torch
 
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -147,7 +142,7 @@ class TorchProbe:
         cb, _, _ = design.bins()
         t = design.tags
         self.measures = Measures(t.n_frames, cb, design.noise.n_neighbors, design.noise.skip, device=device)
-        g = np.asarray(gains(t.freqs_hz, fps=t.fps, n_frames=t.n_frames, min_gain=t.min_gain, phase=t.phase))
+        g = np.asarray(sj.gains(t.freqs_hz, fps=t.fps, n_frames=t.n_frames, min_gain=t.min_gain, phase=t.phase))
         gain = 1.0 + np.einsum("tp,phw->thw", g - 1.0, np.asarray(masks, np.float32))
         self.pixel_gain = torch.as_tensor(gain, dtype=torch.float32, device=device)[:, None]  # [T,1,H,W]
 
@@ -186,11 +181,18 @@ class TorchProbe:
 
 def run_single(args, model, variables, fn, design, masks, torch_probe) -> dict:
     image = images_of(1)[0]
-    frames = tag_batch(image[None], masks, design.tags)[0]
+    frames = sj.tag_batch(image[None], masks, design.tags)[0]
     period = frames[: design.tags.period_frames]
     names = ("amplitude", "snr", "z")
-    probe = stream.measures_fn(fn, masks, design, measures=names)
-    every = stream.measures_fn(fn, masks, design, measures=names, one_period=False)
+
+    def measures_of(one_period):
+        def run(im):
+            spec = sj.probe_dataset(fn, im[None], masks, design, progress=False, one_period=one_period)
+            return sj.spectrum_measures(spec, design, measures=names)
+
+        return run
+
+    probe, every = measures_of(True), measures_of(False)
     first = timed(lambda: jax.block_until_ready(probe(image)))  # compiles
     first_every = timed(lambda: jax.block_until_ready(every(image)))
     forward = jax.jit(lambda f: model.apply(variables, f))
@@ -221,17 +223,17 @@ def run_single(args, model, variables, fn, design, masks, torch_probe) -> dict:
 def run_batch(args, model, variables, fn, design, masks, torch_probe) -> dict:
     images = images_of(args.batch, seed=1)
     chunk = min(args.chunk, args.batch)
-    frames = tag_batch(images, masks, design.tags)  # [N, T, H, W, C]
+    frames = sj.tag_batch(images, masks, design.tags)  # [N, T, H, W, C]
     t = design.tags.n_frames
     names = ("amplitude", "snr", "z")
 
     def probe():
-        spec = stream.probe_dataset(fn, images, masks, design, chunk_size=chunk, progress=False)
-        return jax.block_until_ready(stream.spectrum_measures(spec, design, measures=names))
+        spec = sj.probe_dataset(fn, images, masks, design, chunk_size=chunk, progress=False)
+        return jax.block_until_ready(sj.spectrum_measures(spec, design, measures=names))
 
     def dataset_only(one_period=True):
-        return jax.block_until_ready(stream.probe_dataset(fn, images, masks, design, chunk_size=chunk,
-                                                          progress=False, one_period=one_period))
+        return jax.block_until_ready(sj.probe_dataset(fn, images, masks, design, chunk_size=chunk,
+                                                      progress=False, one_period=one_period))
 
     forward = jax.jit(lambda f: model.apply(variables, f.reshape(-1, *f.shape[2:])))
     pad = -len(images) % chunk
@@ -268,8 +270,8 @@ def memory_child(args) -> None:
     """One image count in this (fresh) process: peak RSS before and after probing."""
     n = args.memory_child
     _, _, fn = build(args.memory_depth)
-    design = Design()
-    masks = halves(32, 32)
+    design = sj.Design()
+    masks = sj.halves(32, 32)
 
     def loader():  # a data loader: never more than one batch of 16 images in host memory
         for i in range(0, n, 16):
@@ -277,7 +279,7 @@ def memory_child(args) -> None:
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
-    spec = stream.probe_dataset(fn, loader(), masks, design, chunk_size=args.memory_chunk, progress=False)
+    spec = sj.probe_dataset(fn, loader(), masks, design, chunk_size=args.memory_chunk, progress=False)
     jax.block_until_ready(spec)
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -352,7 +354,7 @@ def main(argv=None):
         results["memory"] = run_memory(args)
     else:
         torch_probe = None
-        design, masks = Design(), halves(32, 32)
+        design, masks = sj.Design(), sj.halves(32, 32)
         model, variables, fn = build(args.depth)
         if not args.no_torch:
             try:

@@ -1,13 +1,13 @@
 """Experiment 2: control conditions, measured exactly like the reproduction.
 
-Conditions (ssvepjax.controls.CONDITIONS): the trained network; the same network untrained (random
+Conditions (ssvepjax.CONDITIONS): the trained network; the same network untrained (random
 init); the trained weights with every nonlinearity replaced by identity (an affine network: no
 harmonics or intermodulation beyond the false-positive rate); only the left half modulated (no
 intermodulation); the tags swapped between the halves (responses follow the part). Every condition is
 read at the bins of the original design, and the false-positive rate at off-lattice bins.
 
-    python experiments/controls.py --quick --out runs/controls_quick    # CI size, ~1 min
-    python experiments/controls.py --out runs/controls                  # ResNet-32, 32 images, ~8 min on 2 cores
+    python experiments/sj.py --quick --out runs/controls_quick    # CI size, ~1 min
+    python experiments/sj.py --out runs/controls                  # ResNet-32, 32 images, ~8 min on 2 cores
 
 Writes ``controls.json`` and ``controls.png``.
 """
@@ -18,8 +18,6 @@ import time
 from pathlib import Path
 
 import ssvepjax as sj
-from ssvepjax import controls, experiment, plots
-from ssvepjax.run import write_json
 
 KEYS = ("f1", "f2", "mean_harmonic", "any_harmonic", "mean_intermodulation", "any_intermodulation",
         "intermodulation_order2", "false_positive_rate", "higher_order_rate")
@@ -41,34 +39,34 @@ def condition_means(table: dict[str, dict[str, dict]]) -> dict[str, dict[str, fl
 
 
 def main(argv=None) -> dict:
-    p = experiment.experiment_parser(__doc__.splitlines()[0], "runs/controls")
-    p.add_argument("--conditions", nargs="+", default=list(controls.CONDITIONS), help="which controls to run")
+    p = sj.job_parser(__doc__.splitlines()[0], "runs/controls")
+    p.add_argument("--conditions", nargs="+", default=list(sj.CONDITIONS), help="which controls to run")
     args = p.parse_args(argv)
-    cfg = experiment.config_from_args(args)
+    cfg = sj.config_from_args(args)
     t0 = time.time()
     out = cfg.out_dir
-    data, trained, images = experiment.load_model(cfg)
+    data, trained, images = sj.load_model(cfg)
     names = sj.conv_layer_names(cfg.model.depth)
     include = [f"{n}/post" for n in names]
     design = cfg.design
-    conds = controls.control_conditions(trained.module, trained.variables, data.image_shape, design.tags,
+    conds = sj.control_conditions(trained.module, trained.variables, data.image_shape, design.tags,
                                         conditions=args.conditions, include=include)
     table, sig, seconds = {}, {}, {}
     for name, cond in conds.items():
         t1 = time.time()
-        results = controls.run_condition(cond, images, design, progress=cfg.progress)
-        table[name] = {n: controls.layer_summary(results[n], design, top_k=1) for n in include}
+        results = sj.run_condition(cond, images, design, progress=cfg.progress)
+        table[name] = {n: sj.layer_summary(results[n], design, top_k=1) for n in include}
         for s in table[name].values():
             s.pop("strongest_units")
             s.update({f"{k}_above_rounding": s["above_rounding"][k] for k in ROUNDING_KEYS})
         if name in ("trained", "swapped"):
-            sig[name] = controls.tag_significance(results, design)
+            sig[name] = sj.tag_significance(results, design)
         del results
         seconds[name] = round(time.time() - t1, 1)
         print(f"{name}: {seconds[name]} s", flush=True)
-    following = controls.part_following(sig["trained"], sig["swapped"]) if len(sig) == 2 else {}
+    following = sj.part_following(sig["trained"], sig["swapped"]) if len(sig) == 2 else {}
     means = condition_means(table)
-    fig = plots.plot_conditions(
+    fig = sj.plot_conditions(
         table, str(out / "controls.png"),
         keys=(("f1", "f1"), ("f2", "f2"), ("mean_harmonic", "harmonics (mean), z rule"),
               ("mean_harmonic_above_rounding", "harmonics, amplitude > 1e-4 x fundamental"),
@@ -79,20 +77,20 @@ def main(argv=None) -> dict:
               f"{design.noise.z_threshold} per condition (post-activation)")
     report = {
         "experiment": "controls",
-        "settings": experiment.settings(cfg, data, trained),
+        "settings": sj.job_settings(cfg, data, trained),
         "conditions": {n: {"description": c.description, "freqs_hz": list(c.tags.freqs_hz),
                            "parts_modulated": int(c.masks.shape[0])} for n, c in conds.items()},
         "measured_at": "the bins of the original design (f1 = 6 Hz, f2 = 7.5 Hz labels) in every condition",
         "means_over_layers": means,
         "part_following": following,
         "layers": table,
-        "tables": {n: controls.markdown_table(t, COLUMNS) for n, t in table.items()},
+        "tables": {n: sj.markdown_table(t, COLUMNS) for n, t in table.items()},
         "figures": {"controls": Path(fig).name},
         "seconds": {**seconds, "total": round(time.time() - t0, 1)},
     }
-    write_json(out / "controls.json", report)
+    sj.write_json(out / "controls.json", report)
     print("mean over layers:")
-    print(controls.markdown_table(means, [(k, k) for k in means[next(iter(means))]], digits=3)
+    print(sj.markdown_table(means, [(k, k) for k in means[next(iter(means))]], digits=3)
           .replace("| layer |", "| condition |"))
     if following:
         print("part following (Jaccard, mean over layers): ", {
@@ -104,4 +102,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    experiment.run_script(main)
+    sj.run_script(main)

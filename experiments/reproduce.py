@@ -21,8 +21,6 @@ from pathlib import Path
 import numpy as np
 
 import ssvepjax as sj
-from ssvepjax import controls, experiment, plots
-from ssvepjax.run import write_json
 
 COLUMNS = [("f1", "f1"), ("f2", "f2"), ("2nd harm.", "harmonic_order.2"), ("3rd harm.", "harmonic_order.3"),
            ("IM2", "intermodulation_order2"), ("IM3", "intermodulation_order3"), ("IM4", "intermodulation_order4"),
@@ -47,19 +45,19 @@ def design_report(design: sj.Design) -> dict:
 
 
 def main(argv=None) -> dict:
-    p = experiment.experiment_parser(__doc__.splitlines()[0], "runs/reproduce")
-    cfg = experiment.config_from_args(p.parse_args(argv))
+    p = sj.job_parser(__doc__.splitlines()[0], "runs/reproduce")
+    cfg = sj.config_from_args(p.parse_args(argv))
     t0 = time.time()
     out = cfg.out_dir
-    data, trained, images = experiment.load_model(cfg)
+    data, trained, images = sj.load_model(cfg)
     h, w, _ = data.image_shape
     names = sj.conv_layer_names(cfg.model.depth)
     include = [f"{n}/{s}" for n in names for s in ("pre", "post")]
     fn = sj.linen_fn(trained.module, trained.variables, capture_intermediates=False, include=include, train=False)
     design = cfg.design
-    spec = sj.spectra(fn, images, sj.halves(h, w), design.tags, progress=cfg.progress)
+    spec = sj.probe_dataset(fn, images, sj.halves(h, w), design, progress=cfg.progress)
     results = sj.measure(spec, design)
-    summaries = {n: controls.layer_summary(results[n], design) for n in include}
+    summaries = {n: sj.layer_summary(results[n], design) for n in include}
     posts = {n: summaries[f"{n}/post"] for n in names}
     pres = {n: summaries[f"{n}/pre"] for n in names}
 
@@ -68,20 +66,20 @@ def main(argv=None) -> dict:
     best = summaries[last]["strongest_units"].get("f1+f2") or summaries[last]["strongest_units"]["f1"]
     idx = tuple(best[0]["index"])
     figs = {
-        "layer_fractions": plots.plot_layer_fractions(
+        "layer_fractions": sj.plot_layer_fractions(
             {f"{n}/post": posts[n] for n in names}, str(out / "layer_fractions.png"),
             title=f"ResNet-{cfg.model.depth} on {data.name}, {cfg.n_images} images, post-activation: z > "
                   f"{design.noise.z_threshold}"),
-        "harmonic_orders": plots.plot_harmonic_orders(
+        "harmonic_orders": sj.plot_harmonic_orders(
             {n: posts[n] for n in names[:: max(1, len(names) // 7)]}, str(out / "harmonic_orders.png"),
             title="Units significant at the n-th harmonic (mean over the two tags)"),
-        "spectrum": plots.plot_spectrum(
+        "spectrum": sj.plot_spectrum(
             freqs, np.asarray(spec[last])[(slice(None), *idx)], design.components, str(out / "spectrum_f1f2.png"),
             title=f"{last} unit {idx}: strongest at f1+f2 (z = {best[0]['z']:.3g}), mean of {cfg.n_images} images"),
     }
     report = {
         "experiment": "reproduce",
-        "settings": experiment.settings(cfg, data, trained),
+        "settings": sj.job_settings(cfg, data, trained),
         "conventions": {
             "significant": f"z > {design.noise.z_threshold} against {design.noise.n_neighbors} bins per side "
                            f"(skip {design.noise.skip}), on amplitude spectra averaged over images",
@@ -97,12 +95,12 @@ def main(argv=None) -> dict:
                        for b, lab in zip(*design.bins()[:2])],
         "layers_post": posts,
         "layers_pre": pres,
-        "table_post": controls.markdown_table(posts, COLUMNS),
-        "table_pre": controls.markdown_table(pres, COLUMNS),
+        "table_post": sj.markdown_table(posts, COLUMNS),
+        "table_pre": sj.markdown_table(pres, COLUMNS),
         "figures": {k: Path(v).name for k, v in figs.items()},
         "seconds": round(time.time() - t0, 1),
     }
-    write_json(out / "reproduce.json", report)
+    sj.write_json(out / "reproduce.json", report)
     print(f"ResNet-{cfg.model.depth} on {data.name} (test accuracy {trained.test_accuracy:.4f}), "
           f"{cfg.n_images} images; post-activation:")
     print(report["table_post"])
@@ -112,4 +110,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    experiment.run_script(main)
+    sj.run_script(main)

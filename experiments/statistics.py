@@ -6,8 +6,8 @@ tested for a non-zero mean (Hotelling's T-squared and Victor & Mast's circular T
 Benjamini-Hochberg FDR of 5 % over the units of each layer and bin. Detections are compared with the
 z > 1.64 rule on the image-averaged amplitude spectrum of the same units.
 
-Memory: per-image coefficients are kept only for the listed layers (post-activation) and the tested
-bins: ``N x bins x units`` complex64, about 45 MB for the stem of ResNet-32 with 32 images.
+Memory: per unit and tested bin only the tests' sufficient statistics are kept (``sj.stream_tests``:
+count, mean, centred sums of squares and products, merged chunk by chunk), whatever the number of images.
 
     python experiments/statistics.py --quick --out runs/statistics_quick    # CI size, < 1 min
     python experiments/statistics.py --out runs/statistics                  # ResNet-32, 32 images, ~2 min on 2 cores
@@ -21,8 +21,6 @@ import time
 from pathlib import Path
 
 import ssvepjax as sj
-from ssvepjax import controls, experiment, plots, trials
-from ssvepjax.run import write_json
 
 
 def statistics_layers(depth: int) -> list[str]:
@@ -32,25 +30,25 @@ def statistics_layers(depth: int) -> list[str]:
 
 
 def main(argv=None) -> dict:
-    p = experiment.experiment_parser(__doc__.splitlines()[0], "runs/statistics")
+    p = sj.job_parser(__doc__.splitlines()[0], "runs/statistics")
     p.add_argument("--alpha", type=float, default=0.05, help="false discovery rate (default 0.05)")
     p.add_argument("--layers", nargs="+", default=None, help="layers to test (default: stem and each stage's last)")
     args = p.parse_args(argv)
-    cfg = experiment.config_from_args(args)
+    cfg = sj.config_from_args(args)
     if cfg.n_images < 3:
         raise ValueError(f"n_images={cfg.n_images}: Hotelling's T-squared needs at least 3 images")
     t0 = time.time()
     out = cfg.out_dir
-    data, trained, images = experiment.load_model(cfg)
+    data, trained, images = sj.load_model(cfg)
     h, w, _ = data.image_shape
     design = cfg.design
     layers = args.layers or statistics_layers(cfg.model.depth)
     for layer in layers:
-        controls.conv_strides(cfg.model.depth, layer)  # ValueError for unknown layer names
-    bins, labels, kinds = trials.statistics_bins(design, max_order=2, n_noise=4)
+        sj.conv_strides(cfg.model.depth, layer)  # ValueError for unknown layer names
+    bins, labels, kinds = sj.statistics_bins(design, max_order=2, n_noise=4)
     fn = sj.linen_fn(trained.module, trained.variables, capture_intermediates=False, include=layers, train=False)
-    mean_amp, coefs = trials.probe_coefficients(fn, images, sj.halves(h, w), design.tags, bins, progress=cfg.progress)
-    table = {x: trials.compare_detections(mean_amp[x], coefs[x], bins, labels, design, alpha=args.alpha)
+    mean_amp, moments = sj.stream_tests(fn, images, sj.halves(h, w), design, bins, progress=cfg.progress)
+    table = {x: sj.compare_detections(mean_amp[x], moments[x], bins, labels, design, alpha=args.alpha)
              for x in layers}
     by_kind = {}
     for x in layers:
@@ -58,22 +56,22 @@ def main(argv=None) -> dict:
         for kind in dict.fromkeys(kinds):
             rows = [table[x][lab] for lab, k in zip(labels, kinds) if k == kind]
             by_kind[x][kind] = {m: sum(r[m] for r in rows) / len(rows) for m in rows[0] if m != "bin"}
-    fig = plots.plot_detections(
+    fig = sj.plot_detections(
         table, str(out / "detections.png"), keys=("z_rule", "hotelling_fdr", "circular_fdr", "hotelling_p05"),
         title=f"Units detected: z > {design.noise.z_threshold} on the mean spectrum vs T-squared across "
               f"{cfg.n_images} images (BH FDR {args.alpha} over units)")
-    md = controls.markdown_table(
+    md = sj.markdown_table(
         {f"{x} / {lab}": table[x][lab] for x in layers for lab in labels},
         [("z rule", "z_rule"), ("Hotelling FDR", "hotelling_fdr"), ("circular FDR", "circular_fdr"),
          ("Hotelling p<.05", "hotelling_p05"), ("both", "both"), ("z only", "z_only"), ("T2 only", "t2_only"),
          ("defined", "defined")])
     report = {
         "experiment": "statistics",
-        "settings": experiment.settings(cfg, data, trained),
+        "settings": sj.job_settings(cfg, data, trained),
         "alpha": args.alpha,
         "layers_tested": layers,
         "bins": [{"label": lab, "bin": b, "kind": k} for b, lab, k in zip(bins, labels, kinds)],
-        "memory": "per-image complex64 coefficients only for the tested layers and bins; images one at a time",
+        "memory": "per unit and bin the T-squared sufficient statistics, merged chunk by chunk (sj.stream_tests)",
         "conventions": {
             "z_rule": f"z > {design.noise.z_threshold} on the amplitude spectrum averaged over images",
             "hotelling_fdr": "Hotelling's T-squared on (Re, Im) across images, BH q <= alpha over units per bin",
@@ -87,11 +85,11 @@ def main(argv=None) -> dict:
         "figures": {"detections": Path(fig).name},
         "seconds": round(time.time() - t0, 1),
     }
-    write_json(out / "statistics.json", report)
+    sj.write_json(out / "statistics.json", report)
     print(md)
     print(f"wrote {out}/statistics.json and detections.png in {report['seconds']} s")
     return report
 
 
 if __name__ == "__main__":
-    experiment.run_script(main)
+    sj.run_script(main)

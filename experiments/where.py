@@ -19,8 +19,6 @@ import time
 from pathlib import Path
 
 import ssvepjax as sj
-from ssvepjax import controls, experiment, plots
-from ssvepjax.run import snr_map, write_json
 
 LABELS = ("f1", "f2", "f1+f2")
 
@@ -36,31 +34,31 @@ def where_layers(depth: int) -> list[str]:
 
 
 def main(argv=None) -> dict:
-    p = experiment.experiment_parser(__doc__.splitlines()[0], "runs/where")
-    cfg = experiment.config_from_args(p.parse_args(argv))
+    p = sj.job_parser(__doc__.splitlines()[0], "runs/where")
+    cfg = sj.config_from_args(p.parse_args(argv))
     t0 = time.time()
     out = cfg.out_dir
-    data, trained, images = experiment.load_model(cfg)
+    data, trained, images = sj.load_model(cfg)
     h, w, _ = data.image_shape
     masks = sj.halves(h, w)
     design = cfg.design
     layers = where_layers(cfg.model.depth)
     fn = sj.linen_fn(trained.module, trained.variables, capture_intermediates=False, include=layers, train=False)
-    results = sj.measure(sj.spectra(fn, images, masks, design.tags, progress=cfg.progress), design)
+    results = sj.measure(sj.probe_dataset(fn, images, masks, design, progress=cfg.progress), design)
 
     rf, spans, both_cols, rows = {}, {}, {}, []
     for layer in layers:
-        classes, names = controls.rf_classes(cfg.model.depth, layer, masks)
-        rf[layer] = controls.rf_class_summary(results[layer], design, classes, names)
-        cols = controls.receptive_field_spans(cfg.model.depth, layer, w)
-        spans[layer] = {"rf_width_px": controls.receptive_field_size(cfg.model.depth, layer),
+        classes, names = sj.rf_classes(cfg.model.depth, layer, masks)
+        rf[layer] = sj.rf_class_summary(results[layer], design, classes, names)
+        cols = sj.receptive_field_spans(cfg.model.depth, layer, w)
+        spans[layer] = {"rf_width_px": sj.receptive_field_size(cfg.model.depth, layer),
                         "column_spans": cols.tolist()}
         both = [j for j in range(classes.shape[1]) if classes[0, j] == names.index("both")]
         both_cols[layer] = (min(both), max(both)) if both else (1, 0)
         for cname, e in rf[layer].items():
             if e["positions"]:
                 rows.append((f"{layer} ({cname})", e))
-    table = controls.markdown_table(
+    table = sj.markdown_table(
         {name: e for name, e in rows},
         [("positions", "positions"), ("f1", "f1"), ("f2", "f2"), ("f1+f2", "f1+f2"), ("f2-f1", "f2-f1"),
          ("any IM", "any_intermodulation"), ("FP", "false_positive_rate")])
@@ -68,25 +66,25 @@ def main(argv=None) -> dict:
     map_layers = [x for x in layers if x != "stem/pre"]
     map_layers = [map_layers[i] for i in sorted({0, 1, len(map_layers) // 3, len(map_layers) - 3, len(map_layers) - 1})]
     figs = {
-        "snr_maps": plots.plot_snr_maps(
-            {x: {lab: snr_map(results[x], controls.component_row(design, lab)) for lab in LABELS} for x in map_layers},
+        "snr_maps": sj.plot_snr_maps(
+            {x: {lab: sj.snr_map(results[x], sj.component_row(design, lab)) for lab in LABELS} for x in map_layers},
             str(out / "snr_maps.png"), title="log10 SNR, median over channels (clipped to [-1, 3]; 3 = noise-free)"),
-        "significance_maps": plots.plot_snr_maps(
-            {x: {lab: controls.significance_map(results[x], design, lab) for lab in LABELS} for x in map_layers},
+        "significance_maps": sj.plot_snr_maps(
+            {x: {lab: sj.significance_map(results[x], design, lab) for lab in LABELS} for x in map_layers},
             str(out / "significance_maps.png"),
             title=f"fraction of channels with z > {design.noise.z_threshold} at each position"),
-        "rf_classes": plots.plot_rf_classes(
+        "rf_classes": sj.plot_rf_classes(
             {x: rf[x] for x in layers[: min(5, len(layers))]}, str(out / "rf_classes.png"),
             title="Units significant, by what the receptive field covers"),
-        "column_profiles": plots.plot_column_profiles(
-            {x: {lab: controls.column_profile(results[x], design, lab) for lab in LABELS}
+        "column_profiles": sj.plot_column_profiles(
+            {x: {lab: sj.column_profile(results[x], design, lab) for lab in LABELS}
              for x in layers[: min(5, len(layers))]},
             str(out / "column_profiles.png"), both={x: both_cols[x] for x in layers},
             title="Fraction of significant units per column (grey: receptive field covers both halves)"),
     }
     report = {
         "experiment": "where",
-        "settings": experiment.settings(cfg, data, trained),
+        "settings": sj.job_settings(cfg, data, trained),
         "receptive_field": "theoretical: all 3x3 convs of the longest path (padding 1, their strides); option-A "
                            "shortcuts read the centre of the conv window, so they add nothing. Effective receptive "
                            "fields are smaller.",
@@ -98,11 +96,11 @@ def main(argv=None) -> dict:
         "figures": {k: Path(v).name for k, v in figs.items()},
         "seconds": round(time.time() - t0, 1),
     }
-    write_json(out / "where.json", report)
+    sj.write_json(out / "where.json", report)
     print(table)
     print(f"wrote {out}/where.json and {', '.join(report['figures'].values())} in {report['seconds']} s")
     return report
 
 
 if __name__ == "__main__":
-    experiment.run_script(main)
+    sj.run_script(main)

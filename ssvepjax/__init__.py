@@ -1,38 +1,49 @@
 """ssvepjax: frequency tagging (SSVEP) probes for neural networks in JAX/Flax.
 
-Tag parts of an image at their own frequencies (``tag_frames``), record every unit over the frames
-in one vmapped pass (``probe`` with ``linen_fn`` / ``nnx_fn``), and measure responses at
-fundamentals, harmonics and intermodulation components (``amplitude_spectrum``, ``snr``,
-``zscore``, ``bca``, ``components``).
+The library reads from the bottom up, one subpackage per layer:
+
+- ``tagging``: tag frequencies, image parts, tagged frames, the components of a design;
+- ``recording``: per-frame functions for Flax models, the vmapped probe over frames;
+- ``spectral``: the one Fourier transform, the noise measures, the analysis ``Design``;
+- ``stats``: tests across images (T-squared, FDR);
+- ``streaming``: the one image loop (chunks, devices, hosts, checkpoints) and its reductions;
+- ``analysis``: per-unit measures, per-layer summaries, controls, receptive fields;
+- ``models``, ``data``, ``training``: networks, datasets, training and loss terms;
+- ``report``: the main job (``ssvepjax run``), figures, tables.
+
+Every public name is re-exported here: ``import ssvepjax as sj``.
 """
 
-from ssvepjax.analysis import Design as Design
+from ssvepjax.analysis import CONDITIONS as CONDITIONS
+from ssvepjax.analysis import Condition as Condition
 from ssvepjax.analysis import LayerResult as LayerResult
+from ssvepjax.analysis import across_image_tests as across_image_tests
+from ssvepjax.analysis import amplitude_ratios as amplitude_ratios
+from ssvepjax.analysis import column_profile as column_profile
+from ssvepjax.analysis import compare_detections as compare_detections
+from ssvepjax.analysis import component_row as component_row
+from ssvepjax.analysis import control_conditions as control_conditions
+from ssvepjax.analysis import conv_strides as conv_strides
+from ssvepjax.analysis import harmonic_bins as harmonic_bins
+from ssvepjax.analysis import layer_summary as layer_summary
 from ssvepjax.analysis import measure as measure
+from ssvepjax.analysis import part_following as part_following
+from ssvepjax.analysis import receptive_field_size as receptive_field_size
+from ssvepjax.analysis import receptive_field_spans as receptive_field_spans
+from ssvepjax.analysis import rf_class_summary as rf_class_summary
+from ssvepjax.analysis import rf_classes as rf_classes
+from ssvepjax.analysis import run_condition as run_condition
+from ssvepjax.analysis import significance_map as significance_map
 from ssvepjax.analysis import significance_summary as significance_summary
-from ssvepjax.analysis import spectra as spectra
-from ssvepjax.analysis import spectrum_fn as spectrum_fn
+from ssvepjax.analysis import snr_map as snr_map
+from ssvepjax.analysis import spectrum_measures as spectrum_measures
+from ssvepjax.analysis import statistics_bins as statistics_bins
+from ssvepjax.analysis import stream_tests as stream_tests
 from ssvepjax.analysis import strongest_units as strongest_units
-from ssvepjax.controls import CONDITIONS as CONDITIONS
-from ssvepjax.controls import Condition as Condition
-from ssvepjax.controls import control_conditions as control_conditions
-from ssvepjax.controls import layer_summary as layer_summary
-from ssvepjax.controls import part_following as part_following
-from ssvepjax.controls import receptive_field_spans as receptive_field_spans
-from ssvepjax.controls import rf_class_summary as rf_class_summary
-from ssvepjax.controls import rf_classes as rf_classes
-from ssvepjax.controls import run_condition as run_condition
+from ssvepjax.analysis import tag_significance as tag_significance
+from ssvepjax.analysis import tests_from_moments as tests_from_moments
 from ssvepjax.data import Dataset as Dataset
 from ssvepjax.data import load_dataset as load_dataset
-from ssvepjax.design import collisions as collisions
-from ssvepjax.design import propose_design as propose_design
-from ssvepjax.frequency_components import Component as Component
-from ssvepjax.frequency_components import component_bins as component_bins
-from ssvepjax.frequency_components import component_label as component_label
-from ssvepjax.frequency_components import components as components
-from ssvepjax.frequency_components import lattice_step as lattice_step
-from ssvepjax.frequency_components import noise_bins as noise_bins
-from ssvepjax.frequency_components import unique_bins as unique_bins
 from ssvepjax.importance import apply_masks as apply_masks
 from ssvepjax.importance import keep_masks as keep_masks
 from ssvepjax.importance import l1_importance as l1_importance
@@ -41,46 +52,84 @@ from ssvepjax.importance import tag_importance as tag_importance
 from ssvepjax.models import CifarResNet as CifarResNet
 from ssvepjax.models import ModelConfig as ModelConfig
 from ssvepjax.models import conv_layer_names as conv_layer_names
-from ssvepjax.probe import flatten_intermediates as flatten_intermediates
-from ssvepjax.probe import linen_fn as linen_fn
-from ssvepjax.probe import nnx_fn as nnx_fn
-from ssvepjax.probe import probe as probe
-from ssvepjax.regularizers import component_power_fraction as component_power_fraction
-from ssvepjax.regularizers import tag_regularizer as tag_regularizer
+from ssvepjax.recording import flat_dict as flat_dict
+from ssvepjax.recording import flatten_intermediates as flatten_intermediates
+from ssvepjax.recording import linen_fn as linen_fn
+from ssvepjax.recording import nnx_fn as nnx_fn
+from ssvepjax.recording import probe as probe
+from ssvepjax.recording import recorder as recorder
+from ssvepjax.report import JobConfig as JobConfig
+from ssvepjax.report import config_from_args as config_from_args
+from ssvepjax.report import job_parser as job_parser
+from ssvepjax.report import job_settings as job_settings
+from ssvepjax.report import load_model as load_model
+from ssvepjax.report import markdown_table as markdown_table
+from ssvepjax.report import run_script as run_script
+from ssvepjax.report import write_json as write_json
+from ssvepjax.report.plots import plot_column_profiles as plot_column_profiles
+from ssvepjax.report.plots import plot_conditions as plot_conditions
+from ssvepjax.report.plots import plot_detections as plot_detections
+from ssvepjax.report.plots import plot_harmonic_orders as plot_harmonic_orders
+from ssvepjax.report.plots import plot_layer_fractions as plot_layer_fractions
+from ssvepjax.report.plots import plot_rf_classes as plot_rf_classes
+from ssvepjax.report.plots import plot_snr_maps as plot_snr_maps
+from ssvepjax.report.plots import plot_spectrum as plot_spectrum
+from ssvepjax.spectral import DETECTION_LIMIT as DETECTION_LIMIT
+from ssvepjax.spectral import MEASURES as MEASURES
+from ssvepjax.spectral import Design as Design
 from ssvepjax.spectral import NoiseConfig as NoiseConfig
 from ssvepjax.spectral import amplitude_spectrum as amplitude_spectrum
 from ssvepjax.spectral import bca as bca
+from ssvepjax.spectral import fourier_coefficients as fourier_coefficients
 from ssvepjax.spectral import frequencies as frequencies
 from ssvepjax.spectral import harmonic_sum as harmonic_sum
+from ssvepjax.spectral import make_plan as make_plan
 from ssvepjax.spectral import measures_at as measures_at
 from ssvepjax.spectral import noise_stats as noise_stats
 from ssvepjax.spectral import repeated_spectrum as repeated_spectrum
 from ssvepjax.spectral import snr as snr
+from ssvepjax.spectral import transform as transform
 from ssvepjax.spectral import zscore as zscore
 from ssvepjax.stats import circular_from_moments as circular_from_moments
 from ssvepjax.stats import circular_t2 as circular_t2
 from ssvepjax.stats import coefficient_moments as coefficient_moments
 from ssvepjax.stats import fdr_bh as fdr_bh
-from ssvepjax.stats import fourier_coefficients as fourier_coefficients
 from ssvepjax.stats import hotelling_from_moments as hotelling_from_moments
 from ssvepjax.stats import hotelling_t2 as hotelling_t2
 from ssvepjax.stats import merge_moments as merge_moments
-from ssvepjax.stimulus import TagConfig as TagConfig
-from ssvepjax.stimulus import gains as gains
-from ssvepjax.stimulus import halves as halves
-from ssvepjax.stimulus import quadrants as quadrants
-from ssvepjax.stimulus import tag_batch as tag_batch
-from ssvepjax.stimulus import tag_frames as tag_frames
-from ssvepjax.stream import enable_compilation_cache as enable_compilation_cache
-from ssvepjax.stream import measures_fn as measures_fn
-from ssvepjax.stream import probe_dataset as probe_dataset
-from ssvepjax.stream import spectrum_measures as spectrum_measures
-from ssvepjax.train import TrainConfig as TrainConfig
-from ssvepjax.train import train_or_load as train_or_load
-from ssvepjax.trials import across_image_tests as across_image_tests
-from ssvepjax.trials import compare_detections as compare_detections
-from ssvepjax.trials import probe_coefficients as probe_coefficients
-from ssvepjax.trials import stream_tests as stream_tests
-from ssvepjax.trials import tests_from_moments as tests_from_moments
+from ssvepjax.streaming import Reduction as Reduction
+from ssvepjax.streaming import enable_compilation_cache as enable_compilation_cache
+from ssvepjax.streaming import moments_reduction as moments_reduction
+from ssvepjax.streaming import probe_dataset as probe_dataset
+from ssvepjax.streaming import reduce_dataset as reduce_dataset
+from ssvepjax.streaming import spectrum_reduction as spectrum_reduction
+from ssvepjax.streaming import sum_merge as sum_merge
+from ssvepjax.streaming import summed as summed
+from ssvepjax.tagging import Component as Component
+from ssvepjax.tagging import Proposal as Proposal
+from ssvepjax.tagging import TagConfig as TagConfig
+from ssvepjax.tagging import collisions as collisions
+from ssvepjax.tagging import component_bins as component_bins
+from ssvepjax.tagging import component_label as component_label
+from ssvepjax.tagging import components as components
+from ssvepjax.tagging import default_parts as default_parts
+from ssvepjax.tagging import gains as gains
+from ssvepjax.tagging import grid as grid
+from ssvepjax.tagging import halves as halves
+from ssvepjax.tagging import lattice_step as lattice_step
+from ssvepjax.tagging import noise_bins as noise_bins
+from ssvepjax.tagging import propose_design as propose_design
+from ssvepjax.tagging import quadrants as quadrants
+from ssvepjax.tagging import stripes as stripes
+from ssvepjax.tagging import tag_batch as tag_batch
+from ssvepjax.tagging import tag_frames as tag_frames
+from ssvepjax.tagging import unique_bins as unique_bins
+from ssvepjax.training import TrainConfig as TrainConfig
+from ssvepjax.training import component_power_fraction as component_power_fraction
+from ssvepjax.training import tag_regularizer as tag_regularizer
+from ssvepjax.training import train_or_load as train_or_load
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+__all__ = sorted(name for name in dir() if not name.startswith("_") and name not in (
+    "analysis", "data", "importance", "models", "recording", "report", "spectral", "stats", "streaming", "tagging",
+    "training"))

@@ -17,8 +17,9 @@ from collections.abc import Iterable
 import jax
 import numpy as np
 
-from ssvepjax import frequency_components as C
-from ssvepjax.analysis import Design, LayerResult
+from ssvepjax.analysis.results import LayerResult
+from ssvepjax.spectral.design import Design
+from ssvepjax.tagging import frequency_components as C
 
 SCORES = ("bca", "z", "snr", "amplitude")
 

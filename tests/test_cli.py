@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from ssvepjax.cli import main
+from ssvepjax.report.cli import main
 
 TINY = ["run", "--dataset", "digits", "--depth", "8", "--width", "4", "--epochs", "1", "--n-images", "2",
         "--no-progress"]
@@ -48,7 +48,7 @@ def test_cli_end_to_end_and_cache(tmp_path, capsys):
     (["--dataset", "cifar10", "--data-dir", "/nonexistent"], "no prepared dataset"),
     (["--depth", "10"], "depth"),
     (["--n-images", "0"], "n_images"),
-    (["--checkpoint-every", "0"], "checkpoint_every"),
+    (["--chunk-size", "0"], "chunk_size"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(extra, match, tmp_path, capsys):
     assert main(TINY + ["--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path)] + extra) == 2

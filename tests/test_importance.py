@@ -59,7 +59,7 @@ def test_tag_importance_ranks_responsive_filters_first():
         return {"layer": jnp.stack([left, jnp.float32(0.3), (left + right) ** 2])[None, None]}
 
     images = np.random.default_rng(1).uniform(0.3, 1.0, size=(2, 1, 2, 1)).astype(np.float32)
-    res = sj.measure(sj.spectra(fn, images, sj.halves(1, 2), TAGS, progress=False))
+    res = sj.measure(sj.probe_dataset(fn, images, sj.halves(1, 2), TAGS, progress=False))
     imp = tag_importance(res)["layer"]
     assert imp[1] == 0 and imp[0] > 0 and imp[2] > 0
     im_only = tag_importance(res, kinds=("intermodulation",))["layer"]

@@ -5,7 +5,7 @@ import optax
 import pytest
 
 import ssvepjax as sj
-from ssvepjax.regularizers import component_power_fraction, tag_regularizer
+from ssvepjax.training.regularizers import component_power_fraction, tag_regularizer
 
 
 def test_power_fraction_analytic():

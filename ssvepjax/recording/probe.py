@@ -1,0 +1,80 @@
+"""Record the activation time series of every unit: one ``jax.vmap`` over the frames.
+
+``probe(fn, frames)`` maps a per-frame function (``adapters.linen_fn`` / ``nnx_fn`` or any function
+``frame [H, W, C] -> pytree of arrays``) over the time axis in one jitted pass. ``recorder`` is the
+same map fused with tagging: ``image -> {layer: [F, ...]}``, the one place in the library that runs a
+network over tagged frames (every probe, reduction and loss term calls it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float, PyTree
+
+from ssvepjax import _checks as V
+from ssvepjax.recording.adapters import flat_dict
+from ssvepjax.tagging.frames import apply_gains
+from ssvepjax.tagging.tags import TagConfig
+
+
+def recorder(fn: Callable[[Array], PyTree], masks, tags: TagConfig, *, one_period: bool = True
+             ) -> Callable[[Array], dict[str, Array]]:
+    """``image [H, W, C] -> {layer: [F, *unit_shape]}``: tag an image and run ``fn`` over its frames.
+
+    ``F`` is ``tags.period_frames`` with ``one_period`` (one stimulus period, from which the
+    spectrum of all frames follows exactly for a deterministic ``fn``: ``fourier.repeated_spectrum``),
+    else ``tags.n_frames``. ``masks`` must be checked already (``masks.check_masks``). ``fn``'s pytree
+    is flattened by ``adapters.flat_dict``. Traceable: jit or vmap it.
+    """
+    g = tags.gains(one_period)
+    m = jnp.asarray(masks, jnp.float32)
+
+    def record(image):
+        frames = apply_gains(image, m, g)
+        check_output(fn, frames[0])
+        return flat_dict(jax.vmap(fn)(frames))
+
+    return record
+
+
+def check_output(fn: Callable, frame) -> None:
+    """``ValueError`` unless ``fn(frame)`` is a pytree of arrays (checked on shapes only, nothing runs)."""
+    try:
+        out = jax.eval_shape(fn, frame)
+    except TypeError as e:
+        if "not a valid JAX type" not in str(e):
+            raise
+        raise ValueError(f"the per-frame function must return a pytree of arrays: {e}") from None
+    flat_dict(out)
+
+
+def probe(
+    fn: Callable[[Array], PyTree], frames: Float[ArrayLike, "t h w c"], *, batch_size: int | None = None
+) -> PyTree:
+    """Activation time series of ``fn`` over ``frames``.
+
+    Args:
+        fn: maps one frame ``[H, W, C]`` to a pytree of arrays (e.g. ``linen_fn(...)``).
+        frames: ``[T, H, W, C]`` frames (e.g. from ``tag_frames``).
+        batch_size: frames per vectorised step; None runs all T frames in one batch. Smaller values
+            bound memory (``jax.lax.map`` over chunks) at some cost in speed.
+
+    Returns:
+        The pytree that ``fn`` returns, every leaf with a leading time axis T.
+    """
+    if np.ndim(frames) < 1:
+        raise ValueError(f"frames must have a leading time axis, got shape {np.shape(frames)}")
+    if batch_size is not None:
+        V.check_positive("batch_size", batch_size, integer=True)
+    V.check_finite("frames", frames)
+    frames = jnp.asarray(frames)
+    if batch_size is None or batch_size >= frames.shape[0]:
+        return jax.vmap(fn)(frames)
+    return jax.lax.map(fn, frames, batch_size=batch_size)
+
+
+__all__ = ["check_output", "probe", "recorder"]

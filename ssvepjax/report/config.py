@@ -1,0 +1,196 @@
+"""One configuration for the main job and every experiment, with a quick (CI) size and one argument parser.
+
+``JobConfig`` holds what ``ssvepjax run`` and the ``experiments/`` scripts share: the dataset, the
+network and its training (cached by ``training.train_or_load``), the analysis design, how many test
+images are tagged, and where results go. ``add_job_arguments`` adds its options to any parser and
+``config_from_args`` builds it back; ``--quick`` selects the CI size (``QUICK``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from ssvepjax.data.datasets import Dataset, load_dataset
+from ssvepjax.models.cifar_resnet import ModelConfig
+from ssvepjax.spectral.design import Design
+from ssvepjax.spectral.noise import NoiseConfig
+from ssvepjax.tagging.masks import part_names
+from ssvepjax.tagging.tags import TagConfig
+from ssvepjax.training.train import TrainConfig, TrainedModel, train_or_load
+
+QUICK = dict(depth=8, epochs=1, max_train=1000, n_images=4)
+
+
+@dataclasses.dataclass(frozen=True)
+class JobConfig:
+    """Sizes and settings of the main job or an experiment (static).
+
+    Attributes:
+        dataset, data_dir, max_train: passed to ``load_dataset`` (a tfds name needs ``data_dir``).
+        model, train: the network and how it is trained (cached by ``train_or_load``).
+        design: tags, noise, intermodulation order and detection limit.
+        n_images: test images tagged and probed.
+        out: output folder.
+        cache_dir: model/data cache (``$SSVEPJAX_CACHE`` or ``~/.cache/ssvepjax`` when None).
+        chunk_size: images per probe step (the probe is checkpointed after each step).
+        progress: show progress bars.
+        compile_cache: use JAX's persistent compilation cache under the cache dir.
+        one_period: probe one stimulus period per image (exact; False runs every frame).
+        quick: the CI size.
+    """
+
+    dataset: str = "mnist5k"
+    data_dir: str | None = None
+    max_train: int | None = None
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    design: Design = Design()
+    n_images: int = 16
+    out: str = "runs/default"
+    cache_dir: str | None = None
+    chunk_size: int = 8
+    progress: bool = True
+    compile_cache: bool = True
+    one_period: bool = True
+    quick: bool = False
+
+    def __post_init__(self):
+        for name in ("n_images", "chunk_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+    @property
+    def out_dir(self) -> Path:
+        p = Path(self.out)
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+
+def add_job_arguments(p: argparse.ArgumentParser, *, default_out: str, n_images: int) -> argparse.ArgumentParser:
+    """Add the options of :class:`JobConfig` to ``p`` (the main job and every experiment use these)."""
+    m, t, tags, noise = ModelConfig(), TrainConfig(), TagConfig(), NoiseConfig()
+    parts = "; ".join(f"{n} tag{'s' if n > 1 else ''}: {', '.join(part_names(n))}" for n in (1, 2, 3, 4))
+    g = p.add_argument_group("data and model")
+    g.add_argument("--quick", action="store_true",
+                   help=f"CI size: ResNet-{QUICK['depth']}, {QUICK['epochs']} epoch on {QUICK['max_train']} "
+                        f"images, {QUICK['n_images']} test images")
+    g.add_argument("--dataset", default="mnist5k",
+                   help="mnist5k (embedded, default), digits (embedded), or a tensorflow-datasets name read from "
+                        "--data-dir")
+    g.add_argument("--data-dir", default=None, help="tensorflow-datasets data dir (array_record) for --dataset")
+    g.add_argument("--max-train", type=int, default=None, help="use at most this many training images (default all)")
+    g.add_argument("--depth", type=int, default=None, help=f"ResNet depth 6n+2 (default {m.depth}; 8 with --quick)")
+    g.add_argument("--width", type=int, default=m.width, help=f"filters of the first stage (default {m.width})")
+    g.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {t.epochs}; 1 with --quick)")
+    g.add_argument("--batch-size", type=int, default=t.batch_size, help=f"training batch size (default {t.batch_size})")
+    g.add_argument("--lr", type=float, default=t.learning_rate,
+                   help=f"peak learning rate of SGD with cosine decay (default {t.learning_rate})")
+    g.add_argument("--seed", type=int, default=t.seed, help=f"seed of initialisation and shuffling (default {t.seed})")
+    g = p.add_argument_group("stimulus and analysis")
+    g.add_argument("--n-images", type=int, default=None,
+                   help=f"test images to tag and probe (default {n_images}; {QUICK['n_images']} with --quick)")
+    g.add_argument("--freqs", type=float, nargs="+", default=list(tags.freqs_hz),
+                   help=f"tag frequencies in Hz, one per part (default 6 7.5). Parts: {parts}; "
+                        f"5 or more tags: that many vertical stripes")
+    g.add_argument("--fps", type=float, default=tags.fps, help=f"frames per second (default {tags.fps:g})")
+    g.add_argument("--n-frames", type=int, default=tags.n_frames, help=f"frames per image (default {tags.n_frames})")
+    g.add_argument("--min-gain", type=float, default=tags.min_gain,
+                   help=f"smallest contrast gain of a part, in [0, 1) (default {tags.min_gain})")
+    g.add_argument("--max-order", type=int, default=4, help="highest intermodulation order (default 4)")
+    g.add_argument("--n-neighbors", type=int, default=noise.n_neighbors,
+                   help=f"noise bins per side of a component (default {noise.n_neighbors})")
+    g.add_argument("--skip", type=int, default=noise.skip,
+                   help=f"bins next to a component left out of its noise window, per side (default {noise.skip})")
+    g.add_argument("--drop-extremes", type=int, default=noise.drop_extremes,
+                   help=f"smallest and largest noise bins dropped from each window (default {noise.drop_extremes})")
+    g.add_argument("--z-threshold", type=float, default=noise.z_threshold,
+                   help=f"z above which the EEG rule calls a component significant (default {noise.z_threshold})")
+    g = p.add_argument_group("run")
+    g.add_argument("--out", default=default_out, help=f"output folder (default {default_out})")
+    g.add_argument("--cache-dir", default=None,
+                   help="model/data/compilation cache (default $SSVEPJAX_CACHE or ~/.cache/ssvepjax)")
+    g.add_argument("--chunk-size", type=int, default=8,
+                   help="images per probe step; the probe is checkpointed after each step (default 8)")
+    g.add_argument("--every-frame", action="store_true",
+                   help="run all frames through the network, not one stimulus period (same result, slower)")
+    g.add_argument("--no-compile-cache", action="store_true",
+                   help="do not use JAX's persistent compilation cache (<cache-dir>/jax)")
+    g.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return p
+
+
+def job_parser(description: str, default_out: str, *, n_images: int = 32) -> argparse.ArgumentParser:
+    """A parser with the :class:`JobConfig` options, for an experiment script."""
+    return add_job_arguments(argparse.ArgumentParser(description=description), default_out=default_out,
+                             n_images=n_images)
+
+
+def config_from_args(args: argparse.Namespace, *, n_images: int = 32) -> JobConfig:
+    """A :class:`JobConfig` from :func:`add_job_arguments` options (``--quick`` sets the CI sizes).
+
+    Raises ``ValueError`` naming the option for any invalid setting, before any work is done.
+    """
+    q = QUICK if args.quick else {}
+
+    def pick(value, key, full):
+        return value if value is not None else q.get(key, full)
+
+    tags = TagConfig(tuple(args.freqs), args.fps, args.n_frames, args.min_gain)
+    noise = NoiseConfig(args.n_neighbors, args.skip, args.drop_extremes, args.z_threshold)
+    return JobConfig(
+        dataset=args.dataset, data_dir=args.data_dir, max_train=pick(args.max_train, "max_train", None),
+        model=ModelConfig(pick(args.depth, "depth", ModelConfig.depth), args.width),
+        train=TrainConfig(pick(args.epochs, "epochs", TrainConfig.epochs), args.batch_size, args.lr, seed=args.seed),
+        design=Design(tags, noise, args.max_order), n_images=pick(args.n_images, "n_images", n_images),
+        out=args.out, cache_dir=args.cache_dir, chunk_size=args.chunk_size, progress=not args.no_progress,
+        compile_cache=not args.no_compile_cache, one_period=not args.every_frame, quick=args.quick,
+    )
+
+
+def load_model(cfg: JobConfig) -> tuple[Dataset, TrainedModel, object]:
+    """Load the dataset, train or restore the model, and take the first ``n_images`` test images.
+
+    Returns:
+        ``(data, trained, images [n_images, H, W, C])``.
+    """
+    data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, max_train=cfg.max_train, cache_dir=cfg.cache_dir)
+    if cfg.n_images > len(data.test_images):
+        raise ValueError(f"n_images={cfg.n_images} exceeds the {len(data.test_images)} test images")
+    trained = train_or_load(data, cfg.model, cfg.train, cache_dir=cfg.cache_dir, progress=cfg.progress)
+    return data, trained, data.test_images[: cfg.n_images]
+
+
+def job_settings(cfg: JobConfig, data: Dataset, trained: TrainedModel) -> dict:
+    """The settings block every experiment writes into its JSON."""
+    t = cfg.design.tags
+    return {
+        "quick": cfg.quick,
+        "dataset": {"name": data.name, "source": data.source, "image_shape": list(data.image_shape),
+                    "n_train": len(data.train_images), "n_test": len(data.test_images)},
+        "model": {"depth": cfg.model.depth, "width": cfg.model.width, "epochs": cfg.train.epochs,
+                  "test_accuracy": trained.test_accuracy, "restored_from_cache": trained.restored},
+        "tags": {"freqs_hz": list(t.freqs_hz), "parts": list(part_names(t.n_tags)), "fps": t.fps,
+                 "n_frames": t.n_frames, "min_gain": t.min_gain, "phase": t.phase},
+        "noise": dataclasses.asdict(cfg.design.noise),
+        "max_order": cfg.design.max_order,
+        "detection_limit": cfg.design.detection_limit,
+        "n_images": cfg.n_images,
+    }
+
+
+def run_script(main) -> None:
+    """Run an experiment's ``main()``; a ``ValueError`` prints one line and exits with status 2."""
+    import sys
+
+    try:
+        main()
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+__all__ = ["JobConfig", "QUICK", "add_job_arguments", "config_from_args", "job_parser", "load_model", "run_script",
+           "job_settings"]

@@ -1,0 +1,270 @@
+"""The EEG frequency-tagging noise measures of an amplitude spectrum: SNR, z-score and BCA.
+
+SCIENCE.md section 3 (amplitude spectra come from ``spectral.fourier``). Noise at bin k: the
+amplitudes at offsets ``skip < |o| <= skip + n_neighbors``, restricted to bins ``1..K-1`` (DC excluded;
+K = number of rfft bins), optionally without the ``drop_extremes`` smallest and largest values. Where
+fewer than ``n_neighbors`` bins remain, every measure at k is NaN.
+``mu`` is their mean, ``sigma`` their population standard deviation (ddof = 0), and
+
+    SNR = A_k / mu,   BCA = A_k - mu,   z = (A_k - mu) / sigma.
+
+The formula is written once, in :func:`measures_from_rows`, which every measure of the library calls
+(on plain spectra, on the rows of ``transform``, per neuron, filter and layer). The public functions
+take any axis as the frequency axis, run under ``jax.jit`` and ``jax.vmap``, and take the noise
+settings as static Python values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float
+
+from ssvepjax import _checks as V
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseConfig:
+    """How the noise around a bin is estimated (static).
+
+    Attributes:
+        n_neighbors: noise bins per side.
+        skip: bins next to the target left out per side.
+        drop_extremes: how many of the smallest and of the largest noise values to drop.
+        z_threshold: z above which a component counts as significant (1.64: one-tailed p < .05).
+    """
+
+    n_neighbors: int = 10
+    skip: int = 1
+    drop_extremes: int = 0
+    z_threshold: float = 1.64
+
+    def __post_init__(self):
+        _check_noise_args(self.n_neighbors, self.skip, self.drop_extremes)
+        V.check_positive("z_threshold", self.z_threshold)
+
+    @property
+    def kwargs(self) -> dict:
+        return dict(n_neighbors=self.n_neighbors, skip=self.skip, drop_extremes=self.drop_extremes)
+
+
+MEASURES = ("amplitude", "snr", "bca", "z")
+
+
+def _check_noise_args(n_neighbors, skip, drop_extremes):
+    V.check_positive("n_neighbors", n_neighbors, integer=True)
+    V.check_nonneg_int("skip", skip)
+    V.check_nonneg_int("drop_extremes", drop_extremes)
+    if 2 * drop_extremes >= n_neighbors:
+        raise ValueError(
+            f"drop_extremes={drop_extremes} must leave noise bins: need 2*drop_extremes < "
+            f"n_neighbors={n_neighbors}"
+        )
+
+
+def noise_offsets(n_neighbors: int, skip: int) -> np.ndarray:
+    """Offsets o with ``skip < |o| <= skip + n_neighbors``, lower side first."""
+    up = np.arange(skip + 1, skip + n_neighbors + 1)
+    return np.concatenate([-up[::-1], up])
+
+
+def noise_windows(n_bins: int, bins, n_neighbors: int, skip: int):
+    """Index and validity of each target bin's noise window (static NumPy).
+
+    Returns:
+        ``(index [m, 2n], valid [m, 2n], count [m])`` for the ``m`` target ``bins``: neighbours
+        outside ``1..n_bins-1`` are invalid (their index is clipped).
+    """
+    bins = np.asarray(bins, dtype=np.int64).reshape(-1)
+    idx = bins[:, None] + noise_offsets(n_neighbors, skip)[None, :]
+    valid = (idx >= 1) & (idx <= n_bins - 1)
+    return np.clip(idx, 0, n_bins - 1), valid, valid.sum(1)
+
+
+def check_measures(names) -> tuple[str, ...]:
+    """``names`` as a tuple of measures; ``ValueError`` unless a non-empty subset of ``MEASURES``."""
+    names = (names,) if isinstance(names, str) else tuple(names)
+    bad = [n for n in names if n not in MEASURES]
+    if not names or bad:
+        raise ValueError(f"measures must be a non-empty subset of {MEASURES}, got {names}")
+    return names
+
+
+def measures_from_rows(rows, row_of_bin, bins, noise: NoiseConfig, names=MEASURES, zero_row: int | None = None
+                       ) -> dict[str, Array]:
+    """The measures at ``bins``: ``{name: [m, n]}`` from frequency-major amplitude rows ``[R, n]``. Traceable.
+
+    The one place where SNR = A/mu, BCA = A - mu and z = (A - mu)/sigma are computed (module docstring).
+
+    Args:
+        rows: ``[R, n]`` amplitudes of n series; bin k is row ``row_of_bin[k]``.
+        row_of_bin: static ``[K]`` (``np.arange(K)`` for a plain spectrum).
+        bins: static target bins.
+        noise: the noise window.
+        names: which of ``MEASURES`` to return.
+        zero_row: a row known to hold zeros (:func:`window_stats`).
+    """
+    bins = tuple(int(b) for b in np.asarray(bins).reshape(-1))
+    mu, sigma = window_stats(rows, row_of_bin, bins, noise.n_neighbors, noise.skip, noise.drop_extremes, zero_row)
+    a = rows[np.asarray(row_of_bin)[np.asarray(bins, dtype=np.int64)]]
+    every = {"amplitude": lambda: a, "snr": lambda: a / mu, "bca": lambda: a - mu, "z": lambda: (a - mu) / sigma}
+    return {k: every[k]() for k in names}
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _along_axis(a, bins, noise, names, axis):
+    x = jnp.moveaxis(a, axis, 0)
+    out = measures_from_rows(x.reshape(x.shape[0], -1), np.arange(x.shape[0]), bins, noise, names)
+    return {k: jnp.moveaxis(v.reshape(len(bins), *x.shape[1:]), 0, axis) for k, v in out.items()}
+
+
+def _target_bins(amplitude, bins, axis) -> tuple[int, tuple[int, ...]]:
+    axis = V.check_axis("axis", axis, np.ndim(amplitude))
+    n_bins = np.shape(amplitude)[axis]
+    target = np.arange(n_bins) if bins is None else np.asarray(bins, dtype=np.int64).reshape(-1)
+    if target.size and (target.min() < 0 or target.max() >= n_bins):
+        raise ValueError(f"bins must lie in [0, {n_bins - 1}] for a spectrum of {n_bins} bins")
+    V.check_finite("amplitude", amplitude)
+    return axis, tuple(int(b) for b in target)
+
+
+def measures_at(
+    amplitude: Float[ArrayLike, "..."], bins=None, noise: NoiseConfig = NoiseConfig(), axis: int = 0, *,
+    measures=MEASURES,
+) -> dict[str, Float[Array, "..."]]:
+    """Amplitude, SNR, BCA and z at ``bins`` (default: every bin) in one pass.
+
+    Args:
+        amplitude: amplitude spectrum; ``axis`` holds the K rfft bins.
+        bins: target bins (a static sequence of ints); None means every bin.
+        noise: the noise window (module docstring).
+        axis: the frequency axis.
+        measures: which of ``MEASURES`` to return.
+
+    Returns:
+        ``{measure: array}`` shaped like ``amplitude`` with ``axis`` of length ``len(bins)``. SNR, BCA
+        and z are NaN where fewer than ``n_neighbors`` noise bins lie inside ``1..K-1``. Where every
+        noise bin is 0 (a noise-free deterministic network) SNR and z are inf for a positive amplitude
+        and NaN for a zero one.
+    """
+    names = check_measures(measures)
+    axis, target = _target_bins(amplitude, bins, axis)
+    return _along_axis(jnp.asarray(amplitude), target, noise, names, axis)
+
+
+def snr(amplitude: Float[ArrayLike, "..."], *, n_neighbors: int = 10, skip: int = 1, drop_extremes: int = 0,
+        axis: int = 0, bins=None) -> Float[Array, "..."]:
+    """Signal-to-noise ratio ``A_k / mu_k`` of each bin (or of ``bins``) along ``axis`` (see :func:`measures_at`)."""
+    return measures_at(amplitude, bins, NoiseConfig(n_neighbors, skip, drop_extremes), axis, measures="snr")["snr"]
+
+
+def bca(amplitude: Float[ArrayLike, "..."], *, n_neighbors: int = 10, skip: int = 1, drop_extremes: int = 0,
+        axis: int = 0, bins=None) -> Float[Array, "..."]:
+    """Baseline-corrected amplitude ``A_k - mu_k``, in the units of the amplitude (see :func:`measures_at`)."""
+    return measures_at(amplitude, bins, NoiseConfig(n_neighbors, skip, drop_extremes), axis, measures="bca")["bca"]
+
+
+def zscore(amplitude: Float[ArrayLike, "..."], *, n_neighbors: int = 10, skip: int = 1, drop_extremes: int = 0,
+           axis: int = 0, bins=None) -> Float[Array, "..."]:
+    """z-score ``(A_k - mu_k) / sigma_k`` against the neighbouring noise bins (see :func:`measures_at`)."""
+    return measures_at(amplitude, bins, NoiseConfig(n_neighbors, skip, drop_extremes), axis, measures="z")["z"]
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _noise_along(a, bins, noise, axis):
+    x = jnp.moveaxis(a, axis, 0)
+    mu, sigma = window_stats(x.reshape(x.shape[0], -1), np.arange(x.shape[0]), bins, noise.n_neighbors, noise.skip,
+                             noise.drop_extremes)
+    return tuple(jnp.moveaxis(v.reshape(len(bins), *x.shape[1:]), 0, axis) for v in (mu, sigma))
+
+
+def noise_stats(
+    amplitude: Float[ArrayLike, "..."], *, n_neighbors: int = 10, skip: int = 1, drop_extremes: int = 0,
+    axis: int = 0, bins=None,
+) -> tuple[Float[Array, "..."], Float[Array, "..."]]:
+    """Noise mean and population standard deviation ``(mu, sigma)`` around each bin (or ``bins``).
+
+    Shaped like ``amplitude`` with ``axis`` of length ``len(bins)`` (or K); NaN where fewer than
+    ``n_neighbors`` noise bins lie inside ``1..K-1``.
+    """
+    noise = NoiseConfig(n_neighbors, skip, drop_extremes)
+    axis, target = _target_bins(amplitude, bins, axis)
+    return _noise_along(jnp.asarray(amplitude), target, noise, axis)
+
+
+def window_stats(rows, row_of_bin, target, n_neighbors: int, skip: int, drop_extremes: int,
+                 zero_row: int | None = None):
+    """Noise mean and SD ``([m, n], [m, n])`` at the m ``target`` bins, from frequency-major rows.
+
+    The one implementation of the noise window (module docstring), used by :func:`noise_stats`
+    and by ``stream``'s blocked reduction. Traceable (call it inside ``jit``).
+
+    Args:
+        rows: ``[R, n]`` amplitudes of n series; bin k of a ``K = len(row_of_bin)``-bin spectrum is
+            row ``row_of_bin[k]`` (``np.arange(K)`` for a plain spectrum).
+        row_of_bin, target: static NumPy bins.
+        n_neighbors, skip, drop_extremes: the noise window.
+        zero_row: a row known to hold zeros (the off-lattice bins of a repeated series). Without
+            ``drop_extremes`` its bins count in each window's mean and variance without being read.
+    """
+    idx, valid, count = noise_windows(len(row_of_bin), target, n_neighbors, skip)
+    ok = count >= n_neighbors
+    r = np.asarray(row_of_bin)[idx]  # [m, 2 n_neighbors] rows of the window bins
+    d = drop_extremes
+    if d == 0:
+        live = valid & (r != zero_row) if zero_row is not None else valid
+        n_zero = (valid & ~live).sum(1)
+        width = max(int(live.sum(1).max()), 1)
+        # Each window's live rows first (a stable sort keeps their order); the rest weigh 0. A sum
+        # over static shifts: XLA fuses it into one pass, never materialising [m, width, n].
+        order = np.argsort(~live, axis=1, kind="stable")[:, :width]
+        r, live = np.take_along_axis(r, order, 1), np.take_along_axis(live, order, 1)
+        w = (live / np.where(ok, count, 1)[:, None]).astype(np.float32)
+        mu = sum(rows[r[:, j]] * w[:, j, None] for j in range(width))
+        var = sum(jnp.square(rows[r[:, j]] - mu) * w[:, j, None] for j in range(width))
+        if n_zero.any():  # the zero bins: (0 - mu)^2 each
+            var = var + (n_zero / np.where(ok, count, 1)).astype(np.float32)[:, None] * jnp.square(mu)
+    else:
+        vals = jnp.sort(jnp.where(valid[:, :, None], rows[r], jnp.inf), axis=1)  # invalid bins sort last
+        pos = np.arange(idx.shape[1])[None, :]
+        keep = (pos >= d) & (pos < (count - d)[:, None])
+        kept = count - 2 * d
+        w = (keep / np.where(kept > 0, kept, 1)[:, None]).astype(np.float32)[:, :, None]
+        vals = jnp.where(keep[:, :, None], vals, 0.0)
+        mu = jnp.sum(vals * w, axis=1)
+        var = jnp.sum(jnp.square(vals - mu[:, None]) * w, axis=1)
+    nan = np.where(ok, 0.0, np.nan).astype(np.float32)[:, None]
+    return mu + nan, jnp.sqrt(var) + nan
+
+
+def harmonic_sum(
+    bca_values: Float[ArrayLike, "... n"], z_values: Float[ArrayLike, "... n"], z_threshold: float = 1.64
+) -> Float[Array, "..."]:
+    """Summed BCA over the significant harmonics (Retter, Rossion & Schiltz 2021).
+
+    Harmonics are taken in order along the last axis; selection stops at the first run of two
+    consecutive non-significant harmonics (``z <= z_threshold``, NaN counting as non-significant).
+    Every significant harmonic before that point adds its BCA; isolated non-significant ones do not.
+
+    Args:
+        bca_values: ``[..., n]`` BCA at harmonics 1..n (in order).
+        z_values: ``[..., n]`` their z-scores.
+        z_threshold: significance threshold.
+
+    Returns:
+        ``[...]`` summed BCA.
+    """
+    b = jnp.asarray(bca_values)
+    sig = jnp.asarray(z_values) > z_threshold
+    pair_miss = ~sig & jnp.concatenate([~sig[..., 1:], jnp.zeros_like(sig[..., :1])], axis=-1)
+    # A harmonic counts only if no pair of consecutive misses starts before it.
+    stopped = jnp.cumsum(pair_miss, axis=-1) > 0
+    return jnp.sum(jnp.where(sig & ~stopped, b, 0.0), axis=-1)
+
+
+__all__ = ["MEASURES", "NoiseConfig", "bca", "check_measures", "harmonic_sum", "measures_at", "measures_from_rows",
+           "noise_offsets", "noise_stats", "noise_windows", "snr", "window_stats", "zscore"]

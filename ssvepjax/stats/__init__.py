@@ -1,0 +1,11 @@
+"""Statistics across images: T-squared tests on complex coefficients (streamable moments) and FDR control."""
+
+from ssvepjax.stats.fdr import fdr_bh as fdr_bh
+from ssvepjax.stats.t2 import MOMENT_KEYS as MOMENT_KEYS
+from ssvepjax.stats.t2 import circular_from_moments as circular_from_moments
+from ssvepjax.stats.t2 import circular_t2 as circular_t2
+from ssvepjax.stats.t2 import coefficient_moments as coefficient_moments
+from ssvepjax.stats.t2 import f_survival as f_survival
+from ssvepjax.stats.t2 import hotelling_from_moments as hotelling_from_moments
+from ssvepjax.stats.t2 import hotelling_t2 as hotelling_t2
+from ssvepjax.stats.t2 import merge_moments as merge_moments

@@ -1,0 +1,225 @@
+"""Reductions: what a stream of images is reduced to, as pure functions the one image loop runs.
+
+A :class:`Reduction` is to ``streaming.loop.reduce_dataset`` what a ``GradientTransformation`` is to
+an optax training loop: a named tuple of pure functions, with the state a pytree of arrays beside them.
+
+- ``init(example)``: the zero state of one device, from the shapes of ONE example (a pytree of
+  ``jax.ShapeDtypeStruct`` without the leading axis: ``(H, W, C)`` for images).
+- ``update(state, batch, weights)``: the state after a batch (a pytree of arrays with a leading axis
+  b) whose examples have ``weights [b]`` in {0, 1} (0 marks the padding of a last chunk). Traceable:
+  the loop jits it, once per device inside ``shard_map``.
+- ``merge(a, b)``: the state of the union of two disjoint sets of examples (devices, processes).
+- ``finalize(state)``: the result, from the merged state (runs on the host, may validate).
+- ``check(batch)``: optional host-side validation of each concrete chunk (``ValueError``).
+- ``name``: describes the settings, so a checkpoint of another reduction is never resumed.
+
+The spectral reductions of the library are built here: :func:`spectrum_reduction` (image-averaged
+amplitude spectra of every unit) and :func:`moments_reduction` (the same plus the sufficient
+statistics of the across-image T-squared tests at chosen bins). Each image is tagged, run through the
+network (``recording.probe.recorder``: one stimulus period by default) and transformed by the one
+transform (``spectral.fourier``) inside the same jitted program, image after image, so that no
+time series of two images is alive at once. A new per-unit statistic is a new ``Reduction``, never a
+new loop.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import PyTree
+
+from ssvepjax.recording.probe import recorder
+from ssvepjax.spectral.design import Design, as_design
+from ssvepjax.spectral.fourier import Plan, bins_of_rows, make_plan, resolve_method, static_bins, transform
+from ssvepjax.stats.t2 import coefficient_moments, merge_moments
+from ssvepjax.tagging.frames import check_image
+from ssvepjax.tagging.masks import check_masks
+
+
+class Reduction(NamedTuple):
+    """A streamed reduction over examples (module docstring)."""
+
+    init: Callable[[PyTree], PyTree]
+    update: Callable[[PyTree, PyTree, jax.Array], PyTree]
+    merge: Callable[[PyTree, PyTree], PyTree]
+    finalize: Callable[[PyTree], Any]
+    check: Callable[[PyTree], None] | None = None
+    name: str = ""
+
+
+def sum_merge(a: PyTree, b: PyTree) -> PyTree:
+    """``merge`` of additive states (sums and counts)."""
+    return jax.tree.map(jnp.add, a, b)
+
+
+def summed(contribution: Callable[[PyTree], PyTree]) -> Callable:
+    """``update`` that adds ``contribution(example)`` of every valid example to the state.
+
+    Examples run one after another in a ``fori_loop`` (each is vectorised inside, e.g. over its frames),
+    so one example's intermediates are alive at a time. Padding (weight 0) adds exactly 0, whatever its
+    contribution (NaN included).
+    """
+    def update(state, batch, weights):
+        def body(i, s):
+            delta = contribution(jax.tree.map(lambda x: x[i], batch))
+            return jax.tree.map(lambda acc, d: acc + jnp.where(weights[i] > 0, d, 0), s, delta)
+
+        return jax.lax.fori_loop(0, weights.shape[0], body, state)
+
+    return update
+
+
+def _checked_masks(masks, n_tags: int) -> np.ndarray:
+    if np.ndim(masks) != 3:
+        raise ValueError(f"masks must have shape [P, H, W], got shape {np.shape(masks)}")
+    return check_masks(masks, np.shape(masks)[1], np.shape(masks)[2], n_parts=n_tags)
+
+
+def image_check(masks: np.ndarray) -> Callable:
+    """``check`` for chunks of images ``[b, H, W, C]`` in [0, 1] that match the masks' ``H, W``."""
+    def check(images):
+        check_image(images, "images", "N, H, W, C")
+        if tuple(np.shape(images)[1:3]) != masks.shape[1:]:
+            raise ValueError(f"images have spatial shape {tuple(np.shape(images)[1:3])}, the masks "
+                             f"{masks.shape[1:]}")
+
+    return check
+
+
+def _spectral_setup(fn, masks_key, design: Design, one_period: bool, method: str):
+    m = np.frombuffer(masks_key[0], bool).reshape(masks_key[1])
+    plan = make_plan(design.tags.n_frames, method, design.tags.repeats if one_period else 1)
+    return m, plan, recorder(fn, m, design.tags, one_period=one_period)
+
+
+def _rows(acts: dict, plan: Plan, design: Design) -> dict:
+    """Amplitude rows ``{layer: [R, *unit_shape]}`` of one image's recorded series."""
+    out = {}
+    for k, v in acts.items():
+        rows = transform(v.reshape(v.shape[0], -1), plan, design.detection_limit)
+        out[k] = rows.reshape(plan.n_rows, *v.shape[1:])
+    return out
+
+
+def _row_zeros(record, plan: Plan, example) -> dict:
+    acts = jax.eval_shape(record, example)
+    return {k: jnp.zeros((plan.n_rows, *v.shape[1:]), jnp.float32) for k, v in acts.items()}
+
+
+def _mean_spectra(sums: dict, count, plan: Plan) -> dict:
+    count = float(np.asarray(count))
+    out = {k: bins_of_rows(v, plan) / count for k, v in sums.items()}
+    bad = [k for k, v in out.items() if not bool(jnp.all(jnp.isfinite(v)))]
+    if bad:
+        raise ValueError(f"activations of {bad} hold NaN or infinite values")
+    return out
+
+
+def spectrum_reduction(
+    fn: Callable, masks, design: Design = Design(), *, one_period: bool = True, method: str = "auto"
+) -> Reduction:
+    """Image-averaged amplitude spectra of every unit ``fn`` records: ``{layer: [K, *unit_shape]}``.
+
+    Args:
+        fn: per-frame function ``[H, W, C] -> pytree of arrays`` (e.g. ``recording.linen_fn``).
+        masks: ``[P, H, W]`` part masks, one per tag.
+        design: a ``Design`` (or a ``TagConfig``): tags, and the detection limit of the transform.
+        one_period: run one stimulus period per image (exact for a deterministic ``fn``,
+            ``tags.repeats`` times cheaper); False runs all ``n_frames`` (stochastic ``fn``).
+        method: transform method (``spectral.fourier``).
+
+    Returns:
+        A :class:`Reduction` whose result is the mean over images of each unit's amplitude spectrum,
+        ``K = n_frames // 2 + 1`` bins (``ValueError`` if an activation was NaN or infinite).
+    """
+    design = as_design(design)
+    m = _checked_masks(masks, design.tags.n_tags)
+    return _spectrum_reduction(fn, (m.tobytes(), m.shape), design, one_period, resolve_method(method))
+
+
+@functools.lru_cache(maxsize=16)
+def _spectrum_reduction(fn, masks_key, design, one_period, method) -> Reduction:
+    # Cached: the loop caches its compiled programs per reduction, so the same settings compile once.
+    m, plan, record = _spectral_setup(fn, masks_key, design, one_period, method)
+
+    def init(example):
+        return {"sum": _row_zeros(record, plan, example), "count": jnp.zeros((), jnp.float32)}
+
+    def contribution(image):
+        return {"sum": _rows(record(image), plan, design), "count": jnp.ones((), jnp.float32)}
+
+    def finalize(state):
+        return _mean_spectra(state["sum"], state["count"], plan)
+
+    return Reduction(init, summed(contribution), sum_merge, finalize, image_check(m),
+                     f"spectrum {design.key(one_period, plan.method)}")
+
+
+def moments_reduction(
+    fn: Callable, masks, design: Design, bins: Sequence[int], *, one_period: bool = True, method: str = "auto"
+) -> Reduction:
+    """Mean amplitude spectra and, at ``bins``, the moments of each unit's complex coefficients over images.
+
+    The moments (``stats.coefficient_moments``: count, mean, centred sums of squares and products of
+    the real and imaginary parts) are the sufficient statistics of the Hotelling and circular
+    T-squared tests, merged chunk by chunk (``stats.merge_moments``), so memory does not grow with the
+    number of images.
+
+    Returns:
+        A :class:`Reduction` whose result is ``(mean_amplitude {layer: [K, *unit_shape]},
+        moments {layer: {key: [m, *unit_shape]}})``.
+    """
+    design = as_design(design)
+    m = _checked_masks(masks, design.tags.n_tags)
+    target = static_bins(bins, design.tags.n_frames)
+    return _moments_reduction(fn, (m.tobytes(), m.shape), design, target, one_period, resolve_method(method))
+
+
+@functools.lru_cache(maxsize=16)
+def _moments_reduction(fn, masks_key, design, target, one_period, method) -> Reduction:
+    m, plan, record = _spectral_setup(fn, masks_key, design, one_period, method)
+
+    def one(image):
+        acts = record(image)
+        amp, coef = {}, {}
+        for k, v in acts.items():
+            re, im = transform(v.reshape(v.shape[0], -1), plan, design.detection_limit, phase=True)
+            amp[k] = jnp.sqrt(jnp.square(re) + jnp.square(im)).reshape(plan.n_rows, *v.shape[1:])
+            z = bins_of_rows(re, plan, target) + 1j * bins_of_rows(im, plan, target, imaginary=True)
+            coef[k] = z.reshape(len(target), *v.shape[1:])
+        return amp, coef
+
+    def init(example):
+        acts = jax.eval_shape(record, example)
+        zeros = {k: jnp.zeros((len(target), *v.shape[1:]), jnp.complex64) for k, v in acts.items()}
+        return {"sum": _row_zeros(record, plan, example), "count": jnp.zeros((), jnp.float32),
+                "moments": {k: coefficient_moments(z[None], 0, jnp.zeros((1,))) for k, z in zeros.items()}}
+
+    def update(state, images, weights):
+        def body(carry, xw):
+            image, w = xw
+            amp, coef = one(image)
+            return jax.tree.map(lambda acc, a: acc + jnp.where(w > 0, a, 0), carry, amp), coef
+
+        sums, coefs = jax.lax.scan(body, state["sum"], (images, weights))
+        chunk = {k: coefficient_moments(v, 0, weights) for k, v in coefs.items()}
+        return {"sum": sums, "count": state["count"] + jnp.sum(weights),
+                "moments": {k: merge_moments(state["moments"][k], chunk[k]) for k in chunk}}
+
+    def merge(a, b):
+        return {"sum": sum_merge(a["sum"], b["sum"]), "count": a["count"] + b["count"],
+                "moments": {k: merge_moments(a["moments"][k], b["moments"][k]) for k in a["moments"]}}
+
+    def finalize(state):
+        return _mean_spectra(state["sum"], state["count"], plan), state["moments"]
+
+    return Reduction(init, update, merge, finalize, image_check(m),
+                     f"moments {design.key(one_period, plan.method, target)}")
+
+
+__all__ = ["Reduction", "image_check", "moments_reduction", "spectrum_reduction", "sum_merge", "summed"]
