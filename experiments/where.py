@@ -44,7 +44,7 @@ def main(argv=None) -> dict:
     design = cfg.design
     layers = where_layers(cfg.model.depth)
     fn = sj.linen_fn(trained.module, trained.variables, capture_intermediates=False, include=layers, train=False)
-    results = sj.measure(sj.probe_dataset(fn, images, masks, design, progress=cfg.progress), design)
+    results = sj.analyse(fn, images, masks, design, progress=cfg.progress)
 
     rf, spans, both_cols, rows = {}, {}, {}, []
     for layer in layers:
@@ -72,15 +72,15 @@ def main(argv=None) -> dict:
         "significance_maps": sj.plot_snr_maps(
             {x: {lab: sj.significance_map(results[x], design, lab) for lab in LABELS} for x in map_layers},
             str(out / "significance_maps.png"),
-            title=f"fraction of channels with z > {design.noise.z_threshold} at each position"),
+            title=f"fraction of channels that respond ({design.significance} rule) at each position"),
         "rf_classes": sj.plot_rf_classes(
             {x: rf[x] for x in layers[: min(5, len(layers))]}, str(out / "rf_classes.png"),
-            title="Units significant, by what the receptive field covers"),
+            title=f"Units that respond ({design.significance} rule), by what the receptive field covers"),
         "column_profiles": sj.plot_column_profiles(
             {x: {lab: sj.column_profile(results[x], design, lab) for lab in LABELS}
              for x in layers[: min(5, len(layers))]},
             str(out / "column_profiles.png"), both={x: both_cols[x] for x in layers},
-            title="Fraction of significant units per column (grey: receptive field covers both halves)"),
+            title="Fraction of units that respond, per column (grey: receptive field covers both halves)"),
     }
     report = {
         "experiment": "where",

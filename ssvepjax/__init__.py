@@ -15,21 +15,25 @@ Every public name is re-exported here: ``import ssvepjax as sj``.
 """
 
 from ssvepjax.analysis import CONDITIONS as CONDITIONS
+from ssvepjax.analysis import POWER_KINDS as POWER_KINDS
 from ssvepjax.analysis import Condition as Condition
 from ssvepjax.analysis import LayerResult as LayerResult
 from ssvepjax.analysis import across_image_tests as across_image_tests
 from ssvepjax.analysis import amplitude_ratios as amplitude_ratios
+from ssvepjax.analysis import analyse as analyse
 from ssvepjax.analysis import column_profile as column_profile
 from ssvepjax.analysis import compare_detections as compare_detections
 from ssvepjax.analysis import component_row as component_row
 from ssvepjax.analysis import control_conditions as control_conditions
 from ssvepjax.analysis import conv_strides as conv_strides
+from ssvepjax.analysis import effect_summary as effect_summary
 from ssvepjax.analysis import harmonic_bins as harmonic_bins
 from ssvepjax.analysis import layer_summary as layer_summary
 from ssvepjax.analysis import measure as measure
 from ssvepjax.analysis import part_following as part_following
 from ssvepjax.analysis import receptive_field_size as receptive_field_size
 from ssvepjax.analysis import receptive_field_spans as receptive_field_spans
+from ssvepjax.analysis import responding as responding
 from ssvepjax.analysis import rf_class_summary as rf_class_summary
 from ssvepjax.analysis import rf_classes as rf_classes
 from ssvepjax.analysis import run_condition as run_condition
@@ -42,6 +46,7 @@ from ssvepjax.analysis import stream_tests as stream_tests
 from ssvepjax.analysis import strongest_units as strongest_units
 from ssvepjax.analysis import tag_significance as tag_significance
 from ssvepjax.analysis import tests_from_moments as tests_from_moments
+from ssvepjax.analysis import unit_effects as unit_effects
 from ssvepjax.data import Dataset as Dataset
 from ssvepjax.data import load_dataset as load_dataset
 from ssvepjax.importance import apply_masks as apply_masks
@@ -71,17 +76,20 @@ from ssvepjax.report.plots import plot_conditions as plot_conditions
 from ssvepjax.report.plots import plot_detections as plot_detections
 from ssvepjax.report.plots import plot_harmonic_orders as plot_harmonic_orders
 from ssvepjax.report.plots import plot_layer_fractions as plot_layer_fractions
+from ssvepjax.report.plots import plot_maps as plot_maps
 from ssvepjax.report.plots import plot_rf_classes as plot_rf_classes
-from ssvepjax.report.plots import plot_snr_maps as plot_snr_maps
 from ssvepjax.report.plots import plot_spectrum as plot_spectrum
+from ssvepjax.report.plots import save_figure as save_figure
 from ssvepjax.spectral import DETECTION_LIMIT as DETECTION_LIMIT
 from ssvepjax.spectral import MEASURES as MEASURES
 from ssvepjax.spectral import Design as Design
 from ssvepjax.spectral import NoiseConfig as NoiseConfig
 from ssvepjax.spectral import amplitude_spectrum as amplitude_spectrum
 from ssvepjax.spectral import bca as bca
+from ssvepjax.spectral import bins_of_rows as bins_of_rows
 from ssvepjax.spectral import fourier_coefficients as fourier_coefficients
 from ssvepjax.spectral import frequencies as frequencies
+from ssvepjax.spectral import harmonic_range as harmonic_range
 from ssvepjax.spectral import harmonic_sum as harmonic_sum
 from ssvepjax.spectral import make_plan as make_plan
 from ssvepjax.spectral import measures_at as measures_at
@@ -90,6 +98,8 @@ from ssvepjax.spectral import repeated_spectrum as repeated_spectrum
 from ssvepjax.spectral import snr as snr
 from ssvepjax.spectral import transform as transform
 from ssvepjax.spectral import zscore as zscore
+from ssvepjax.stats import amplitude_moments as amplitude_moments
+from ssvepjax.stats import amplitude_test as amplitude_test
 from ssvepjax.stats import circular_from_moments as circular_from_moments
 from ssvepjax.stats import circular_t2 as circular_t2
 from ssvepjax.stats import coefficient_moments as coefficient_moments

@@ -33,12 +33,12 @@ def random_variables(model, size, seed=0, channels=3):
     return jax.tree_util.tree_map_with_path(fill, shapes)
 
 
-def numpy_spectra(fn, images, masks, tags, detection_limit=1e-4):
+def numpy_spectra(fn, images, masks, tags, detection_limit=1e-4, resolution=1e-7):
     """Reference image-averaged amplitude spectra: every frame through ``fn``, float64 NumPy rfft.
 
     Independent of the library's transform: frames from the stimulus formula, the one-sided scaling and
-    the detection floor (amplitudes at or below ``detection_limit`` times the series' largest magnitude
-    are 0, DC excepted) written out here.
+    the detection floor (amplitudes at or below ``max(detection_limit * sqrt(2) * std, resolution * peak)``
+    of their series are 0, DC excepted) written out here.
     """
     import jax
 
@@ -58,7 +58,7 @@ def numpy_spectra(fn, images, masks, tags, detection_limit=1e-4):
             if n % 2 == 0:
                 scale[-1] = 1.0 / n
             amp = np.abs(np.fft.rfft(x, axis=0)) * scale.reshape((-1,) + (1,) * (x.ndim - 1))
-            floor = detection_limit * np.abs(x).max(0)
+            floor = np.maximum(detection_limit * np.sqrt(2) * x.std(0), resolution * np.abs(x).max(0))
             keep = amp > floor
             keep[0] = True
             spec[k] = np.where(keep, amp, 0.0)

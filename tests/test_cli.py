@@ -49,8 +49,64 @@ def test_cli_end_to_end_and_cache(tmp_path, capsys):
     (["--depth", "10"], "depth"),
     (["--n-images", "0"], "n_images"),
     (["--chunk-size", "0"], "chunk_size"),
+    (["--max-order", "0"], "max_order"),
+    (["--n-images", "5000"], "exceeds"),
+    (["--pixel-noise", "0.1"], "z rule"),
+    (["--pixel-noise", "-1", "--significance", "z"], "pixel_noise"),
+    (["--detection-limit", "2"], "detection_limit"),
+    (["--n-neighbors", "1", "--skip", "0", "--noise-exclude", "lattice", "--freqs", "6", "7", "--n-frames", "120"],
+     "leaves no noise bin"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(extra, match, tmp_path, capsys):
     assert main(TINY + ["--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path)] + extra) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and match in err[0] and "Traceback" not in err[0]
+
+
+def test_cli_output_paths_are_user_mistakes(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for extra, match in ((["--out", str(afile / "run")], "--out"), (["--cache-dir", str(afile / "c")], "--cache-dir")):
+        assert main(TINY + ["--out", str(tmp_path / "r")] + extra) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and match in err[0] and "cannot be created" in err[0]
+
+
+def test_cli_internal_errors_are_not_reported_as_user_mistakes(tmp_path, monkeypatch):
+    from ssvepjax.report import cli
+
+    def broken(cfg, data):
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr(cli, "run_job", broken)
+    with pytest.raises(ValueError, match="internal bug"):  # a traceback, not "ssvepjax: error: ..." and exit 2
+        main(TINY + ["--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c")])
+
+
+def test_cli_help_and_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and "ssvepjax" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "The main job" in text and "left half, right half" in text and "quadrants" not in text
+    for option in ("--epochs", "--batch-size", "--lr", "--seed", "--n-neighbors", "--skip", "--drop-extremes",
+                   "--z-threshold", "--chunk-size"):
+        assert option in text
+    assert text.count("(default") >= 15
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("freqs", [["6"], ["6", "7.5", "9"], ["6", "7.5", "9", "10.5"]])
+def test_cli_any_number_of_tags(freqs, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = TINY + ["--freqs", *freqs, "--out", str(out), "--cache-dir", str(tmp_path / "cache")]
+    assert main(args) == 0
+    report = json.loads((out / "report.json").read_text())
+    s = report["layers"]["stage3_block0/conv2/post"]
+    assert all(f"f{i + 1}" in s for i in range(len(freqs)))
+    assert len(report["config"]["design"]["tags"]["freqs_hz"]) == len(freqs)
+    for name in ("spectrum_strongest.png", "layer_fractions.png", "snr_maps.png"):
+        assert (out / name).stat().st_size > 10_000
+    assert not (out / "probe_ckpt").exists()  # the probe's checkpoint is gone once the report is written

@@ -33,9 +33,13 @@ def test_notebook_runs(name, tmp_path, cache_dir, monkeypatch):
 
     monkeypatch.setenv("SSVEPJAX_NOTEBOOK_QUICK", "1")
     monkeypatch.setenv("SSVEPJAX_CACHE", cache_dir)
+    monkeypatch.setenv("SSVEPJAX_NOTEBOOK_OUT", str(tmp_path / "notebook_figures"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
-    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    run_dir = tmp_path / "cwd"
+    run_dir.mkdir()
+    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(run_dir)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     assert (tmp_path / "notebook_figures").is_dir() and any((tmp_path / "notebook_figures").glob("*.png"))
+    assert not any(run_dir.iterdir())  # nothing left in the folder the notebook ran in

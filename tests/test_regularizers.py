@@ -58,3 +58,19 @@ def test_regularizer_one_period_equals_every_frame():
     g1, g2 = jax.grad(one)(v, img), jax.grad(every)(v, img)
     for a, b in zip(jax.tree.leaves(g1["params"]), jax.tree.leaves(g2["params"])):
         np.testing.assert_allclose(a, b, rtol=2e-3, atol=1e-4 * float(jnp.max(jnp.abs(b))) + 1e-9)
+
+
+def test_regularizer_batch_norm_in_training_mode_and_rngs():
+    model = sj.CifarResNet(depth=8, num_classes=3, width=4)
+    v = model.init(jax.random.key(2), jnp.ones((1, 8, 8, 1)))
+    img = jnp.asarray(np.random.default_rng(2).uniform(size=(8, 8, 1)), jnp.float32)
+    kw = dict(layers=["stage2_block0/conv2/post"])
+    train = tag_regularizer(model, sj.halves(8, 8), apply_kwargs={"train": True}, **kw)
+    train_every = tag_regularizer(model, sj.halves(8, 8), apply_kwargs={"train": True}, one_period=False, **kw)
+    value = float(train(v, img))
+    assert np.isfinite(value) and value != pytest.approx(float(tag_regularizer(model, sj.halves(8, 8), **kw)(v, img)))
+    # Batch statistics of one period equal those of its three copies: the same loss.
+    assert value == pytest.approx(float(train_every(v, img)), rel=1e-4)
+    with pytest.raises(ValueError, match="one_period=False"):
+        tag_regularizer(model, sj.halves(8, 8), apply_kwargs={"train": True, "rngs": {"dropout": jax.random.key(0)}},
+                        **kw)

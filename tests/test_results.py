@@ -26,20 +26,24 @@ def test_spectra_average_over_images_equals_loop(rng):
 
 
 def test_measure_and_summary_find_intermodulation_only_where_parts_combine(rng):
-    images = rng.uniform(0.2, 1.0, size=(2, 1, 2, 1)).astype(np.float32)
+    images = rng.uniform(0.2, 1.0, size=(3, 1, 2, 1)).astype(np.float32)
     design = sj.Design(TAGS)
-    res = sj.measure(sj.probe_dataset(_two_pixel_fn, images, sj.halves(1, 2), TAGS, progress=False), design)
+    res = sj.analyse(_two_pixel_fn, images, sj.halves(1, 2), design, progress=False)
     cb, labels, _ = design.bins()
-    z = res["square"].neuron["z"]
     im = labels.index("f1+f2")
-    assert z[im, 2] > 1.64  # (left + right)^2 combines both parts
-    assert not z[im, 0] > 1.64 and not z[im, 1] > 1.64  # a square of one part: harmonics only
+    assert res["square"].test["reject"][im, 2]  # (left + right)^2 combines both parts
+    assert not res["square"].test["reject"][im, :2].any()  # a square of one part: harmonics only
+    z = res["square"].neuron["z"]
+    assert z[im, 2] > 1.64 and not z[im, 0] > 1.64 and not z[im, 1] > 1.64  # the z rule agrees here
     assert res["square"].neuron["amplitude"][labels.index("2f1"), 0] > 0
     lin = sj.significance_summary(res["linear"], design)
     assert lin["mean_harmonic"] == 0 and lin["mean_intermodulation"] == 0
-    assert lin["f1"] > 0 and lin["false_positive_rate"] == 0
+    assert lin["f1"] > 0 and lin["false_positive_rate"] == 0 and lin["z_rule"]["false_positive_rate"] == 0
     sq = sj.significance_summary(res["square"], design)
     assert sq["any_intermodulation"] == pytest.approx(1 / 3)
+    # The squared sum's power: fundamentals, harmonics 2f and f1 +- f2, nothing off the lattice.
+    share = res["square"].effects["share"]
+    assert share["off_lattice"][2] == 0 and share["intermodulation"][2] > 0 and share["intermodulation"][0] == 0
 
 
 def test_filter_spectrum_is_mean_of_neuron_spectra(rng):

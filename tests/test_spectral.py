@@ -170,11 +170,14 @@ def test_relu_shows_harmonics():
 
 def test_harmonic_sum_stops_after_two_misses():
     bca = np.array([1.0, 2.0, 0.5, 4.0, 8.0, 0.1, 0.2, 16.0])
-    z = np.array([3.0, 3.0, 0.0, 3.0, 3.0, 0.0, 0.0, 3.0])
-    # harmonics 1, 2, (3 misses alone), 4, 5; 6 and 7 miss together: 8 is not counted
-    assert float(sj.harmonic_sum(bca, z)) == 1 + 2 + 4 + 8
-    assert float(jax.jit(sj.harmonic_sum)(bca[None], z[None])[0]) == 15.0
-    assert float(sj.harmonic_sum(bca, np.zeros(8))) == 0.0
+    sig = np.array([3.0, 3.0, 0.0, 3.0, 3.0, 0.0, 0.0, 3.0]) > 1.64
+    # Grand-average range: harmonics 1-5 (3 misses alone); 6 and 7 miss together, so 8 is out. Every value in
+    # the range counts, significant or not (the 0.5 of harmonic 3 too).
+    assert float(sj.harmonic_sum(bca, sig)) == 1 + 2 + 0.5 + 4 + 8
+    assert float(jax.jit(sj.harmonic_sum, static_argnums=1)(bca[None], tuple(sig))[0]) == 15.5
+    # Per-unit selection (the biased variant): only the unit's own significant harmonics before its stop.
+    assert float(sj.harmonic_sum(bca, sig, per_unit=True)) == 1 + 2 + 4 + 8
+    assert float(sj.harmonic_sum(bca, np.zeros(8, bool))) == 0.0
 
 
 @pytest.mark.parametrize("kwargs, match", [

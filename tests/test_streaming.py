@@ -80,7 +80,7 @@ def test_one_period_equals_every_frame(model_fn, images, method):
 
 def test_moments_reduction_equals_stored_coefficients(model_fn, images):
     bins = [4, 5, 9, 7]
-    amp, moments = sj.stream_tests(model_fn, iter([images[:2], images[2:]]), sj.halves(SIZE, SIZE), DESIGN, bins,
+    amp, moments, _ = sj.stream_tests(model_fn, iter([images[:2], images[2:]]), sj.halves(SIZE, SIZE), DESIGN, bins,
                                    chunk_size=2)
     coefs = []
     for image in images:
@@ -139,8 +139,8 @@ _SHARDED = textwrap.dedent("""
                            chunk_size=2, mesh=grid, axis_name="batch", progress=False)
     assert_spectra_close(four, one)
     assert_spectra_close(two, one)
-    amp1, mom1 = sj.stream_tests(fn, images, masks, design, [4, 5, 9], chunk_size=4)
-    amp4, mom4 = sj.stream_tests(fn, images, masks, design, [4, 5, 9], chunk_size=8, mesh=mesh)
+    amp1, mom1, _ = sj.stream_tests(fn, images, masks, design, [4, 5, 9], chunk_size=4)
+    amp4, mom4, _ = sj.stream_tests(fn, images, masks, design, [4, 5, 9], chunk_size=8, mesh=mesh)
     for k in ("mean_re", "sxx", "sxy"):
         np.testing.assert_allclose(mom4["stem/post"][k], mom1["stem/post"][k], rtol=1e-3, atol=1e-6)
     with pytest.raises(ValueError, match="at least one example per device"):

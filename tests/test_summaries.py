@@ -7,7 +7,7 @@ import ssvepjax as sj
 from ssvepjax.analysis import summaries as S
 from ssvepjax.report.tables import markdown_table
 
-DESIGN = sj.Design()
+DESIGN = sj.Design(significance="z")  # synthetic spectra of one "image": the z rule needs no per-image moments
 T, FPS = DESIGN.tags.n_frames, DESIGN.tags.fps
 
 
@@ -40,13 +40,14 @@ def test_layer_summary_analytic():
     assert s["harmonic_order"][1] == pytest.approx((1.0 + 1 / 3) / 2)
     assert s["harmonic_order_by_tag"]["f1"][2] == pytest.approx(1 / 3)  # only the rectified unit
     assert s["per_component"]["f1+f2"] == pytest.approx(1 / 3)
-    # A pure sinusoid on an empty spectrum: BCA = its amplitude, the only significant harmonic.
+    # A pure sinusoid on an empty spectrum: BCA = its amplitude; the grand average responds at f1 only.
     res = _layer(lin[:, None])
     assert S.layer_summary(res, DESIGN)["summed_bca"]["f1"] == pytest.approx(0.5, rel=1e-5)
     assert S.layer_summary(res, DESIGN)["snr"]["f1"]["infinite_fraction"] == 1.0
 
 
 def test_summed_bca_matches_numpy_reference():
+    # The harmonic range is fixed on the grand average (the layer's mean spectrum) and applied to every unit.
     g = _gains()
     x = np.maximum(g[:, 0] - 0.7, 0) + 0.3 * np.maximum(g[:, 1] - 0.8, 0) ** 2
     res = _layer(np.stack([x, 0.5 * x + g[:, 1]], 1))
@@ -55,19 +56,51 @@ def test_summed_bca_matches_numpy_reference():
     thr = DESIGN.noise.z_threshold
     for p, tag in enumerate(("f1", "f2")):
         rows = [cb.index(b) for _, b in S.harmonic_bins(DESIGN)[p]]
-        ref = []
-        for u in range(2):
-            total, misses = 0.0, 0
-            for r in rows:
-                z, b = res.neuron["z"][r, u], res.neuron["bca"][r, u]
-                if np.nan_to_num(z, nan=-np.inf) > thr:
-                    total, misses = total + b, 0
-                else:
-                    misses += 1
-                    if misses == 2:
-                        break
-            ref.append(total)
-        assert s["summed_bca"][tag] == pytest.approx(np.mean(ref), rel=1e-5)
+        grand = [np.nan_to_num(res.layer["z"][r], nan=-np.inf) > thr for r in rows]
+        n = next((i for i in range(len(grand) - 1) if not grand[i] and not grand[i + 1]), None)
+        n = n if n is not None else (len(grand) if grand[-1] else len(grand) - 1)
+        assert s["harmonic_range"][tag] == n
+        ref = np.mean([np.nan_to_num(res.neuron["bca"][rows[:n], u]).sum() for u in range(2)])
+        assert s["summed_bca"][tag] == pytest.approx(ref, rel=1e-5)
+        ref_amp = np.mean([res.neuron["amplitude"][rows[:n], u].sum() for u in range(2)])
+        assert s["summed_amplitude"][tag] == pytest.approx(ref_amp, rel=1e-5)
+
+
+def test_harmonic_range_and_per_unit_sums():
+    assert sj.harmonic_range([True, True, False, True, False, False, True]) == 4
+    assert sj.harmonic_range([False, False, True]) == 0
+    assert sj.harmonic_range([True, False, True, False]) == 3  # a trailing miss ends the range
+    assert sj.harmonic_range([True, True]) == 2
+    v = np.array([[1.0, 2.0, 4.0, 8.0], [1.0, 1.0, 1.0, 1.0]])
+    assert_sums = np.asarray(sj.harmonic_sum(v, [True, False, True, False]))
+    np.testing.assert_allclose(assert_sums, [7.0, 3.0])  # the range (3) from the grand average, for every unit
+    per_unit = np.asarray(sj.harmonic_sum(v, np.array([[True, False, False, True], [True, True, False, True]]),
+                                          per_unit=True))
+    np.testing.assert_allclose(per_unit, [1.0, 3.0])  # per unit, only its own significant harmonics count
+    with pytest.raises(ValueError, match="grand-average"):
+        sj.harmonic_sum(v, np.ones((2, 4), bool))
+
+
+def test_amplitude_rule_summary_uses_the_test():
+    g = _gains()
+    lin, prod = 2.0 * g[:, 0], g[:, 0] * g[:, 1]
+    _, amp = sj.amplitude_spectrum(np.stack([lin, prod], 1).astype(np.float32), FPS)
+    design = sj.Design()
+    cb, labels, _ = design.bins()
+    rel = np.asarray(sj.unit_effects(amp, design)["relative"])  # [m, 2]
+    # Four "images" with the same relative amplitudes: sd 0, so every component above the limit is rejected.
+    moments = {"layer": sj.amplitude_moments(np.repeat(np.nan_to_num(rel)[None], 4, 0))}
+    res = sj.measure({"layer": amp}, design, moments)["layer"]
+    s = S.layer_summary(res, design)
+    assert "amplitude test" in s["rule"]
+    assert s["f1"] == 1.0 and s["f2"] == 0.5  # the linear unit has no f2
+    assert s["per_component"]["f1+f2"] == 0.5 and s["mean_harmonic"] == 0.0
+    assert s["false_positive_rate"] == 0.0
+    e = s["effects"]
+    assert e["relative"]["f1"] == pytest.approx(np.median([1.0, 0.1875 / 0.26882]), rel=1e-3)
+    assert e["share"]["fundamental"] == pytest.approx((1.0 + 0.973) / 2, rel=1e-3)
+    with pytest.raises(ValueError, match="per-image moments"):
+        S.layer_summary(sj.measure({"layer": amp}, design)["layer"], design)
 
 
 def test_amplitude_ratios():

@@ -60,10 +60,16 @@ def test_compare_detections(tiny):
     model, variables, images = tiny
     fn = sj.linen_fn(model, variables, capture_intermediates=False, include=[LAYER], train=False)
     bins = [12, 15, 27]
-    amp, moments = trials.stream_tests(fn, images, sj.halves(8, 8), DESIGN, bins)
-    table = trials.compare_detections(amp[LAYER], moments[LAYER], bins, ["f1", "f2", "f1+f2"], DESIGN)
+    amp, moments, relative = trials.stream_tests(fn, images, sj.halves(8, 8), DESIGN, bins)
+    table = trials.compare_detections(amp[LAYER], moments[LAYER], bins, ["f1", "f2", "f1+f2"], DESIGN,
+                                      relative=relative[LAYER])
     assert set(table) == {"f1", "f2", "f1+f2"}
     assert all(0 <= v["z_rule"] <= 1 and 0 <= v["hotelling_fdr"] <= 1 for v in table.values())
+    # The amplitude test at the tags agrees with analyse's test of the same images and units.
+    res = sj.analyse(fn, images, sj.halves(8, 8), DESIGN, progress=False)[LAYER]
+    rows = [DESIGN.bins()[1].index(lab) for lab in ("f1", "f2", "f1+f2")]
+    for row, lab in zip(rows, ("f1", "f2", "f1+f2")):
+        assert table[lab]["amplitude_fdr"] == pytest.approx(float(res.test["reject"][row].mean()), abs=0.02)
     with pytest.raises(ValueError, match="must match"):
         trials.compare_detections(amp[LAYER], moments[LAYER], bins[:2], ["f1", "f2"], DESIGN)
 
@@ -73,8 +79,8 @@ def test_one_period_moments_equal_every_frame(tiny):
     model, variables, images = tiny
     fn = sj.linen_fn(model, variables, capture_intermediates=False, include=[LAYER], train=False)
     bins = [3, 12, 15, 24, 27, 13, 50]  # 13 and 50 are off the lattice of step 3
-    a1, m1 = trials.stream_tests(fn, images, sj.halves(8, 8), DESIGN, bins)
-    a2, m2 = trials.stream_tests(fn, images, sj.halves(8, 8), DESIGN, bins, one_period=False)
+    a1, m1, _ = trials.stream_tests(fn, images, sj.halves(8, 8), DESIGN, bins)
+    a2, m2, _ = trials.stream_tests(fn, images, sj.halves(8, 8), DESIGN, bins, one_period=False)
     scale = float(np.abs(m2[LAYER]["mean_re"]).max())
     for key in ("mean_re", "mean_im"):
         np.testing.assert_allclose(np.asarray(m1[LAYER][key]), np.asarray(m2[LAYER][key]), rtol=1e-4,
@@ -92,7 +98,7 @@ def test_stream_tests_equal_tests_on_stored_coefficients(tiny):
     # The same transform (FFT of one period) on both sides: a coefficient at the detection floor may be
     # kept by one transform and zeroed by another, which turns a test degenerate; the moments are under test.
     coefs = stored_coefficients(fn, images, bins)
-    _, moments = trials.stream_tests(fn, iter([images[:3], images[3:]]), masks, DESIGN, bins, chunk_size=2,
+    _, moments, _ = trials.stream_tests(fn, iter([images[:3], images[3:]]), masks, DESIGN, bins, chunk_size=2,
                                      method="fft")
     assert float(moments[LAYER]["n"]) == 7
     for test in ("hotelling", "circular"):

@@ -6,6 +6,8 @@ from ssvepjax.analysis.controls import control_conditions as control_conditions
 from ssvepjax.analysis.controls import part_following as part_following
 from ssvepjax.analysis.controls import run_condition as run_condition
 from ssvepjax.analysis.controls import tag_significance as tag_significance
+from ssvepjax.analysis.effects import POWER_KINDS as POWER_KINDS
+from ssvepjax.analysis.effects import unit_effects as unit_effects
 from ssvepjax.analysis.receptive import column_profile as column_profile
 from ssvepjax.analysis.receptive import conv_strides as conv_strides
 from ssvepjax.analysis.receptive import receptive_field_size as receptive_field_size
@@ -16,12 +18,15 @@ from ssvepjax.analysis.receptive import rf_parts as rf_parts
 from ssvepjax.analysis.receptive import significance_map as significance_map
 from ssvepjax.analysis.receptive import snr_map as snr_map
 from ssvepjax.analysis.results import LayerResult as LayerResult
+from ssvepjax.analysis.results import analyse as analyse
 from ssvepjax.analysis.results import measure as measure
 from ssvepjax.analysis.results import spectrum_measures as spectrum_measures
 from ssvepjax.analysis.summaries import amplitude_ratios as amplitude_ratios
 from ssvepjax.analysis.summaries import component_row as component_row
+from ssvepjax.analysis.summaries import effect_summary as effect_summary
 from ssvepjax.analysis.summaries import harmonic_bins as harmonic_bins
 from ssvepjax.analysis.summaries import layer_summary as layer_summary
+from ssvepjax.analysis.summaries import responding as responding
 from ssvepjax.analysis.summaries import significance_summary as significance_summary
 from ssvepjax.analysis.summaries import strongest_units as strongest_units
 from ssvepjax.analysis.trials import across_image_tests as across_image_tests

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ssvepjax.analysis.results import LayerResult, measure
-from ssvepjax.analysis.summaries import component_row, significant
+from ssvepjax.analysis.summaries import component_row, responding
 from ssvepjax.recording.adapters import linen_fn
 from ssvepjax.spectral.design import Design
 from ssvepjax.streaming.loop import probe_dataset
@@ -124,15 +124,15 @@ def run_condition(
         raise ValueError(
             f"condition {cond.name!r} has {cond.tags.n_frames} frames at {cond.tags.fps} fps, the design "
             f"{design.tags.n_frames} at {design.tags.fps}: they must match")
-    spec = probe_dataset(cond.fn, images, cond.masks, dataclasses.replace(design, tags=cond.tags), progress=progress)
-    return measure(spec, design)
+    spec, relative = probe_dataset(cond.fn, images, cond.masks, dataclasses.replace(design, tags=cond.tags),
+                                   relative=tuple(int(b) for b in design.bins()[0]), progress=progress)
+    return measure(spec, design, relative)
 
 
 def tag_significance(results: dict[str, LayerResult], design: Design = Design()) -> dict[str, np.ndarray]:
-    """``{layer: bool [P, n_units]}``: which units are significant at each tag's fundamental."""
-    rows = [component_row(design, f"f{p + 1}") for p in range(len(design.tags.freqs_hz))]
-    thr = design.noise.z_threshold
-    return {n: significant(r.neuron["z"][rows].reshape(len(rows), -1), thr) for n, r in results.items()}
+    """``{layer: bool [P, n_units]}``: which units respond at each tag's fundamental (the design's rule)."""
+    rows = [component_row(design, f"f{p + 1}") for p in range(design.tags.n_tags)]
+    return {n: responding(r, design)[rows] for n, r in results.items()}
 
 
 def _jaccard(a: np.ndarray, b: np.ndarray) -> float:

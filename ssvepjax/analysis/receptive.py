@@ -2,7 +2,7 @@
 
 :func:`receptive_field_spans`, :func:`rf_classes` and :func:`rf_class_summary` compute each spatial
 position's theoretical receptive field from the architecture (3x3 convs, padding 1, their strides) and
-report how often units are significant at each component when their receptive field covers one part
+report how often units respond at each component when their receptive field covers one part
 only or several. A CIFAR ResNet's theoretical receptive field is that of its longest path (all convs):
 the option-A shortcut reads the centre pixel of the conv path's window, so every shortcut path lies
 inside it.
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ssvepjax.analysis.results import LayerResult
-from ssvepjax.analysis.summaries import component_row, significant
+from ssvepjax.analysis.summaries import component_row, responding, significant
 from ssvepjax.models.cifar_resnet import conv_layer_names, resnet_blocks
 from ssvepjax.spectral.design import Design
 from ssvepjax.tagging.frequency_components import HARMONIC, INTERMODULATION, unique_bins
@@ -117,7 +117,7 @@ def rf_class_summary(
     names: Sequence[str],
     labels: Sequence[str] = ("f1", "f2", "f1+f2", "f2-f1"),
 ) -> dict[str, dict]:
-    """Per receptive-field class: units, and the fraction significant at ``labels``, per kind and at noise bins.
+    """Per receptive-field class: units, and the fraction responding at ``labels``, per kind and at noise bins.
 
     Args:
         res: a layer's measures (activations ``[h, w, c]``).
@@ -127,14 +127,16 @@ def rf_class_summary(
     """
     if len(res.unit_shape) != 3 or tuple(res.unit_shape[:2]) != classes.shape:
         raise ValueError(f"layer {res.name} has units {res.unit_shape}; classes are {classes.shape} (need [h, w, c])")
-    thr = design.noise.z_threshold
     comps = design.components
     cb, _, _ = design.bins()
     row = {int(b): i for i, b in enumerate(cb)}
-    sig = significant(res.neuron["z"], thr)  # [m, h, w, c]
+    sig = responding(res, design).reshape(len(cb), *res.unit_shape)  # [m, h, w, c]
     im_rows = [row[b] for b in unique_bins(comps, INTERMODULATION, include_shared=False)]
     h_rows = [row[b] for b in unique_bins(comps, HARMONIC, include_shared=False)]
-    noise = significant(res.neuron_noise_z, thr)
+    if design.significance == "z":
+        noise = significant(res.neuron_noise_z, design.noise.z_threshold)
+    else:
+        noise = np.nan_to_num(res.neuron_noise_relative, nan=0.0) > design.detection_limit
     out = {}
     for k, name in enumerate(names):
         sel = classes == k
@@ -153,23 +155,38 @@ def rf_class_summary(
 
 
 def significance_map(res: LayerResult, design: Design, label: str) -> np.ndarray:
-    """``[h, w]`` fraction of channels with z > threshold at component ``label``."""
+    """``[h, w]`` fraction of channels that respond (the design's rule) at component ``label``."""
     if len(res.unit_shape) != 3:
         raise ValueError(f"layer {res.name} has units {res.unit_shape}; need [h, w, c]")
-    return significant(res.neuron["z"][component_row(design, label)], design.noise.z_threshold).mean(-1)
+    return responding(res, design)[component_row(design, label)].reshape(res.unit_shape).mean(-1)
 
 
 def column_profile(res: LayerResult, design: Design, label: str) -> np.ndarray:
-    """``[w]`` fraction of units (rows x channels) of each column with z > threshold at ``label``."""
+    """``[w]`` fraction of units (rows x channels) of each column that respond at ``label``."""
     return significance_map(res, design, label).mean(0)
 
 
 
 def snr_map(res: LayerResult, row: int) -> np.ndarray:
-    """``[h, w]`` log10 of the channel-median SNR at component row ``row``, clipped to [-1, 3]."""
-    s = res.neuron["snr"][row]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.clip(np.log10(np.nanmedian(np.where(np.isnan(s), 0, s), axis=-1)), -1, 3)
+    """``[h, w]`` log10 of the median SNR over channels at component row ``row``, clipped to [-1, 3].
+
+    Channels with undefined SNR (0/0: silent, or no noise estimate) are left out of the median; a position
+    where every channel is undefined is NaN. Infinite SNR (a response with zero noise around it, as in a
+    noise-free network) clips to 3.
+    """
+    s = np.asarray(res.neuron["snr"][row], np.float64)
+    defined = ~np.isnan(s)
+    filled = np.where(defined, s, np.inf)
+    # The median of the defined channels: sort, undefined last, and take the middle of the defined ones.
+    srt = np.sort(filled, axis=-1)
+    n = defined.sum(-1)
+    lo = np.take_along_axis(srt, np.maximum((n - 1) // 2, 0)[..., None], -1)[..., 0]
+    hi = np.take_along_axis(srt, np.maximum(n // 2, 0)[..., None], -1)[..., 0]
+    with np.errstate(invalid="ignore"):
+        med = np.where(n > 0, np.where(lo == hi, lo, (lo + hi) / 2), np.nan)
+    with np.errstate(divide="ignore"):
+        return np.clip(np.log10(med), -1, 3)
+
 
 __all__ = ["column_profile", "conv_strides", "receptive_field_size", "receptive_field_spans", "rf_class_summary",
            "rf_classes", "rf_parts", "significance_map", "snr_map"]

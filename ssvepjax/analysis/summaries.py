@@ -1,17 +1,27 @@
-"""Per-layer summaries of tag responses: fractions significant, harmonic orders, summed BCA, SNR, ratios.
+"""Per-layer summaries of tag responses: who responds (by a stated rule), how much, and where the power goes.
 
 :func:`layer_summary` reduces one layer's :class:`~ssvepjax.analysis.results.LayerResult` to the numbers
 the report, the experiments and the README tables print. Every summary of a layer lives here.
+
+Two kinds of number, kept apart (SCIENCE.md section 6):
+
+- **effect sizes** (``effects``): relative amplitudes at the components, the share of each unit's AC power
+  at each kind of bin, intermodulation relative to the fundamentals, summed amplitudes over harmonics.
+  For a noise-free network they do not depend on the recording length;
+- **fractions of units that respond**, under the rule of ``design.significance`` (``rule`` says which):
+  the amplitude test across images by default (T-invariant), or the EEG z rule. The z-rule fractions are
+  always reported too, under ``z_rule``, because they are what the EEG literature reports; for a
+  noise-free network they change with the recording length alone.
 """
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
 
+from ssvepjax.analysis.effects import POWER_KINDS, unit_effects
 from ssvepjax.analysis.results import LayerResult
 from ssvepjax.spectral.design import Design
-from ssvepjax.spectral.noise import harmonic_sum
+from ssvepjax.spectral.noise import harmonic_range, harmonic_sum
 from ssvepjax.tagging.frequency_components import FUNDAMENTAL, HARMONIC, INTERMODULATION, unique_bins
 
 
@@ -34,129 +44,194 @@ def harmonic_bins(design: Design) -> dict[int, list[tuple[int, int]]]:
 
     Shared bins (6 and 7.5 Hz: 30 Hz = 5f1 = 4f2) belong to two tags at once and are left out.
     """
-    out: dict[int, list[tuple[int, int]]] = {p: [] for p in range(len(design.tags.freqs_hz))}
+    out: dict[int, list[tuple[int, int]]] = {p: [] for p in range(design.tags.n_tags)}
     for c in design.components:
         if c.kind in (FUNDAMENTAL, HARMONIC) and not c.shared:
             out[c.tag].append((c.order, c.bin))
     return {p: sorted(v) for p, v in out.items()}
 
 
-def significance_summary(res: LayerResult, design: Design = Design(), top_k: int = 5) -> dict:
-    """Fractions of significant units (z > threshold) of one layer, per component and per kind.
+def responding(res: LayerResult, design: Design, rule: str | None = None) -> np.ndarray:
+    """``bool [m, n_units]``: which units respond at each component bin under ``rule`` (default the design's).
 
-    "Per kind" values are means over the non-shared components of that kind of the fraction of units
-    significant at each, so they compare with ``false_positive_rate`` (the same fraction at noise-only
-    bins). ``any_*`` is the fraction of units significant at one or more components of the kind.
+    ``"amplitude"`` needs the amplitude test (``measure(..., relative=...)``); ``"z"`` uses the z rule.
     """
-    thr = design.noise.z_threshold
+    rule = rule or design.significance
+    m = res.neuron["z"].shape[0]
+    if rule == "z":
+        return significant(res.neuron["z"].reshape(m, -1), design.noise.z_threshold)
+    if res.test is None:
+        raise ValueError("the amplitude test needs per-image moments: probe_dataset(..., relative=True) and "
+                         "measure(spec, design, relative=...); or choose Design(significance='z')")
+    return np.asarray(res.test["reject"]).reshape(m, -1)
+
+
+def _fractions(sig: np.ndarray, design: Design, labels: list[str], row: dict[int, int]) -> dict:
+    """Fractions of units responding, per component, per tag, per kind and per intermodulation order."""
     comps = design.components
-    cb, labels, _ = design.bins()
-    row = {int(b): i for i, b in enumerate(cb)}
-    z = res.neuron["z"].reshape(len(cb), -1)
-    sig = np.nan_to_num(z, nan=-np.inf) > thr
     frac = sig.mean(1)
-    per_comp = {labels[i]: float(frac[i]) for i in range(len(cb))}
-    out = {"n_units": res.n_units, "unit_shape": list(res.unit_shape), "per_component": per_comp}
-    for i in range(len(design.tags.freqs_hz)):
-        out[f"f{i + 1}"] = float(frac[row[design.tags.tag_bins[i]]])
+    out = {"per_component": {labels[i]: float(frac[i]) for i in range(len(labels))}}
+    for i, b in enumerate(design.tags.tag_bins):
+        out[f"f{i + 1}"] = float(frac[row[b]])
     for kind in (HARMONIC, INTERMODULATION):
         rows = [row[b] for b in unique_bins(comps, kind, include_shared=False)]
         out[f"mean_{kind}"] = float(frac[rows].mean()) if rows else float("nan")
         out[f"any_{kind}"] = float(sig[rows].any(0).mean()) if rows else float("nan")
-    by_order = {}
+    by_order: dict[int, set[int]] = {}
     for c in comps:
         if c.kind == INTERMODULATION and not c.shared:
             by_order.setdefault(c.order, set()).add(row[c.bin])
     for o, rows in sorted(by_order.items()):
         out[f"intermodulation_order{o}"] = float(frac[sorted(rows)].mean())
-    for key, zz in (("false_positive_rate", res.neuron_noise_z), ("higher_order_rate", res.neuron_lattice_z)):
-        zz = np.nan_to_num(zz.reshape(zz.shape[0], -1), nan=-np.inf)
-        out[key] = float((zz > thr).mean()) if zz.size else float("nan")
-    amp = res.neuron["amplitude"].reshape(len(cb), -1)
-    out["silent_fraction"] = float((amp.max(0) == 0).mean())
+    return out
+
+
+def _nanmedian(x) -> float:
+    x = np.asarray(x, np.float64)
+    x = x[~np.isnan(x)]
+    return float(np.median(x)) if x.size else float("nan")
+
+
+def _rate(values: np.ndarray, threshold: float) -> float:
+    v = np.nan_to_num(np.asarray(values, np.float64).reshape(np.shape(values)[0], -1), nan=-np.inf)
+    return float((v > threshold).mean()) if v.size else float("nan")
+
+
+def significance_summary(res: LayerResult, design: Design = Design(), top_k: int = 5) -> dict:
+    """Which units of one layer respond, per component and kind, under the design's rule and the z rule.
+
+    Keys: ``rule`` (a sentence), ``n_units``, ``unit_shape``, ``silent_fraction`` (units with no AC content
+    above the detection floor: no response at any bin), the fractions of :func:`_fractions` under the
+    design's rule, ``false_positive_rate`` (the same rule at off-lattice bins, where no combination of the
+    tags can respond: exactly 0 for a noise-free network probed over whole periods, by construction),
+    ``z_rule`` (the fractions under z > threshold, with its own ``false_positive_rate`` and
+    ``higher_order_rate``: dependent on the recording length for a noise-free network), ``median_snr``
+    and ``strongest_units``. "Per kind" values are means over the non-shared components of that kind;
+    ``any_*`` is the fraction of units responding at one or more components of the kind.
+    """
+    cb, labels, _ = design.bins()
+    row = {int(b): i for i, b in enumerate(cb)}
+    thr = design.noise.z_threshold
+    z_sig = responding(res, design, "z")
+    out = {"rule": design.rule, "n_units": res.n_units, "unit_shape": list(res.unit_shape),
+           "silent_fraction": float((np.asarray(res.effects["ac"]) == 0).mean())}
+    out.update(_fractions(responding(res, design), design, labels, row))
+    if design.significance == "z":
+        out["false_positive_rate"] = _rate(res.neuron_noise_z, thr)
+    else:
+        out["false_positive_rate"] = _rate(res.neuron_noise_relative, design.detection_limit)
+    z_rule = _fractions(z_sig, design, labels, row)
+    z_rule["false_positive_rate"] = _rate(res.neuron_noise_z, thr)
+    z_rule["higher_order_rate"] = _rate(res.neuron_lattice_z, thr)
+    out["z_rule"] = z_rule
     snr = res.neuron["snr"].reshape(len(cb), -1)
     # Units that see one part only respond with zero noise around their tag (a deterministic network
     # has no noise): their SNR is infinite, so the robust median summarises SNR, not the mean.
-    out["median_snr"] = {lab: float(np.nanmedian(snr[row[b]])) for b, lab in
-                         ((design.tags.tag_bins[i], f"f{i + 1}") for i in range(len(design.tags.freqs_hz)))}
+    out["median_snr"] = {f"f{i + 1}": _nanmedian(snr[row[b]]) for i, b in enumerate(design.tags.tag_bins)}
     out["strongest_units"] = strongest_units(res, design, top_k)
     return out
 
 
 def strongest_units(res: LayerResult, design: Design = Design(), top_k: int = 5) -> dict:
-    """The ``top_k`` units by z at each tag and at f1+f2 (if two tags): index, z and SNR."""
-    cb, labels, _ = design.bins()
+    """The ``top_k`` units by relative amplitude at each tag and at f1+f2 (if two tags): index, relative
+    amplitude, amplitude, z and SNR."""
+    _, labels, _ = design.bins()
     out = {}
-    targets = [f"f{i + 1}" for i in range(len(design.tags.freqs_hz))]
-    if len(targets) >= 2:
-        targets.append("f1+f2")
+    targets = [f"f{i + 1}" for i in range(design.tags.n_tags)] + (["f1+f2"] if design.tags.n_tags >= 2 else [])
     for lab in targets:
         i = next((j for j, lb in enumerate(labels) if lab in lb.split("=")), None)
         if i is None:
             continue
-        z = np.nan_to_num(res.neuron["z"][i].reshape(-1), nan=-np.inf)
-        b = np.nan_to_num(res.neuron["bca"][i].reshape(-1), nan=-np.inf)
-        top = np.lexsort((-b, -z))[:top_k]  # by z, ties (infinite z: zero noise) by BCA
+        rel = np.nan_to_num(np.asarray(res.effects["relative"][i], np.float64).reshape(-1), nan=-np.inf)
+        top = np.argsort(-rel, kind="stable")[:top_k]
         out[lab] = [
-            {"index": [int(v) for v in np.unravel_index(t, res.unit_shape)], "z": float(z[t]),
-             "snr": float(res.neuron["snr"][i].reshape(-1)[t]), "bca": float(b[t])}
-            for t in top if z[t] > -np.inf
+            {"index": [int(v) for v in np.unravel_index(t, res.unit_shape)], "relative": float(rel[t]),
+             "amplitude": float(res.neuron["amplitude"][i].reshape(-1)[t]),
+             "z": float(res.neuron["z"][i].reshape(-1)[t]), "snr": float(res.neuron["snr"][i].reshape(-1)[t])}
+            for t in top if rel[t] > 0
         ]
     return out
 
 
-def layer_summary(res: LayerResult, design: Design = Design(), top_k: int = 5, *,
-                  rounding_ratio: float = 1e-4) -> dict:
-    """``analysis.significance_summary`` plus harmonic orders, summed BCA and robust SNR summaries.
+def effect_summary(res: LayerResult, design: Design = Design()) -> dict:
+    """T-invariant effect sizes of one layer, over its non-silent units.
+
+    ``relative``: median relative amplitude (amplitude / AC amplitude) at each tag and at f1+f2;
+    ``share``: the mean share of the units' AC power per kind of bin (``analysis.effects.POWER_KINDS``);
+    ``im_ratio``: the median of ``sqrt(P_intermodulation / P_fundamental)``; ``layer_share``: the shares of
+    the layer's mean spectrum (one number per kind, the grand average).
+    """
+    ac = np.asarray(res.effects["ac"]).reshape(-1)
+    live = ac > 0
+    rel = np.asarray(res.effects["relative"]).reshape(len(design.bins()[0]), -1)[:, live]
+    targets = [f"f{i + 1}" for i in range(design.tags.n_tags)] + (["f1+f2"] if design.tags.n_tags >= 2 else [])
+    med = lambda x: float(np.median(x)) if x.size else float("nan")  # noqa: E731
+    layer = unit_effects(res.layer_spectrum, design)
+    return {
+        "units": int(live.sum()),
+        "relative": {lab: med(rel[component_row(design, lab)]) for lab in targets},
+        "share": {k: float(np.mean(np.asarray(res.effects["share"][k]).reshape(-1)[live])) if live.any()
+                  else float("nan") for k in POWER_KINDS},
+        "im_ratio": med(np.asarray(res.effects["im_ratio"]).reshape(-1)[live & np.isfinite(
+            np.asarray(res.effects["im_ratio"]).reshape(-1))]),
+        "layer_share": {k: float(layer["share"][k]) for k in POWER_KINDS},
+    }
+
+
+def layer_summary(res: LayerResult, design: Design = Design(), top_k: int = 5) -> dict:
+    """:func:`significance_summary`, :func:`effect_summary`, harmonic orders, harmonic sums, SNR and ratios.
 
     Added keys:
 
-    - ``harmonic_order``: ``{n: fraction}``, the fraction of units with z > threshold at the n-th
+    - ``effects``: :func:`effect_summary`;
+    - ``harmonic_order``: ``{n: fraction}``, the fraction of units responding (design's rule) at the n-th
       harmonic, averaged over the tags whose n-th harmonic has a bin of its own (n = 1: fundamentals);
-      ``harmonic_order_by_tag``: the same per tag.
-    - ``summed_bca``: ``{"f1": ..., ...}``, the mean over units of the BCA summed over significant
-      harmonics of that tag (Retter, Rossion & Schiltz 2021: harmonics in order, selection stops after
-      two consecutive non-significant ones; shared bins are skipped); ``summed_bca_layer``: the same on
-      the layer's mean spectrum. In the units of the activations: compare within a network, not across.
-    - ``snr``: per tag and at f1+f2, the median SNR, the mean over units with finite SNR, and the
-      fraction of units with infinite SNR (a response with zero noise floor: a deterministic unit that
-      sees one part only).
+      ``harmonic_order_by_tag``: the same per tag;
+    - ``harmonic_range``: per tag, how many harmonics are summed: those before the first two consecutive
+      harmonics where the grand-averaged response (the layer's mean spectrum) does not respond (Retter,
+      Rossion & Schiltz 2021); under the amplitude rule the grand average responds where its relative
+      amplitude exceeds the detection limit, under the z rule where its z exceeds the threshold;
+    - ``summed_amplitude``: per tag, the mean over units of the amplitude summed over that range (activation
+      units; T-invariant for a noise-free network); ``summed_bca``: the same for the baseline-corrected
+      amplitude (the EEG convention; depends on the noise window);
+    - ``snr``: per tag and at f1+f2, the median SNR, the mean over units with finite SNR, and the fraction
+      of units with infinite SNR (a response with zero noise floor: a deterministic unit that sees one
+      part only);
     - ``amplitude_ratio``: :func:`amplitude_ratios`.
-    - ``above_rounding``: ``mean_/any_harmonic`` and ``mean_/any_intermodulation`` counting a unit only
-      where it is significant *and* its amplitude exceeds ``rounding_ratio`` times its largest
-      fundamental. The z rule is scale-free, and in a noise-free float32 network rounding error lands on
-      the same bins as real responses (the frames are exactly periodic): the linear control shows it.
     """
     out = significance_summary(res, design, top_k)
-    thr = design.noise.z_threshold
+    out["effects"] = effect_summary(res, design)
     cb, labels, _ = design.bins()
     row = {int(b): i for i, b in enumerate(cb)}
     m = len(cb)
-    z = res.neuron["z"].reshape(m, -1)
-    bca = np.nan_to_num(res.neuron["bca"].reshape(m, -1))
-    frac = significant(z, thr).mean(1)
+    frac = responding(res, design).mean(1)
+    layer_effects = unit_effects(res.layer_spectrum, design)
+    if design.significance == "z":
+        grand = significant(res.layer["z"], design.noise.z_threshold)
+    else:
+        grand = np.nan_to_num(np.asarray(layer_effects["relative"], np.float64), nan=0.0) > design.detection_limit
+    amp = res.neuron["amplitude"].reshape(m, -1)
+    bca = res.neuron["bca"].reshape(m, -1)
     by_tag: dict[str, dict[int, float]] = {}
     by_order: dict[int, list[float]] = {}
-    summed, summed_layer = {}, {}
+    ranges, summed_amp, summed_bca = {}, {}, {}
     for p, hb in harmonic_bins(design).items():
         tag = f"f{p + 1}"
         by_tag[tag] = {n: float(frac[row[b]]) for n, b in hb}
         for n, b in hb:
             by_order.setdefault(n, []).append(float(frac[row[b]]))
         rows = [row[b] for _, b in hb]
-        hs = harmonic_sum(bca[rows].T, np.asarray(z[rows], np.float32).T, thr)
-        summed[tag] = float(jnp.mean(hs))
-        summed_layer[tag] = float(harmonic_sum(np.nan_to_num(res.layer["bca"][rows]),
-                                               np.asarray(res.layer["z"][rows], np.float32), thr))
+        ranges[tag] = harmonic_range(grand[rows])
+        summed_amp[tag] = float(np.mean(harmonic_sum(amp[rows].T, grand[rows])))
+        summed_bca[tag] = float(np.mean(harmonic_sum(bca[rows].T, grand[rows])))
     out["harmonic_order"] = {n: float(np.mean(v)) for n, v in sorted(by_order.items())}
     out["harmonic_order_by_tag"] = by_tag
-    out["summed_bca"] = summed
-    out["summed_bca_layer"] = summed_layer
+    out["harmonic_range"] = ranges
+    out["summed_amplitude"] = summed_amp
+    out["summed_bca"] = summed_bca
     snr = res.neuron["snr"].reshape(m, -1)
     snr_out = {}
-    targets = [f"f{p + 1}" for p in range(len(design.tags.freqs_hz))]
-    if len(targets) >= 2:
-        targets.append("f1+f2")
+    targets = [f"f{p + 1}" for p in range(design.tags.n_tags)] + (["f1+f2"] if design.tags.n_tags >= 2 else [])
     for lab in targets:
         s = snr[component_row(design, lab)]
         finite = s[np.isfinite(s)]
@@ -166,17 +241,6 @@ def layer_summary(res: LayerResult, design: Design = Design(), top_k: int = 5, *
                         "infinite_fraction": float(np.isinf(s).mean())}
     out["snr"] = snr_out
     out["amplitude_ratio"] = amplitude_ratios(res, design)
-    # z is scale-free: in a noise-free network float32 rounding on the lattice can pass it. Also report the
-    # fractions counting only responses at least `rounding_ratio` of the unit's largest fundamental.
-    amp = res.neuron["amplitude"].reshape(m, -1)
-    fund = amp[[row[b] for b in design.tags.tag_bins]].max(0)
-    sig_big = significant(z, thr) & (amp > rounding_ratio * fund[None])
-    above = {"ratio": rounding_ratio}
-    for kind in (HARMONIC, INTERMODULATION):
-        rows = [row[b] for b in unique_bins(design.components, kind, include_shared=False)]
-        above[f"mean_{kind}"] = float(sig_big[rows].mean(1).mean()) if rows else float("nan")
-        above[f"any_{kind}"] = float(sig_big[rows].any(0).mean()) if rows else float("nan")
-    out["above_rounding"] = above
     return out
 
 
@@ -185,9 +249,7 @@ def amplitude_ratios(res: LayerResult, design: Design = Design()) -> dict[str, d
 
     ``"2f1/f1"``: ``A(2 f_1) / A(f_1)`` per unit (units with ``A(f_1) > 0``); ``"f1+f2/sqrt(f1*f2)"``:
     ``A(f_1 + f_2) / sqrt(A(f_1) A(f_2))``. Each is summarised by its median and 99th percentile over
-    units. This separates a real nonlinearity (ratios of order 0.01-1) from float32 rounding, which in a
-    noise-free network also lands on harmonic bins (the frames are exactly periodic, so rounding error
-    is too) but at ratios of order 1e-6 to 1e-4.
+    units. Both are Fourier-coefficient ratios: T-invariant for a noise-free network.
     """
     amp = res.neuron["amplitude"].reshape(res.neuron["amplitude"].shape[0], -1).astype(np.float64)
     out = {}
@@ -204,11 +266,11 @@ def amplitude_ratios(res: LayerResult, design: Design = Design()) -> dict[str, d
         if 1 in bins and 2 in bins:
             f, f2 = (amp[component_row(design, lab)] for lab in (f"f{p + 1}", f"2f{p + 1}"))
             out[f"2f{p + 1}/f{p + 1}"] = stats(f2, f)
-    if len(design.tags.freqs_hz) >= 2:
+    if design.tags.n_tags >= 2:
         a1, a2, s = (amp[component_row(design, lab)] for lab in ("f1", "f2", "f1+f2"))
         out["f1+f2/sqrt(f1*f2)"] = stats(s, np.sqrt(a1 * a2))
     return out
 
 
-__all__ = ["amplitude_ratios", "component_row", "harmonic_bins", "layer_summary", "significance_summary",
-           "significant", "strongest_units"]
+__all__ = ["amplitude_ratios", "component_row", "effect_summary", "harmonic_bins", "layer_summary", "responding",
+           "significance_summary", "significant", "strongest_units"]

@@ -27,6 +27,7 @@ import numpy as np
 
 from ssvepjax.spectral.design import Design, as_design
 from ssvepjax.spectral.noise import measures_at
+from ssvepjax.stats.amplitude import amplitude_test
 from ssvepjax.stats.fdr import fdr_bh
 from ssvepjax.stats.t2 import circular_from_moments, coefficient_moments, hotelling_from_moments
 from ssvepjax.streaming.loop import reduce_dataset
@@ -66,7 +67,7 @@ def statistics_bins(design: Design, *, max_order: int = 2, n_noise: int = 4) -> 
 def stream_tests(
     fn: Callable, images, masks, design: Design, bins: Sequence[int], *, one_period: bool = True,
     method: str = "auto", **loop_kwargs,
-) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+) -> tuple[dict[str, np.ndarray], dict[str, dict], dict[str, dict]]:
     """Image-averaged amplitude spectra and, at ``bins``, each unit's coefficient moments over images.
 
     Args:
@@ -80,13 +81,14 @@ def stream_tests(
         **loop_kwargs: ``chunk_size``, ``mesh``, ``progress``, ``checkpoint_dir``, ... (``streaming.reduce_dataset``).
 
     Returns:
-        ``(mean_amplitude {layer: [K, ...]}, moments {layer: {key: [m, ...]}})``; test the moments with
-        :func:`tests_from_moments`.
+        ``(mean_amplitude {layer: [K, ...]}, moments {layer: {key: [m, ...]}}, relative {layer: {"n", "sum",
+        "sumsq"}})``: test the coefficient moments with :func:`tests_from_moments` (T-squared) and the
+        relative-amplitude moments with ``stats.amplitude_test``.
     """
     reduction = moments_reduction(fn, masks, as_design(design), bins, one_period=one_period, method=method)
     loop_kwargs.setdefault("progress", False)
-    amp, moments = reduce_dataset(images, reduction, desc="test images", **loop_kwargs)
-    return {k: np.asarray(v) for k, v in amp.items()}, moments
+    amp, moments, relative = reduce_dataset(images, reduction, desc="test images", **loop_kwargs)
+    return {k: np.asarray(v) for k, v in amp.items()}, moments, relative
 
 
 def tests_from_moments(moments: dict, *, test: str = "hotelling", alpha: float = 0.05) -> dict[str, np.ndarray]:
@@ -128,18 +130,22 @@ def compare_detections(
     design: Design = Design(),
     *,
     alpha: float = 0.05,
+    relative: dict | None = None,
 ) -> dict[str, dict]:
     """Per bin: units detected by the z rule, by each T-squared test after FDR, and their overlap.
 
     Args:
         mean_amplitude: ``[K, *unit_shape]`` image-averaged amplitude spectrum of one layer.
         moments: its coefficient moments at ``bins`` (:func:`stream_tests`).
+        relative: its relative-amplitude moments at ``bins`` (:func:`stream_tests`): adds ``amplitude_fdr``,
+            the amplitude test across images (``stats.amplitude``) with the same FDR.
         bins, labels: the m tested bins and their names.
         design: noise settings and z threshold of the z rule.
         alpha: FDR of the T-squared tests.
 
     Returns:
-        ``{label: {...}}`` with fractions of units: ``z_rule`` (z > threshold), ``hotelling_fdr`` and
+        ``{label: {...}}`` with fractions of units: ``amplitude_fdr`` (with ``relative``), ``z_rule`` (z > threshold),
+        ``hotelling_fdr`` and
         ``circular_fdr`` (q <= alpha), ``hotelling_p05`` (uncorrected p < .05), ``both`` (z rule and
         Hotelling FDR), ``z_only``, ``t2_only``, and ``defined`` (units where Hotelling's test is not
         degenerate).
@@ -149,14 +155,21 @@ def compare_detections(
     if len(labels) != m or np.shape(moments["mean_re"])[0] != m:
         raise ValueError(f"moments have {np.shape(moments['mean_re'])[0]} bins, bins {m}, labels {len(labels)}: "
                          f"they must match")
-    z = np.asarray(measures_at(mean_amplitude, list(bins), design.noise, measures=("z",))["z"]).reshape(m, -1)
+    z = measures_at(mean_amplitude, list(bins), design.noise, measures=("z",), exclude=design.excluded_bins())["z"]
+    z = np.asarray(z).reshape(m, -1)
     zs = np.nan_to_num(z, nan=-np.inf) > thr
     hot = tests_from_moments(moments, test="hotelling", alpha=alpha)
     circ = tests_from_moments(moments, test="circular", alpha=alpha)
+    amp_reject = None
+    if relative is not None:
+        _, _, p = amplitude_test(relative, design.detection_limit)
+        amp_reject = np.asarray(fdr_bh(np.asarray(p).reshape(m, -1), alpha, axis=1)[0])
     out = {}
     for i, lab in enumerate(labels):
         h = hot["reject"][i]
-        out[lab] = {
+        if amp_reject is not None:
+            out.setdefault(lab, {})["amplitude_fdr"] = float(amp_reject[i].mean())
+        out.setdefault(lab, {}).update({
             "bin": int(bins[i]),
             "z_rule": float(zs[i].mean()),
             "hotelling_fdr": float(h.mean()),
@@ -166,7 +179,7 @@ def compare_detections(
             "z_only": float((zs[i] & ~h).mean()),
             "t2_only": float((~zs[i] & h).mean()),
             "defined": float((~np.isnan(hot["p"][i])).mean()),
-        }
+        })
     return out
 
 

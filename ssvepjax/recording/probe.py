@@ -21,24 +21,43 @@ from ssvepjax.tagging.frames import apply_gains
 from ssvepjax.tagging.tags import TagConfig
 
 
-def recorder(fn: Callable[[Array], PyTree], masks, tags: TagConfig, *, one_period: bool = True
-             ) -> Callable[[Array], dict[str, Array]]:
+def recorder(fn: Callable[[Array], PyTree], masks, tags: TagConfig, *, one_period: bool = True,
+             pixel_noise: float = 0.0, noise_seed: int = 0) -> Callable[[Array], dict[str, Array]]:
     """``image [H, W, C] -> {layer: [F, *unit_shape]}``: tag an image and run ``fn`` over its frames.
 
     ``F`` is ``tags.period_frames`` with ``one_period`` (one stimulus period, from which the
     spectrum of all frames follows exactly for a deterministic ``fn``: ``fourier.repeated_spectrum``),
     else ``tags.n_frames``. ``masks`` must be checked already (``masks.check_masks``). ``fn``'s pytree
     is flattened by ``adapters.flat_dict``. Traceable: jit or vmap it.
+
+    ``pixel_noise`` > 0 adds independent Gaussian noise of that standard deviation (pixel units) to every
+    pixel of every frame: the analogue of sensor and neural noise, under which the EEG z rule has its
+    nominal false-positive rate (SCIENCE.md section 6). The frames then differ from period to period, so
+    ``one_period`` must be False. The noise of an image is drawn from ``noise_seed`` and the image's own
+    values, so it does not depend on chunks, devices or the order of images.
     """
+    if not (np.isfinite(pixel_noise) and pixel_noise >= 0):
+        raise ValueError(f"pixel_noise must be a finite number >= 0, got {pixel_noise!r}")
+    if pixel_noise and one_period:
+        raise ValueError("pixel_noise > 0 makes every frame different: probe every frame (one_period=False)")
     g = tags.gains(one_period)
     m = jnp.asarray(masks, jnp.float32)
+    key = jax.random.key(int(noise_seed))
 
     def record(image):
         frames = apply_gains(image, m, g)
+        if pixel_noise:
+            frames = frames + pixel_noise * jax.random.normal(_image_key(key, image), frames.shape, frames.dtype)
         check_output(fn, frames[0])
         return flat_dict(jax.vmap(fn)(frames))
 
     return record
+
+
+def _image_key(key, image):
+    """A key from ``key`` and the image's values (a fixed random projection of its bits)."""
+    w = jax.random.uniform(jax.random.key(1), image.shape, image.dtype, 0.5, 1.5)
+    return jax.random.fold_in(key, jax.lax.bitcast_convert_type(jnp.sum(image * w), jnp.int32))
 
 
 def check_output(fn: Callable, frame) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ssvepjax.data.datasets import Dataset, load_dataset
 from ssvepjax.models.cifar_resnet import ModelConfig
-from ssvepjax.spectral.design import Design
-from ssvepjax.spectral.noise import NoiseConfig
+from ssvepjax.spectral.design import SIGNIFICANCE, Design
+from ssvepjax.spectral.noise import EXCLUDE, NoiseConfig
 from ssvepjax.tagging.masks import part_names
 from ssvepjax.tagging.tags import TagConfig
 from ssvepjax.training.train import TrainConfig, TrainedModel, train_or_load
@@ -38,6 +38,8 @@ class JobConfig:
         progress: show progress bars.
         compile_cache: use JAX's persistent compilation cache under the cache dir.
         one_period: probe one stimulus period per image (exact; False runs every frame).
+        pixel_noise: Gaussian noise (pixel units) added to every frame: the injected-noise null of the z rule
+            (every frame is probed; use ``design.significance == "z"``).
         quick: the CI size.
     """
 
@@ -54,6 +56,7 @@ class JobConfig:
     progress: bool = True
     compile_cache: bool = True
     one_period: bool = True
+    pixel_noise: float = 0.0
     quick: bool = False
 
     def __post_init__(self):
@@ -61,6 +64,13 @@ class JobConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not (isinstance(self.pixel_noise, (int, float)) and self.pixel_noise >= 0):
+            raise ValueError(f"pixel_noise must be a number >= 0, got {self.pixel_noise!r}")
+        if self.pixel_noise and self.one_period:
+            raise ValueError("pixel_noise > 0 needs every frame probed (one_period=False, --every-frame)")
+        if self.pixel_noise and self.design.significance != "z":
+            raise ValueError("with injected noise every bin holds noise above the detection limit: use the z rule "
+                             "(significance='z', --significance z)")
 
     @property
     def out_dir(self) -> Path:
@@ -71,7 +81,7 @@ class JobConfig:
 
 def add_job_arguments(p: argparse.ArgumentParser, *, default_out: str, n_images: int) -> argparse.ArgumentParser:
     """Add the options of :class:`JobConfig` to ``p`` (the main job and every experiment use these)."""
-    m, t, tags, noise = ModelConfig(), TrainConfig(), TagConfig(), NoiseConfig()
+    m, t, tags, noise, design = ModelConfig(), TrainConfig(), TagConfig(), NoiseConfig(), Design()
     parts = "; ".join(f"{n} tag{'s' if n > 1 else ''}: {', '.join(part_names(n))}" for n in (1, 2, 3, 4))
     g = p.add_argument_group("data and model")
     g.add_argument("--quick", action="store_true",
@@ -108,6 +118,19 @@ def add_job_arguments(p: argparse.ArgumentParser, *, default_out: str, n_images:
                    help=f"smallest and largest noise bins dropped from each window (default {noise.drop_extremes})")
     g.add_argument("--z-threshold", type=float, default=noise.z_threshold,
                    help=f"z above which the EEG rule calls a component significant (default {noise.z_threshold})")
+    g.add_argument("--noise-exclude", choices=EXCLUDE, default=noise.exclude,
+                   help="bins left out of every noise window: every listed component (default), every bin of the "
+                        "tags' lattice, or none (the plain EEG window)")
+    g.add_argument("--significance", choices=SIGNIFICANCE, default=design.significance,
+                   help="which units respond: 'amplitude' (default) the amplitude test across images against the "
+                        "detection limit, independent of the recording length; 'z' the EEG z rule (for "
+                        "--pixel-noise; for a noise-free network it changes with --n-frames alone)")
+    g.add_argument("--detection-limit", type=float, default=design.detection_limit,
+                   help=f"coefficients at or below this fraction of their series' AC amplitude are float32 rounding "
+                        f"(default {design.detection_limit:g}, from a float64 comparison)")
+    g.add_argument("--pixel-noise", type=float, default=0.0,
+                   help="standard deviation of Gaussian noise added to every pixel of every frame (default 0); "
+                        "probes every frame; use with --significance z")
     g = p.add_argument_group("run")
     g.add_argument("--out", default=default_out, help=f"output folder (default {default_out})")
     g.add_argument("--cache-dir", default=None,
@@ -139,14 +162,16 @@ def config_from_args(args: argparse.Namespace, *, n_images: int = 32) -> JobConf
         return value if value is not None else q.get(key, full)
 
     tags = TagConfig(tuple(args.freqs), args.fps, args.n_frames, args.min_gain)
-    noise = NoiseConfig(args.n_neighbors, args.skip, args.drop_extremes, args.z_threshold)
+    noise = NoiseConfig(args.n_neighbors, args.skip, args.drop_extremes, args.z_threshold, args.noise_exclude)
+    design = Design(tags, noise, args.max_order, detection_limit=args.detection_limit, significance=args.significance)
     return JobConfig(
         dataset=args.dataset, data_dir=args.data_dir, max_train=pick(args.max_train, "max_train", None),
         model=ModelConfig(pick(args.depth, "depth", ModelConfig.depth), args.width),
         train=TrainConfig(pick(args.epochs, "epochs", TrainConfig.epochs), args.batch_size, args.lr, seed=args.seed),
-        design=Design(tags, noise, args.max_order), n_images=pick(args.n_images, "n_images", n_images),
+        design=design, n_images=pick(args.n_images, "n_images", n_images),
         out=args.out, cache_dir=args.cache_dir, chunk_size=args.chunk_size, progress=not args.no_progress,
-        compile_cache=not args.no_compile_cache, one_period=not args.every_frame, quick=args.quick,
+        compile_cache=not args.no_compile_cache, one_period=not (args.every_frame or args.pixel_noise),
+        pixel_noise=args.pixel_noise, quick=args.quick,
     )
 
 
@@ -177,6 +202,9 @@ def job_settings(cfg: JobConfig, data: Dataset, trained: TrainedModel) -> dict:
         "noise": dataclasses.asdict(cfg.design.noise),
         "max_order": cfg.design.max_order,
         "detection_limit": cfg.design.detection_limit,
+        "resolution": cfg.design.resolution,
+        "significance": cfg.design.rule,
+        "pixel_noise": cfg.pixel_noise,
         "n_images": cfg.n_images,
     }
 

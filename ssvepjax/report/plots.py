@@ -20,13 +20,24 @@ from ssvepjax.tagging import frequency_components as C  # noqa: E402
 KIND_COLORS = {C.FUNDAMENTAL: "tab:red", C.HARMONIC: "tab:orange", C.INTERMODULATION: "tab:blue"}
 
 
-def save(fig, path: str) -> str:
+def save_figure(fig, path: str) -> str:
     """Write ``fig`` to ``path`` as PNG through a temporary file, then close it."""
     tmp = f"{path}.tmp.png"
     fig.savefig(tmp, dpi=120, bbox_inches="tight")
     plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+def _place_labels(xs: np.ndarray, ys: np.ndarray, min_gap: float) -> np.ndarray:
+    """Heights for labels at ``xs`` above points ``ys`` so that labels closer than ``min_gap`` stack."""
+    order = np.argsort(xs)
+    levels = np.zeros(len(xs), int)
+    for n, i in enumerate(order):
+        taken = {levels[j] for j in order[:n] if abs(xs[j] - xs[i]) < min_gap}
+        while levels[i] in taken:
+            levels[i] += 1
+    return levels
 
 
 def plot_spectrum(
@@ -36,83 +47,159 @@ def plot_spectrum(
     path: str,
     *,
     title: str = "",
-    max_label_order: int = 3,
+    max_labels: int = 14,
     ylabel: str = "amplitude (activation units)",
 ) -> str:
-    """Amplitude spectrum ``[K]`` with fundamentals, harmonics and intermodulation marked."""
-    fig, ax = plt.subplots(figsize=(10, 4))
-    ax.plot(freqs_hz[1:], amplitude[1:], color="0.25", lw=0.9)
-    top = float(np.max(amplitude[1:])) if amplitude.size > 1 else 1.0
-    seen = set()
+    """Amplitude spectrum ``[K]`` as stems, components coloured by kind and labelled; linear and log panels.
+
+    A noise-free network's spectrum is exactly 0 between the components, so every bin is a stem (a connected
+    line would draw each response as a triangle). The ``max_labels`` largest components are labelled (every
+    label of a shared bin, e.g. ``4f2=5f1``), stacked where they would overlap; the log panel shows and labels
+    every component, the small ones the linear panel cannot.
+    """
+    amplitude = np.asarray(amplitude, np.float64)
+    by_bin: dict[int, C.Component] = {}
     for c in comps:
-        color = KIND_COLORS[c.kind]
-        ax.axvline(c.frequency_hz, color=color, lw=0.8, alpha=0.35, zorder=0,
-                   label=c.kind if c.kind not in seen else None)
-        seen.add(c.kind)
-        if c.order <= max_label_order and c.labels[0] == c.label:
-            ax.annotate("=".join(c.labels), (c.frequency_hz, amplitude[c.bin]), xytext=(0, 4),
-                        textcoords="offset points", ha="center", fontsize=7, color=color)
-    ax.set_xlim(0, freqs_hz[-1])
-    ax.set_ylim(0, top * 1.15 if top > 0 else 1)
-    ax.set_xlabel("frequency (Hz)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(loc="upper right", fontsize=8)
-    return save(fig, path)
+        by_bin.setdefault(c.bin, c)
+    fig, axes = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    k = np.arange(1, len(amplitude))
+    other = [b for b in k if b not in by_bin and amplitude[b] > 0]
+    for ax, log in zip(axes, (False, True)):
+        ax.vlines(freqs_hz[other], 0 if not log else 1e-30, amplitude[other], color="0.6", lw=0.8,
+                  label="other bins" if not log else None)
+        for kind in C.KINDS:
+            bins = [b for b, c in by_bin.items() if c.kind == kind and not c.shared]
+            ax.vlines(freqs_hz[bins], 0 if not log else 1e-30, amplitude[bins], color=KIND_COLORS[kind], lw=1.6,
+                      label=kind if not log else None)
+            ax.plot(freqs_hz[bins], amplitude[bins], "o", ms=3, color=KIND_COLORS[kind])
+        shared = [b for b, c in by_bin.items() if c.shared]
+        ax.vlines(freqs_hz[shared], 0 if not log else 1e-30, amplitude[shared], color="tab:green", lw=1.6,
+                  label="shared bin" if not log else None)
+        ax.plot(freqs_hz[shared], amplitude[shared], "o", ms=3, color="tab:green")
+        ax.grid(alpha=0.3)
+    top = float(amplitude[1:].max()) if len(amplitude) > 1 else 0.0
+    axes[0].set_ylim(0, top * 1.35 if top > 0 else 1)
+    positive = amplitude[1:][amplitude[1:] > 0]
+    axes[1].set_yscale("log")
+    axes[1].set_ylim(max(positive.min() * 0.5, top * 1e-6) if positive.size else 1e-6, top * 2 if top > 0 else 1)
+    labelled = sorted((b for b in by_bin if amplitude[b] > 0), key=lambda b: -amplitude[b])[:max_labels]
+    if labelled:
+        xs = freqs_hz[labelled]
+        levels = _place_labels(xs, amplitude[labelled], min_gap=0.04 * freqs_hz[-1])
+        for b, lvl in zip(labelled, levels):
+            c = by_bin[b]
+            text = "=".join(c.labels) if c.labels else c.label
+            axes[0].annotate(text, (freqs_hz[b], amplitude[b]), xytext=(0, 4 + 10 * lvl), textcoords="offset points",
+                             ha="center", fontsize=7, color="tab:green" if c.shared else KIND_COLORS[c.kind])
+    for b, c in by_bin.items():  # every component in the log panel, rotated
+        if amplitude[b] > 0:
+            axes[1].annotate("=".join(c.labels) if c.labels else c.label, (freqs_hz[b], amplitude[b]), xytext=(0, 3),
+                             textcoords="offset points", ha="center", va="bottom", rotation=90, fontsize=6,
+                             color="tab:green" if c.shared else KIND_COLORS[c.kind])
+    axes[1].set_ylim(axes[1].get_ylim()[0], axes[1].get_ylim()[1] * 30)
+    axes[0].set_xlim(0, freqs_hz[-1])
+    axes[0].set_ylabel(ylabel)
+    axes[1].set_ylabel("amplitude (log scale)")
+    axes[1].set_xlabel("frequency (Hz)")
+    axes[0].set_title(title, fontsize=10)
+    axes[0].legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path)
 
 
-def plot_layer_fractions(summaries: dict[str, dict], path: str, *, title: str = "") -> str:
-    """Fraction of significant units per layer at f1, f2, harmonics, intermodulation and noise bins.
+def short_layer_name(name: str) -> str:
+    """``"stage2_block3/conv1/post"`` -> ``"s2.b3.c1"``; ``"stem/post"`` -> ``"stem"`` (tick labels)."""
+    out = []
+    for p in name.removesuffix("/post").removesuffix("/pre").split("/"):
+        if p.startswith("stage") and "_block" in p:
+            st, bl = p.removeprefix("stage").split("_block")
+            out.append(f"s{st}.b{bl}")
+        elif p.startswith("conv"):
+            out.append("c" + p.removeprefix("conv"))
+        else:
+            out.append(p)
+    return ".".join(out)
+
+
+def plot_layer_fractions(summaries: dict[str, dict], path: str, *, title: str = "",
+                         ylabel: str = "fraction of the layer's units") -> str:
+    """Fraction of units that respond per layer at f1, f2, harmonics, intermodulation and off-lattice bins.
 
     Args:
         summaries: ``{layer: significance_summary(...)}`` in forward order.
+        ylabel: what the fractions count (the rule).
     """
     names = list(summaries)
     x = np.arange(len(names))
-    series = [("f1", "f1", "tab:red"), ("f2", "f2", "tab:purple"),
-              ("mean_harmonic", "harmonics (mean per component)", "tab:orange"),
-              ("mean_intermodulation", "intermodulation (mean per component)", "tab:blue"),
-              ("any_intermodulation", "intermodulation (any component)", "tab:cyan"),
-              ("false_positive_rate", "noise-only bins (false positives)", "0.5")]
-    fig, ax = plt.subplots(figsize=(max(8, 0.28 * len(names) + 3), 4.5))
-    for key, label, color in series:
-        ax.plot(x, [summaries[n].get(key, np.nan) for n in names], marker="o", ms=3, label=label, color=color,
-                ls="--" if key == "false_positive_rate" else "-")
+    series = [("f1", "f1", "tab:red", "-", "o"), ("f2", "f2", "tab:purple", "-", "o"),
+              ("mean_harmonic", "harmonics (mean per component)", "tab:orange", "-", "s"),
+              ("any_intermodulation", "intermodulation (any component)", "tab:blue", "-", "^"),
+              ("mean_intermodulation", "intermodulation (mean per component)", "tab:green", "--", "v"),
+              ("false_positive_rate", "off-lattice bins (false positives)", "black", ":", "x")]
+    fig, ax = plt.subplots(figsize=(max(9, 0.3 * len(names) + 3), 4.8))
+    stages = [n.split("_")[0] for n in names]
+    for k, st in enumerate(dict.fromkeys(stages)):  # shade alternate stages
+        idx = [i for i, s in enumerate(stages) if s == st]
+        if k % 2:
+            ax.axvspan(idx[0] - 0.5, idx[-1] + 0.5, color="0.93", zorder=0)
+    for key, label, color, ls, marker in series:
+        ax.plot(x, [summaries[n].get(key, np.nan) for n in names], marker=marker, ms=4, lw=1.4, label=label,
+                color=color, ls=ls, zorder=3 if key == "false_positive_rate" else 2)
     ax.set_xticks(x)
-    ax.set_xticklabels(names, rotation=75, fontsize=7)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("fraction of units with z > threshold")
-    ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.set_xticklabels([short_layer_name(n) for n in names], rotation=60, fontsize=8)
+    ax.set_xlim(-0.5, len(names) - 0.5)
+    ax.set_ylim(-0.03, 1.0)
+    ax.set_xlabel("layer (s = stage, b = block, c = conv; shaded: alternate stages)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", ncol=2)
     ax.grid(alpha=0.3)
-    return save(fig, path)
+    fig.tight_layout()
+    return save_figure(fig, path)
 
 
-def plot_snr_maps(maps: dict[str, dict[str, np.ndarray]], path: str, *, title: str = "") -> str:
-    """Spatial SNR maps: rows are layers, columns components.
+def plot_maps(maps: dict[str, dict[str, np.ndarray]], path: str, *, title: str = "", vmin: float = 0.0,
+              vmax: float = 1.0, colorbar_label: str = "", splits: Sequence[float] = (), bad_label: str = "",
+              cmap: str = "magma") -> str:
+    """Spatial maps on one shared colour scale: rows are layers, columns components.
 
     Args:
-        maps: ``{layer: {component_label: [h, w] map}}`` (e.g. channel-mean SNR per position).
+        maps: ``{layer: {component_label: [h, w] map}}``; NaN cells are drawn in light grey (``bad_label``).
+        vmin, vmax: the colour scale of every panel (values outside are clipped to its ends).
+        colorbar_label: what the colour means.
+        splits: where vertical parts meet, as fractions of the width (``(0.5,)`` for halves): dashed lines.
+        cmap: a matplotlib colour map.
     """
     layers = list(maps)
     cols = list(next(iter(maps.values())))
-    fig, axes = plt.subplots(len(layers), len(cols), figsize=(3.1 * len(cols), 2.8 * len(layers)),
+    fig, axes = plt.subplots(len(layers), len(cols), figsize=(2.7 * len(cols) + 1.6, 2.5 * len(layers) + 0.6),
                              squeeze=False)
+    colours = plt.get_cmap(cmap).copy()
+    colours.set_bad("0.82")
+    im = None
     for i, layer in enumerate(layers):
         for j, lab in enumerate(cols):
             ax = axes[i, j]
-            m = maps[layer][lab]
-            im = ax.imshow(m, cmap="magma", vmin=0, vmax=max(float(np.nanmax(m)), 1e-9) if np.isfinite(m).any()
-                           else 1)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            m = np.asarray(maps[layer][lab], np.float64)
+            h, w = m.shape
+            im = ax.imshow(np.ma.masked_invalid(m), cmap=colours, vmin=vmin, vmax=vmax, interpolation="nearest")
+            for f in splits:
+                ax.axvline(f * w - 0.5, color="white", ls="--", lw=1)
+            ax.set_xticks([0, w - 1])
+            ax.set_yticks([0, h - 1])
+            ax.tick_params(labelsize=7)
             if i == 0:
-                ax.set_title(lab)
+                ax.set_title(lab, fontsize=10)
             if j == 0:
-                ax.set_ylabel(layer, fontsize=8)
-            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    fig.suptitle(title)
-    return save(fig, path)
+                ax.set_ylabel(f"{short_layer_name(layer)}\nrow", fontsize=8)
+            if i == len(layers) - 1:
+                ax.set_xlabel("column", fontsize=8)
+    cbar = fig.colorbar(im, ax=axes, fraction=0.035, pad=0.03)
+    cbar.set_label(colorbar_label, fontsize=9)
+    if bad_label:
+        fig.text(0.01, 0.01, f"grey: {bad_label}", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    return save_figure(fig, path)
 
 
 def plot_conditions(
@@ -144,7 +231,7 @@ def plot_conditions(
     axes[0, 0].set_ylabel("fraction of units with z > threshold")
     axes[0, -1].legend(fontsize=7, loc="upper right")
     fig.suptitle(title, fontsize=10)
-    return save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_harmonic_orders(summaries: dict[str, dict], path: str, *, title: str = "") -> str:
@@ -166,7 +253,7 @@ def plot_harmonic_orders(summaries: dict[str, dict], path: str, *, title: str = 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     ax.set_title(title, fontsize=10)
-    return save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_rf_classes(summary: dict[str, dict[str, dict]], path: str, *,
@@ -195,7 +282,7 @@ def plot_rf_classes(summary: dict[str, dict[str, dict]], path: str, *,
     axes[0, 0].set_ylabel("fraction of units with z > threshold")
     axes[0, -1].legend(fontsize=7, loc="upper right")
     fig.suptitle(title, fontsize=10)
-    return save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_column_profiles(profiles: dict[str, dict[str, np.ndarray]], path: str, *,
@@ -221,7 +308,7 @@ def plot_column_profiles(profiles: dict[str, dict[str, np.ndarray]], path: str, 
     axes[0, 0].set_ylabel("fraction of units with z > threshold")
     axes[0, -1].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
-    return save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_detections(table: dict[str, dict[str, dict]], path: str, *,
@@ -234,7 +321,7 @@ def plot_detections(table: dict[str, dict[str, dict]], path: str, *,
     layers = list(table)
     fig, axes = plt.subplots(len(layers), 1, figsize=(9, 2.4 * len(layers)), sharex=True, squeeze=False)
     colors = {"z_rule": "tab:red", "hotelling_fdr": "tab:blue", "circular_fdr": "tab:cyan",
-              "hotelling_p05": "tab:purple"}
+              "hotelling_p05": "tab:purple", "amplitude_fdr": "tab:green"}
     for ax, layer in zip(axes[:, 0], layers):
         labels = list(table[layer])
         width = 0.8 / len(keys)
@@ -248,4 +335,4 @@ def plot_detections(table: dict[str, dict[str, dict]], path: str, *,
     axes[-1, 0].set_xticklabels(labels, rotation=60, fontsize=7)
     axes[0, 0].legend(fontsize=7, ncol=len(keys))
     fig.suptitle(title, fontsize=10)
-    return save(fig, path)
+    return save_figure(fig, path)

@@ -14,6 +14,7 @@ from ssvepjax.spectral.fourier import transform as transform
 from ssvepjax.spectral.noise import MEASURES as MEASURES
 from ssvepjax.spectral.noise import NoiseConfig as NoiseConfig
 from ssvepjax.spectral.noise import bca as bca
+from ssvepjax.spectral.noise import harmonic_range as harmonic_range
 from ssvepjax.spectral.noise import harmonic_sum as harmonic_sum
 from ssvepjax.spectral.noise import measures_at as measures_at
 from ssvepjax.spectral.noise import measures_from_rows as measures_from_rows

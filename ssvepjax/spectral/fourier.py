@@ -27,8 +27,13 @@ period's bin m (same one-sided coefficient) and every other bin to a zero row.
 
 Detection floor (SCIENCE.md section 6): float32 rounding in a network driven by an exactly periodic
 stimulus is itself periodic, lands on the same bins as real responses, and passes scale-free tests.
-Coefficients whose amplitude is at or below ``detection_limit`` times the series' reference magnitude
-(:func:`detection_floor`) are set to exactly 0 (DC excepted).
+Coefficients whose amplitude is at or below the floor of their series (:func:`detection_floor`) are set to
+exactly 0 (DC excepted). The floor is ``detection_limit`` times the series' AC amplitude (``sqrt(2)`` times
+its standard deviation over time: the amplitude of a sinusoid with the same AC power; never its DC offset,
+which is arbitrary), and never below ``resolution`` times its peak magnitude: float32 cannot resolve AC
+content under about one unit of rounding (``1.2e-7``) of the values it is computed from, so a unit whose
+whole AC content is that small is silent. The defaults (``1e-4``, ``1e-7``) come from a float64 forward pass
+of the trained ResNet-32 (``experiments/detection_limit.py``; the README gives the miss and false-pass rates).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from ssvepjax import _checks as V
 
 METHODS = ("auto", "fft", "matmul")
 DETECTION_LIMIT = 1e-4
+RESOLUTION = 1e-7
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 
@@ -57,9 +63,9 @@ def resolve_method(method: str, platform: str | None = None) -> str:
     return "fft" if platform in ("gpu", "cuda", "rocm") else "matmul"
 
 
-def check_detection_limit(value) -> float:
-    """``detection_limit`` as a float in [0, 1); ``ValueError`` otherwise."""
-    return V.check_fraction("detection_limit", value)
+def check_detection_limit(value, name: str = "detection_limit") -> float:
+    """``value`` as a float in [0, 1); ``ValueError`` naming ``name`` otherwise."""
+    return V.check_fraction(name, value)
 
 
 def frequencies(n_frames: int, fps: float) -> np.ndarray:
@@ -188,23 +194,25 @@ def make_plan(n_frames: int, method: str = "matmul", repeats: int = 1) -> Plan:
                                conj_of_bin=on & one.conj_of_bin[m])
 
 
-def detection_floor(x: Float[Array, "t n"], detection_limit: float) -> Float[Array, " n"]:
+def detection_floor(x: Float[Array, "t n"], detection_limit: float = DETECTION_LIMIT,
+                    resolution: float = RESOLUTION) -> Float[Array, " n"]:
     """The amplitude at or below which a coefficient of each series ``x [T, n]`` is rounding: ``[n]``.
 
-    ``detection_limit`` times the series' largest magnitude over time.
+    ``max(detection_limit * sqrt(2) * std(x), resolution * max|x|)`` over time (module docstring).
     """
-    return detection_limit * jnp.max(jnp.abs(x), axis=0)
+    ac = np.sqrt(2.0) * jnp.std(x, axis=0)
+    return jnp.maximum(detection_limit * ac, resolution * jnp.max(jnp.abs(x), axis=0))
 
 
-def transform(x: Float[Array, "t n"], plan: Plan, detection_limit: float = DETECTION_LIMIT, *,
-              phase: bool = False):
+def transform(x: Float[Array, "t n"], plan: Plan, detection_limit: float = DETECTION_LIMIT,
+              resolution: float = RESOLUTION, *, phase: bool = False):
     """One-sided coefficients of series ``x [P, n]`` (one period) as rows, scaled and floored. Traceable.
 
     Args:
         x: ``[plan.period, n]`` real series, time first.
         plan: from :func:`make_plan`.
-        detection_limit: coefficients whose amplitude is at or below ``detection_floor(x, limit)`` are 0
-            (DC excepted). 0 keeps everything.
+        detection_limit, resolution: coefficients whose amplitude is at or below
+            ``detection_floor(x, detection_limit, resolution)`` are 0 (DC excepted); both 0 keep everything.
         phase: return ``(re, im)`` rows instead of amplitude rows.
 
     Returns:
@@ -231,8 +239,8 @@ def transform(x: Float[Array, "t n"], plan: Plan, detection_limit: float = DETEC
     scale = jnp.asarray(plan.row_scale[:, None], dt)
     re, im = re * scale, im * scale
     amp = jnp.sqrt(jnp.square(re) + jnp.square(im))
-    if detection_limit:
-        keep = amp > detection_floor(x, detection_limit)
+    if detection_limit or resolution:
+        keep = amp > detection_floor(x, detection_limit, resolution)
         keep = keep.at[0].set(True)  # row 0 is DC in every plan
         re, im, amp = (jnp.where(keep, v, 0.0) for v in (re, im, amp))
     if plan.repeats > 1:  # the row read by every bin off the lattice of the repeated series
@@ -261,6 +269,9 @@ def _as_series(x, axis: int):
 
 
 def _check_series(x, axis: int) -> int:
+    if isinstance(x, dict):
+        raise ValueError(f"x must be an array of time series, got a dict with keys {sorted(x)[:4]}...: take the "
+                         f"spectrum of one entry (e.g. x[{next(iter(x), 'layer')!r}])")
     if np.ndim(x) < 1:
         raise ValueError(f"x must have a time axis, got a scalar of shape {np.shape(x)}")
     axis = V.check_axis("axis", axis, np.ndim(x))
@@ -273,16 +284,16 @@ def _check_series(x, axis: int) -> int:
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
-def _amplitude(x, axis, repeats, method, detection_limit):
+def _amplitude(x, axis, repeats, method, floor):
     series, rest = _as_series(x, axis)
     plan = make_plan(series.shape[0] * repeats, method, repeats)
-    amp = bins_of_rows(transform(series, plan, detection_limit), plan)
+    amp = bins_of_rows(transform(series, plan, *floor), plan)
     return jnp.moveaxis(amp.reshape(plan.n_bins, *rest), 0, axis)
 
 
 def amplitude_spectrum(
     x: Float[ArrayLike, "..."], fps: float, axis: int = 0, *, repeats: int = 1, method: str = "fft",
-    detection_limit: float = DETECTION_LIMIT,
+    detection_limit: float = DETECTION_LIMIT, resolution: float = RESOLUTION,
 ) -> tuple[np.ndarray, Float[Array, "..."]]:
     """One-sided amplitude spectrum of real series along ``axis``.
 
@@ -292,8 +303,8 @@ def amplitude_spectrum(
         axis: the time axis.
         repeats: R >= 1: ``x`` is one period of a series of ``R * P`` samples whose spectrum is wanted.
         method: ``"fft"`` (default), ``"matmul"`` or ``"auto"`` (same numbers).
-        detection_limit: amplitudes at or below this fraction of each series' reference magnitude
-            (:func:`detection_floor`) are set to 0, DC excepted; 0 keeps everything.
+        detection_limit, resolution: amplitudes at or below the floor of their series
+            (:func:`detection_floor`) are set to 0, DC excepted; both 0 keep everything.
 
     Returns:
         ``(freqs_hz, amplitude)``: ``freqs_hz`` is ``[R P // 2 + 1]`` (NumPy, Hz); ``amplitude`` has
@@ -303,22 +314,23 @@ def amplitude_spectrum(
     V.check_positive("fps", fps)
     V.check_positive("repeats", repeats, integer=True)
     axis = _check_series(x, axis)
-    limit = check_detection_limit(detection_limit)
+    floor = (check_detection_limit(detection_limit), check_detection_limit(resolution, "resolution"))
     n = np.shape(x)[axis] * repeats
-    return frequencies(n, fps), _amplitude(jnp.asarray(x), axis, int(repeats), resolve_method(method), limit)
+    return frequencies(n, fps), _amplitude(jnp.asarray(x), axis, int(repeats), resolve_method(method), floor)
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
-def _coefficients(x, bins, axis, repeats, detection_limit):
+def _coefficients(x, bins, axis, repeats, floor):
     series, rest = _as_series(x, axis)
     plan = make_plan(series.shape[0] * repeats, "fft", repeats)
-    re, im = transform(series, plan, detection_limit, phase=True)
+    re, im = transform(series, plan, *floor, phase=True)
     coef = bins_of_rows(re, plan, bins) + 1j * bins_of_rows(im, plan, bins, imaginary=True)
     return jnp.moveaxis(coef.reshape(len(bins), *rest), 0, axis)
 
 
 def fourier_coefficients(
     x: Float[ArrayLike, "..."], bins, axis: int = 0, *, repeats: int = 1, detection_limit: float = DETECTION_LIMIT,
+    resolution: float = RESOLUTION,
 ) -> Complex[Array, "..."]:
     """Complex one-sided coefficients of real series at ``bins``: ``|coef|`` is the amplitude spectrum.
 
@@ -330,7 +342,7 @@ def fourier_coefficients(
         bins: static sequence of rfft bins of the ``R * P``-sample series, each in ``[0, R P // 2]``.
         axis: the time axis.
         repeats: R (see :func:`amplitude_spectrum`).
-        detection_limit: as in :func:`amplitude_spectrum`.
+        detection_limit, resolution: as in :func:`amplitude_spectrum`.
 
     Returns:
         Complex array shaped like ``x`` with ``axis`` of length ``len(bins)``.
@@ -339,8 +351,8 @@ def fourier_coefficients(
     V.check_positive("repeats", repeats, integer=True)
     n = np.shape(x)[axis] * repeats
     target = static_bins(bins, n)
-    limit = check_detection_limit(detection_limit)
-    return _coefficients(jnp.asarray(x), target, axis, int(repeats), limit)
+    floor = (check_detection_limit(detection_limit), check_detection_limit(resolution, "resolution"))
+    return _coefficients(jnp.asarray(x), target, axis, int(repeats), floor)
 
 
 def static_bins(bins, n_frames: int) -> tuple[int, ...]:
@@ -389,6 +401,6 @@ def repeated_spectrum(
     return jnp.moveaxis(out.reshape(plan.n_bins, *rest), 0, axis)
 
 
-__all__ = ["DETECTION_LIMIT", "METHODS", "Plan", "amplitude_spectrum", "bins_of_rows", "detection_floor",
+__all__ = ["DETECTION_LIMIT", "METHODS", "RESOLUTION", "Plan", "amplitude_spectrum", "bins_of_rows", "detection_floor",
            "fourier_coefficients", "frequencies", "make_plan", "one_sided_scale", "repeated_spectrum",
            "resolve_method", "static_bins", "transform"]

@@ -26,6 +26,8 @@ from jaxtyping import Array, ArrayLike, Float
 
 from ssvepjax import _checks as V
 
+EXCLUDE = ("components", "lattice", "none")
+
 
 @dataclasses.dataclass(frozen=True)
 class NoiseConfig:
@@ -36,16 +38,24 @@ class NoiseConfig:
         skip: bins next to the target left out per side.
         drop_extremes: how many of the smallest and of the largest noise values to drop.
         z_threshold: z above which a component counts as significant (1.64: one-tailed p < .05).
+        exclude: which bins a noise window leaves out (SCIENCE.md section 3: a window must not hold
+            another component): ``"components"`` (default) every listed component of the design,
+            ``"lattice"`` every bin where a combination of the tags can land (the noise-free network's
+            structural zeros elsewhere make z infinite for any response), ``"none"`` the EEG windows as
+            they are. Applied by the design-aware measures (``analysis.measure``); the plain functions
+            take the bins themselves (``exclude=``).
     """
 
     n_neighbors: int = 10
     skip: int = 1
     drop_extremes: int = 0
     z_threshold: float = 1.64
+    exclude: str = "components"
 
     def __post_init__(self):
         _check_noise_args(self.n_neighbors, self.skip, self.drop_extremes)
         V.check_positive("z_threshold", self.z_threshold)
+        V.check_choice("exclude", self.exclude, EXCLUDE)
 
     @property
     def kwargs(self) -> dict:
@@ -72,16 +82,16 @@ def noise_offsets(n_neighbors: int, skip: int) -> np.ndarray:
     return np.concatenate([-up[::-1], up])
 
 
-def noise_windows(n_bins: int, bins, n_neighbors: int, skip: int):
+def noise_windows(n_bins: int, bins, n_neighbors: int, skip: int, exclude=()):
     """Index and validity of each target bin's noise window (static NumPy).
 
     Returns:
         ``(index [m, 2n], valid [m, 2n], count [m])`` for the ``m`` target ``bins``: neighbours
-        outside ``1..n_bins-1`` are invalid (their index is clipped).
+        outside ``1..n_bins-1`` and neighbours in ``exclude`` are invalid (their index is clipped).
     """
     bins = np.asarray(bins, dtype=np.int64).reshape(-1)
     idx = bins[:, None] + noise_offsets(n_neighbors, skip)[None, :]
-    valid = (idx >= 1) & (idx <= n_bins - 1)
+    valid = (idx >= 1) & (idx <= n_bins - 1) & ~np.isin(idx, np.asarray(exclude, dtype=np.int64))
     return np.clip(idx, 0, n_bins - 1), valid, valid.sum(1)
 
 
@@ -94,8 +104,8 @@ def check_measures(names) -> tuple[str, ...]:
     return names
 
 
-def measures_from_rows(rows, row_of_bin, bins, noise: NoiseConfig, names=MEASURES, zero_row: int | None = None
-                       ) -> dict[str, Array]:
+def measures_from_rows(rows, row_of_bin, bins, noise: NoiseConfig, names=MEASURES, zero_row: int | None = None,
+                       exclude=()) -> dict[str, Array]:
     """The measures at ``bins``: ``{name: [m, n]}`` from frequency-major amplitude rows ``[R, n]``. Traceable.
 
     The one place where SNR = A/mu, BCA = A - mu and z = (A - mu)/sigma are computed (module docstring).
@@ -107,18 +117,20 @@ def measures_from_rows(rows, row_of_bin, bins, noise: NoiseConfig, names=MEASURE
         noise: the noise window.
         names: which of ``MEASURES`` to return.
         zero_row: a row known to hold zeros (:func:`window_stats`).
+        exclude: static bins left out of every noise window.
     """
     bins = tuple(int(b) for b in np.asarray(bins).reshape(-1))
-    mu, sigma = window_stats(rows, row_of_bin, bins, noise.n_neighbors, noise.skip, noise.drop_extremes, zero_row)
+    mu, sigma = window_stats(rows, row_of_bin, bins, noise.n_neighbors, noise.skip, noise.drop_extremes, zero_row,
+                             exclude)
     a = rows[np.asarray(row_of_bin)[np.asarray(bins, dtype=np.int64)]]
     every = {"amplitude": lambda: a, "snr": lambda: a / mu, "bca": lambda: a - mu, "z": lambda: (a - mu) / sigma}
     return {k: every[k]() for k in names}
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
-def _along_axis(a, bins, noise, names, axis):
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
+def _along_axis(a, bins, noise, names, axis, exclude):
     x = jnp.moveaxis(a, axis, 0)
-    out = measures_from_rows(x.reshape(x.shape[0], -1), np.arange(x.shape[0]), bins, noise, names)
+    out = measures_from_rows(x.reshape(x.shape[0], -1), np.arange(x.shape[0]), bins, noise, names, exclude=exclude)
     return {k: jnp.moveaxis(v.reshape(len(bins), *x.shape[1:]), 0, axis) for k, v in out.items()}
 
 
@@ -134,7 +146,7 @@ def _target_bins(amplitude, bins, axis) -> tuple[int, tuple[int, ...]]:
 
 def measures_at(
     amplitude: Float[ArrayLike, "..."], bins=None, noise: NoiseConfig = NoiseConfig(), axis: int = 0, *,
-    measures=MEASURES,
+    measures=MEASURES, exclude=(),
 ) -> dict[str, Float[Array, "..."]]:
     """Amplitude, SNR, BCA and z at ``bins`` (default: every bin) in one pass.
 
@@ -144,47 +156,60 @@ def measures_at(
         noise: the noise window (module docstring).
         axis: the frequency axis.
         measures: which of ``MEASURES`` to return.
+        exclude: bins left out of every noise window (e.g. the other components of a design:
+            ``Design.excluded_bins()``).
 
     Returns:
         ``{measure: array}`` shaped like ``amplitude`` with ``axis`` of length ``len(bins)``. SNR, BCA
-        and z are NaN where fewer than ``n_neighbors`` noise bins lie inside ``1..K-1``. Where every
+        and z are NaN where fewer than ``n_neighbors`` noise bins of the window lie inside ``1..K-1`` and
+        outside ``exclude``. Where every
         noise bin is 0 (a noise-free deterministic network) SNR and z are inf for a positive amplitude
         and NaN for a zero one.
     """
     names = check_measures(measures)
     axis, target = _target_bins(amplitude, bins, axis)
-    return _along_axis(jnp.asarray(amplitude), target, noise, names, axis)
+    return _along_axis(jnp.asarray(amplitude), target, noise, names, axis, _static(exclude, "exclude"))
+
+
+def _static(bins, name: str) -> tuple[int, ...]:
+    arr = np.asarray(bins, dtype=np.float64).reshape(-1)
+    if arr.size and (np.any(arr != np.round(arr)) or arr.min() < 0):
+        raise ValueError(f"{name} must be rfft bins (integers >= 0), got {np.asarray(bins).tolist()}")
+    return tuple(sorted({int(b) for b in arr}))
 
 
 def snr(amplitude: Float[ArrayLike, "..."], *, n_neighbors: int = 10, skip: int = 1, drop_extremes: int = 0,
-        axis: int = 0, bins=None) -> Float[Array, "..."]:
+        axis: int = 0, bins=None, exclude=()) -> Float[Array, "..."]:
     """Signal-to-noise ratio ``A_k / mu_k`` of each bin (or of ``bins``) along ``axis`` (see :func:`measures_at`)."""
-    return measures_at(amplitude, bins, NoiseConfig(n_neighbors, skip, drop_extremes), axis, measures="snr")["snr"]
+    noise = NoiseConfig(n_neighbors, skip, drop_extremes)
+    return measures_at(amplitude, bins, noise, axis, measures="snr", exclude=exclude)["snr"]
 
 
 def bca(amplitude: Float[ArrayLike, "..."], *, n_neighbors: int = 10, skip: int = 1, drop_extremes: int = 0,
-        axis: int = 0, bins=None) -> Float[Array, "..."]:
+        axis: int = 0, bins=None, exclude=()) -> Float[Array, "..."]:
     """Baseline-corrected amplitude ``A_k - mu_k``, in the units of the amplitude (see :func:`measures_at`)."""
-    return measures_at(amplitude, bins, NoiseConfig(n_neighbors, skip, drop_extremes), axis, measures="bca")["bca"]
+    noise = NoiseConfig(n_neighbors, skip, drop_extremes)
+    return measures_at(amplitude, bins, noise, axis, measures="bca", exclude=exclude)["bca"]
 
 
 def zscore(amplitude: Float[ArrayLike, "..."], *, n_neighbors: int = 10, skip: int = 1, drop_extremes: int = 0,
-           axis: int = 0, bins=None) -> Float[Array, "..."]:
+           axis: int = 0, bins=None, exclude=()) -> Float[Array, "..."]:
     """z-score ``(A_k - mu_k) / sigma_k`` against the neighbouring noise bins (see :func:`measures_at`)."""
-    return measures_at(amplitude, bins, NoiseConfig(n_neighbors, skip, drop_extremes), axis, measures="z")["z"]
+    noise = NoiseConfig(n_neighbors, skip, drop_extremes)
+    return measures_at(amplitude, bins, noise, axis, measures="z", exclude=exclude)["z"]
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3))
-def _noise_along(a, bins, noise, axis):
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _noise_along(a, bins, noise, axis, exclude):
     x = jnp.moveaxis(a, axis, 0)
     mu, sigma = window_stats(x.reshape(x.shape[0], -1), np.arange(x.shape[0]), bins, noise.n_neighbors, noise.skip,
-                             noise.drop_extremes)
+                             noise.drop_extremes, exclude=exclude)
     return tuple(jnp.moveaxis(v.reshape(len(bins), *x.shape[1:]), 0, axis) for v in (mu, sigma))
 
 
 def noise_stats(
     amplitude: Float[ArrayLike, "..."], *, n_neighbors: int = 10, skip: int = 1, drop_extremes: int = 0,
-    axis: int = 0, bins=None,
+    axis: int = 0, bins=None, exclude=(),
 ) -> tuple[Float[Array, "..."], Float[Array, "..."]]:
     """Noise mean and population standard deviation ``(mu, sigma)`` around each bin (or ``bins``).
 
@@ -193,15 +218,15 @@ def noise_stats(
     """
     noise = NoiseConfig(n_neighbors, skip, drop_extremes)
     axis, target = _target_bins(amplitude, bins, axis)
-    return _noise_along(jnp.asarray(amplitude), target, noise, axis)
+    return _noise_along(jnp.asarray(amplitude), target, noise, axis, _static(exclude, "exclude"))
 
 
 def window_stats(rows, row_of_bin, target, n_neighbors: int, skip: int, drop_extremes: int,
-                 zero_row: int | None = None):
+                 zero_row: int | None = None, exclude=()):
     """Noise mean and SD ``([m, n], [m, n])`` at the m ``target`` bins, from frequency-major rows.
 
-    The one implementation of the noise window (module docstring), used by :func:`noise_stats`
-    and by ``stream``'s blocked reduction. Traceable (call it inside ``jit``).
+    The one implementation of the noise window (module docstring), used by :func:`measures_from_rows`
+    and :func:`noise_stats`. Traceable (call it inside ``jit``).
 
     Args:
         rows: ``[R, n]`` amplitudes of n series; bin k of a ``K = len(row_of_bin)``-bin spectrum is
@@ -210,8 +235,9 @@ def window_stats(rows, row_of_bin, target, n_neighbors: int, skip: int, drop_ext
         n_neighbors, skip, drop_extremes: the noise window.
         zero_row: a row known to hold zeros (the off-lattice bins of a repeated series). Without
             ``drop_extremes`` its bins count in each window's mean and variance without being read.
+        exclude: static bins left out of every window (other components: ``NoiseConfig.exclude``).
     """
-    idx, valid, count = noise_windows(len(row_of_bin), target, n_neighbors, skip)
+    idx, valid, count = noise_windows(len(row_of_bin), target, n_neighbors, skip, exclude)
     ok = count >= n_neighbors
     r = np.asarray(row_of_bin)[idx]  # [m, 2 n_neighbors] rows of the window bins
     d = drop_extremes
@@ -241,30 +267,50 @@ def window_stats(rows, row_of_bin, target, n_neighbors: int, skip: int, drop_ext
     return mu + nan, jnp.sqrt(var) + nan
 
 
-def harmonic_sum(
-    bca_values: Float[ArrayLike, "... n"], z_values: Float[ArrayLike, "... n"], z_threshold: float = 1.64
-) -> Float[Array, "..."]:
-    """Summed BCA over the significant harmonics (Retter, Rossion & Schiltz 2021).
+def harmonic_range(significant) -> int:
+    """How many harmonics to sum: those before the first two consecutive non-significant ones.
 
-    Harmonics are taken in order along the last axis; selection stops at the first run of two
-    consecutive non-significant harmonics (``z <= z_threshold``, NaN counting as non-significant).
-    Every significant harmonic before that point adds its BCA; isolated non-significant ones do not.
+    Retter, Rossion & Schiltz (2021): the range is chosen on the grand-averaged response and then applied
+    to every unit, significant or not (choosing it per unit biases the sums upward).
 
     Args:
-        bca_values: ``[..., n]`` BCA at harmonics 1..n (in order).
-        z_values: ``[..., n]`` their z-scores.
-        z_threshold: significance threshold.
+        significant: ``[n]`` booleans for harmonics 1..n of the grand average, in order.
+    """
+    sig = np.asarray(significant, bool).reshape(-1)
+    for i in range(len(sig) - 1):
+        if not sig[i] and not sig[i + 1]:
+            return i
+    return len(sig) if len(sig) == 0 or sig[-1] else len(sig) - 1
+
+
+def harmonic_sum(
+    values: Float[ArrayLike, "... n"], significant, *, per_unit: bool = False
+) -> Float[Array, "..."]:
+    """Summed values (BCA or amplitude) over harmonics 1..n in order (Retter, Rossion & Schiltz 2021).
+
+    Args:
+        values: ``[..., n]`` values at harmonics 1..n (NaN counts as 0).
+        significant: ``[n]`` significance of the grand-averaged response: the harmonics before the first two
+            consecutive non-significant ones (:func:`harmonic_range`) are summed for every unit. With
+            ``per_unit``, ``[..., n]`` per-unit flags instead: each unit sums its own significant harmonics
+            until its own first two consecutive misses (biased upward; kept for comparison).
 
     Returns:
-        ``[...]`` summed BCA.
+        ``[...]`` sums.
     """
-    b = jnp.asarray(bca_values)
-    sig = jnp.asarray(z_values) > z_threshold
+    v = jnp.nan_to_num(jnp.asarray(values))
+    if not per_unit:
+        if np.ndim(significant) != 1 or np.shape(significant)[0] != v.shape[-1]:
+            raise ValueError(f"significant must be [n] = [{v.shape[-1]}] grand-average flags, got shape "
+                             f"{np.shape(significant)} (per_unit=True takes per-unit flags)")
+        return jnp.sum(v[..., : harmonic_range(significant)], axis=-1)
+    sig = jnp.asarray(significant, bool)
     pair_miss = ~sig & jnp.concatenate([~sig[..., 1:], jnp.zeros_like(sig[..., :1])], axis=-1)
     # A harmonic counts only if no pair of consecutive misses starts before it.
     stopped = jnp.cumsum(pair_miss, axis=-1) > 0
-    return jnp.sum(jnp.where(sig & ~stopped, b, 0.0), axis=-1)
+    return jnp.sum(jnp.where(sig & ~stopped, v, 0.0), axis=-1)
 
 
-__all__ = ["MEASURES", "NoiseConfig", "bca", "check_measures", "harmonic_sum", "measures_at", "measures_from_rows",
-           "noise_offsets", "noise_stats", "noise_windows", "snr", "window_stats", "zscore"]
+__all__ = ["EXCLUDE", "MEASURES", "NoiseConfig", "bca", "check_measures", "harmonic_range", "harmonic_sum",
+           "measures_at", "measures_from_rows", "noise_offsets", "noise_stats", "noise_windows", "snr",
+           "window_stats", "zscore"]

@@ -1,5 +1,8 @@
-"""Statistics across images: T-squared tests on complex coefficients (streamable moments) and FDR control."""
+"""Statistics across images: T-squared tests on complex coefficients, the amplitude test, FDR control."""
 
+from ssvepjax.stats.amplitude import amplitude_moments as amplitude_moments
+from ssvepjax.stats.amplitude import amplitude_test as amplitude_test
+from ssvepjax.stats.amplitude import student_survival as student_survival
 from ssvepjax.stats.fdr import fdr_bh as fdr_bh
 from ssvepjax.stats.t2 import MOMENT_KEYS as MOMENT_KEYS
 from ssvepjax.stats.t2 import circular_from_moments as circular_from_moments

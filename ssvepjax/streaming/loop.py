@@ -234,6 +234,9 @@ def probe_dataset(
     *,
     one_period: bool = True,
     method: str = "auto",
+    relative=False,
+    pixel_noise: float = 0.0,
+    noise_seed: int = 0,
     **loop_kwargs,
 ) -> dict[str, Array]:
     """Image-averaged amplitude spectra of every unit, streamed over a dataset in bounded memory.
@@ -248,13 +251,19 @@ def probe_dataset(
         one_period: run one stimulus period per image (exact for a deterministic ``fn``); False runs
             all ``n_frames``.
         method: transform method (``"auto"``: matmul DFT on CPU/TPU, FFT on GPU).
+        relative: also return each unit's per-image relative-amplitude moments at the component bins (True) or
+            at given bins (the input of the amplitude test across images: ``analysis.measure(..., relative=...)``).
+        pixel_noise, noise_seed: Gaussian noise of that standard deviation added to every pixel of every frame
+            (needs ``one_period=False``): the injected-noise null of the EEG z rule.
         **loop_kwargs: ``chunk_size``, ``mesh``, ``axis_name``, ``progress``, ``checkpoint_dir``,
             ``checkpoint_every``, ``compilation_cache_dir`` (:func:`reduce_dataset`).
 
     Returns:
-        ``{layer: [K, *unit_shape]}`` mean amplitude spectra, ``K = n_frames // 2 + 1``.
+        ``{layer: [K, *unit_shape]}`` mean amplitude spectra, ``K = n_frames // 2 + 1``; with ``relative``, the
+        pair ``(spectra, relative_moments)``.
     """
-    reduction = spectrum_reduction(fn, masks, design, one_period=one_period, method=method)
+    reduction = spectrum_reduction(fn, masks, design, one_period=one_period, method=method, relative=relative,
+                                   pixel_noise=pixel_noise, noise_seed=noise_seed)
     return reduce_dataset(images, reduction, desc="probe dataset", **loop_kwargs)
 
 

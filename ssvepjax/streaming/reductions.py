@@ -91,19 +91,27 @@ def image_check(masks: np.ndarray) -> Callable:
     return check
 
 
-def _spectral_setup(fn, masks_key, design: Design, one_period: bool, method: str):
+def _spectral_setup(fn, masks_key, design: Design, one_period: bool, method: str, noise=(0.0, 0)):
     m = np.frombuffer(masks_key[0], bool).reshape(masks_key[1])
     plan = make_plan(design.tags.n_frames, method, design.tags.repeats if one_period else 1)
-    return m, plan, recorder(fn, m, design.tags, one_period=one_period)
+    return m, plan, recorder(fn, m, design.tags, one_period=one_period, pixel_noise=noise[0], noise_seed=noise[1])
 
 
-def _rows(acts: dict, plan: Plan, design: Design) -> dict:
-    """Amplitude rows ``{layer: [R, *unit_shape]}`` of one image's recorded series."""
-    out = {}
+def _rows(acts: dict, plan: Plan, design: Design, relative: tuple[int, ...]) -> tuple[dict, dict]:
+    """Amplitude rows ``{layer: [R, *unit_shape]}`` of one image's recorded series and the moments' contributions
+    of the relative amplitudes ``r = A / ac`` at the bins ``relative`` (``stats.amplitude``; none if empty)."""
+    rows_out, rel = {}, {}
+    bins = np.asarray(relative, dtype=np.int64)
     for k, v in acts.items():
-        rows = transform(v.reshape(v.shape[0], -1), plan, design.detection_limit)
-        out[k] = rows.reshape(plan.n_rows, *v.shape[1:])
-    return out
+        x = v.reshape(v.shape[0], -1)
+        rows = transform(x, plan, *design.floor)
+        rows_out[k] = rows.reshape(plan.n_rows, *v.shape[1:])
+        if relative:
+            ac = np.sqrt(2.0) * jnp.std(x, axis=0)
+            r = jnp.where(ac > 0, bins_of_rows(rows, plan, bins) / jnp.where(ac > 0, ac, 1.0), 0.0)
+            shape = (len(bins), *v.shape[1:])
+            rel[k] = {"sum": r.reshape(shape), "sumsq": jnp.square(r).reshape(shape)}
+    return rows_out, rel
 
 
 def _row_zeros(record, plan: Plan, example) -> dict:
@@ -121,58 +129,83 @@ def _mean_spectra(sums: dict, count, plan: Plan) -> dict:
 
 
 def spectrum_reduction(
-    fn: Callable, masks, design: Design = Design(), *, one_period: bool = True, method: str = "auto"
+    fn: Callable, masks, design: Design = Design(), *, one_period: bool = True, method: str = "auto",
+    relative: bool = False, pixel_noise: float = 0.0, noise_seed: int = 0,
 ) -> Reduction:
     """Image-averaged amplitude spectra of every unit ``fn`` records: ``{layer: [K, *unit_shape]}``.
 
     Args:
         fn: per-frame function ``[H, W, C] -> pytree of arrays`` (e.g. ``recording.linen_fn``).
         masks: ``[P, H, W]`` part masks, one per tag.
-        design: a ``Design`` (or a ``TagConfig``): tags, and the detection limit of the transform.
+        design: a ``Design`` (or a ``TagConfig``): tags, components, and the detection floor.
         one_period: run one stimulus period per image (exact for a deterministic ``fn``,
-            ``tags.repeats`` times cheaper); False runs all ``n_frames`` (stochastic ``fn``).
+            ``tags.repeats`` times cheaper); False runs all ``n_frames`` (stochastic ``fn``, noise).
         method: transform method (``spectral.fourier``).
+        relative: also accumulate the moments of each unit's per-image relative amplitude ``A / ac``
+            (``stats.amplitude``: the amplitude test across images) at the component bins ``design.bins()[0]``
+            (True) or at the given bins (a sequence, e.g. another design's components).
+        pixel_noise, noise_seed: Gaussian noise added to every frame (``recording.probe.recorder``).
 
     Returns:
         A :class:`Reduction` whose result is the mean over images of each unit's amplitude spectrum,
-        ``K = n_frames // 2 + 1`` bins (``ValueError`` if an activation was NaN or infinite).
+        ``K = n_frames // 2 + 1`` bins (``ValueError`` if an activation was NaN or infinite); with
+        ``relative``, the pair ``(spectra, {layer: {"n", "sum", "sumsq"}})``.
     """
     design = as_design(design)
     m = _checked_masks(masks, design.tags.n_tags)
-    return _spectrum_reduction(fn, (m.tobytes(), m.shape), design, one_period, resolve_method(method))
+    if relative is True:
+        bins = tuple(int(b) for b in design.bins()[0])
+    else:
+        bins = static_bins(relative, design.tags.n_frames) if relative is not False else ()
+    return _spectrum_reduction(fn, (m.tobytes(), m.shape), design, one_period, resolve_method(method), bins,
+                               (float(pixel_noise), int(noise_seed)))
 
 
 @functools.lru_cache(maxsize=16)
-def _spectrum_reduction(fn, masks_key, design, one_period, method) -> Reduction:
+def _spectrum_reduction(fn, masks_key, design, one_period, method, relative, noise) -> Reduction:
     # Cached: the loop caches its compiled programs per reduction, so the same settings compile once.
-    m, plan, record = _spectral_setup(fn, masks_key, design, one_period, method)
+    m, plan, record = _spectral_setup(fn, masks_key, design, one_period, method, noise)
 
     def init(example):
-        return {"sum": _row_zeros(record, plan, example), "count": jnp.zeros((), jnp.float32)}
+        state = {"sum": _row_zeros(record, plan, example), "count": jnp.zeros((), jnp.float32)}
+        if relative:
+            m_bins = len(relative)
+            acts = jax.eval_shape(record, example)
+            state["relative"] = {k: {"sum": jnp.zeros((m_bins, *v.shape[1:]), jnp.float32),
+                                     "sumsq": jnp.zeros((m_bins, *v.shape[1:]), jnp.float32)} for k, v in acts.items()}
+        return state
 
     def contribution(image):
-        return {"sum": _rows(record(image), plan, design), "count": jnp.ones((), jnp.float32)}
+        rows, rel = _rows(record(image), plan, design, relative)
+        out = {"sum": rows, "count": jnp.ones((), jnp.float32)}
+        if relative:
+            out["relative"] = rel
+        return out
 
     def finalize(state):
-        return _mean_spectra(state["sum"], state["count"], plan)
+        spectra = _mean_spectra(state["sum"], state["count"], plan)
+        if not relative:
+            return spectra
+        return spectra, {k: {"n": state["count"], **v} for k, v in state["relative"].items()}
 
     return Reduction(init, summed(contribution), sum_merge, finalize, image_check(m),
-                     f"spectrum {design.key(one_period, plan.method)}")
+                     f"spectrum {design.key(one_period, plan.method, relative, noise)}")
 
 
 def moments_reduction(
     fn: Callable, masks, design: Design, bins: Sequence[int], *, one_period: bool = True, method: str = "auto"
 ) -> Reduction:
-    """Mean amplitude spectra and, at ``bins``, the moments of each unit's complex coefficients over images.
+    """Mean amplitude spectra and, at ``bins``, the moments of each unit's coefficients over images.
 
-    The moments (``stats.coefficient_moments``: count, mean, centred sums of squares and products of
-    the real and imaginary parts) are the sufficient statistics of the Hotelling and circular
-    T-squared tests, merged chunk by chunk (``stats.merge_moments``), so memory does not grow with the
-    number of images.
+    At each of the m ``bins``, per unit: the moments of the complex coefficient (``stats.coefficient_moments``:
+    count, mean, centred sums of squares and products of the real and imaginary parts, merged chunk by chunk
+    with ``stats.merge_moments``), the sufficient statistics of the Hotelling and circular T-squared tests; and
+    the sums of the relative amplitude ``A / ac`` and of its square (``stats.amplitude``: the amplitude test).
+    Memory does not grow with the number of images.
 
     Returns:
-        A :class:`Reduction` whose result is ``(mean_amplitude {layer: [K, *unit_shape]},
-        moments {layer: {key: [m, *unit_shape]}})``.
+        A :class:`Reduction` whose result is ``(mean_amplitude {layer: [K, *unit_shape]}, moments {layer: {key:
+        [m, *unit_shape]}}, relative {layer: {"n", "sum", "sumsq"}})``.
     """
     design = as_design(design)
     m = _checked_masks(masks, design.tags.n_tags)
@@ -186,37 +219,46 @@ def _moments_reduction(fn, masks_key, design, target, one_period, method) -> Red
 
     def one(image):
         acts = record(image)
-        amp, coef = {}, {}
+        amp, coef, rel = {}, {}, {}
         for k, v in acts.items():
-            re, im = transform(v.reshape(v.shape[0], -1), plan, design.detection_limit, phase=True)
+            x = v.reshape(v.shape[0], -1)
+            re, im = transform(x, plan, *design.floor, phase=True)
             amp[k] = jnp.sqrt(jnp.square(re) + jnp.square(im)).reshape(plan.n_rows, *v.shape[1:])
             z = bins_of_rows(re, plan, target) + 1j * bins_of_rows(im, plan, target, imaginary=True)
             coef[k] = z.reshape(len(target), *v.shape[1:])
-        return amp, coef
+            ac = np.sqrt(2.0) * jnp.std(x, axis=0)
+            r = jnp.where(ac > 0, jnp.abs(z) / jnp.where(ac > 0, ac, 1.0), 0.0).reshape(coef[k].shape)
+            rel[k] = {"sum": r, "sumsq": jnp.square(r)}
+        return amp, coef, rel
 
     def init(example):
         acts = jax.eval_shape(record, example)
         zeros = {k: jnp.zeros((len(target), *v.shape[1:]), jnp.complex64) for k, v in acts.items()}
         return {"sum": _row_zeros(record, plan, example), "count": jnp.zeros((), jnp.float32),
-                "moments": {k: coefficient_moments(z[None], 0, jnp.zeros((1,))) for k, z in zeros.items()}}
+                "moments": {k: coefficient_moments(z[None], 0, jnp.zeros((1,))) for k, z in zeros.items()},
+                "relative": {k: {"sum": jnp.zeros(z.shape, jnp.float32), "sumsq": jnp.zeros(z.shape, jnp.float32)}
+                             for k, z in zeros.items()}}
 
     def update(state, images, weights):
         def body(carry, xw):
             image, w = xw
-            amp, coef = one(image)
-            return jax.tree.map(lambda acc, a: acc + jnp.where(w > 0, a, 0), carry, amp), coef
+            amp, coef, rel = one(image)
+            carry = jax.tree.map(lambda acc, a: acc + jnp.where(w > 0, a, 0), carry, (amp, rel))
+            return carry, coef
 
-        sums, coefs = jax.lax.scan(body, state["sum"], (images, weights))
+        (sums, rel), coefs = jax.lax.scan(body, (state["sum"], state["relative"]), (images, weights))
         chunk = {k: coefficient_moments(v, 0, weights) for k, v in coefs.items()}
-        return {"sum": sums, "count": state["count"] + jnp.sum(weights),
+        return {"sum": sums, "count": state["count"] + jnp.sum(weights), "relative": rel,
                 "moments": {k: merge_moments(state["moments"][k], chunk[k]) for k in chunk}}
 
     def merge(a, b):
         return {"sum": sum_merge(a["sum"], b["sum"]), "count": a["count"] + b["count"],
+                "relative": sum_merge(a["relative"], b["relative"]),
                 "moments": {k: merge_moments(a["moments"][k], b["moments"][k]) for k in a["moments"]}}
 
     def finalize(state):
-        return _mean_spectra(state["sum"], state["count"], plan), state["moments"]
+        relative = {k: {"n": state["count"], **v} for k, v in state["relative"].items()}
+        return _mean_spectra(state["sum"], state["count"], plan), state["moments"], relative
 
     return Reduction(init, update, merge, finalize, image_check(m),
                      f"moments {design.key(one_period, plan.method, target)}")

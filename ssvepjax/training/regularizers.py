@@ -51,7 +51,7 @@ def component_power_fraction(x: Float[Array, "t ..."], bins, axis: int = 0) -> F
     plan = make_plan(series.shape[0], "fft")
     # Power from the real and imaginary parts (no square root: its gradient is infinite at 0). A one-sided
     # amplitude A carries power A^2 / 2 below Nyquist and A^2 at Nyquist (Parseval).
-    re, im = transform(series.reshape(series.shape[0], -1), plan, 0.0, phase=True)
+    re, im = transform(series.reshape(series.shape[0], -1), plan, 0.0, 0.0, phase=True)
     weight = np.where(2 * np.arange(1, n_bins) == series.shape[0], 1.0, 0.5)[:, None]
     p = (jnp.square(re) + jnp.square(im))[1:n_bins] * weight
     return (jnp.sum(p[bins - 1], 0) / (jnp.sum(p, 0) + _EPS)).reshape(rest)
@@ -82,8 +82,13 @@ def tag_regularizer(
             ``n_frames``: the same loss, ``design.tags.repeats`` times cheaper. Every component sits
             on a multiple ``R * j`` of the repeat count, and the power fraction of the R periods at
             ``R * j`` equals that of one period at j. Exact when ``module.apply`` is deterministic
-            (batch statistics are too: R copies of a period have its mean and variance); with
-            dropout rngs in ``apply_kwargs`` the frames are not repeats of each other: pass False.
+            (batch statistics are too: R copies of a period have its mean and variance). With
+            ``rngs`` in ``apply_kwargs`` (dropout) the frames are not repeats of each other and the
+            one-period loss would be wrong: that combination raises ``ValueError``; pass False.
+
+    With ``train=True`` in ``apply_kwargs`` batch norm normalises with the statistics of the frames of the
+    image (``batch_stats`` is mutable inside the loss; its updates are discarded: the task loss's own
+    training step keeps the running averages).
     """
     layers = list(layers)
     if not layers:
@@ -100,10 +105,14 @@ def tag_regularizer(
     if one_period:
         bins = [b // t.repeats for b in bins]
     kwargs = {"train": False} if apply_kwargs is None else dict(apply_kwargs)
+    if one_period and "rngs" in kwargs:
+        raise ValueError("apply_kwargs carries rngs (a stochastic model): its frames are not repeats of one period, "
+                         "so one_period=True would give a wrong loss; pass one_period=False")
+    mutable = ["intermediates", "batch_stats"] if kwargs.get("train") else ["intermediates"]
 
     def loss(variables, image):
         frames = apply_gains(image, m, g)
-        _, state = module.apply(variables, frames, mutable=["intermediates"], **kwargs)
+        _, state = module.apply(variables, frames, mutable=mutable, **kwargs)
         inter = state["intermediates"]
         fracs = []
         for name in layers:
