@@ -1,0 +1,1 @@
+"""Explanations: class-activation maps restricted to selected filters, filter selection, localisation metrics."""
