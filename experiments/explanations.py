@@ -187,7 +187,7 @@ def run_seed(cfg: Config, seed: int, src, cache_dir: str | None, progress: bool)
     bar = tqdm(total=len(C.METHODS) * n_sets, desc=f"seed {seed}: maps", disable=not progress, leave=False)
     for method in C.METHODS:
         for sel, k, draw, mask in subsets(cfg, scores, c, seed, ks, cfg.n_random):
-            maps = C.upsample(C.cams(a, g, method, mask), size)
+            maps = C.upsample(C.cam_batch(a, g, method, mask), size)
             loc = M.localisation(maps, boxes)
             rows.append({"method": method, "selector": sel, "k": int(k), "draw": draw,
                          "energy_in_box": float(M.energy_in_box(maps, boxes).mean()),
@@ -206,7 +206,7 @@ def run_seed(cfg: Config, seed: int, src, cache_dir: str | None, progress: bool)
     keys, all_maps = [], []
     for method in C.METHODS:
         for sel, k, draw, mask in di_sets:
-            all_maps.append(C.upsample(C.cams(a[:nd], g[:nd], method, mask), size))
+            all_maps.append(C.upsample(C.cam_batch(a[:nd], g[:nd], method, mask), size))
             keys.append((method, sel, int(k), draw))
     stacked = jnp.concatenate(all_maps)
     di = M.deletion_insertion(prob, np.tile(x[:nd], (len(keys), 1, 1, 1)), stacked, np.tile(y[:nd], len(keys)),
@@ -233,7 +233,7 @@ def run_seed(cfg: Config, seed: int, src, cache_dir: str | None, progress: bool)
         else:
             s = scores[sel]
             mask = S.top_k(s[:ex] if np.ndim(s) == 2 else s, ek)
-        examples[sel] = np.asarray(C.upsample(C.cams(a[:ex], g[:ex], "gradcam", mask), size))
+        examples[sel] = np.asarray(C.upsample(C.cam_batch(a[:ex], g[:ex], "gradcam", mask), size))
     result = {
         "seed": seed, "test_accuracy": trained.test_accuracy,
         "eval_accuracy": float((np.asarray(logits).argmax(1) == y).mean()),

@@ -208,7 +208,7 @@ def test_vmap_equals_loop(net, images, method):
     assert_close(a, a1)
     assert_close(g, g1)
     filt = np.array([[1, 0, 1, 1], [0, 1, 1, 0], [1, 1, 1, 1]], bool)
-    maps = C.cams(a, g, method, filt)
+    maps = C.cam_batch(a, g, method, filt)
     for i in range(3):
         ai, gi, _ = tap.fn(jnp.asarray(images[i]), int(cls[i]))
         assert_close(maps[i], C.cam(ai, gi, method, filt[i]))
@@ -245,8 +245,34 @@ def test_bad_input(net, images):
         C.class_activation_maps(tap, images, [0, 1, 2], "scorecam")
     a = np.ones((2, 3, 3, F), np.float32)
     with pytest.raises(ValueError, match="filters must have shape"):
-        C.cams(a, a, "gradcam", np.ones(F + 1))
+        C.cam_batch(a, a, "gradcam", np.ones(F + 1))
     with pytest.raises(ValueError, match="non-negative"):
-        C.cams(a, a, "gradcam", -np.ones(F))
+        C.cam_batch(a, a, "gradcam", -np.ones(F))
     with pytest.raises(ValueError, match="grads must have the shape"):
-        C.cams(a, a[..., :2], "gradcam")
+        C.cam_batch(a, a[..., :2], "gradcam")
+
+
+class Twice(nn.Module):
+    """One conv applied twice: its calls are tapped as ``conv`` and ``conv#2``."""
+
+    @nn.compact
+    def __call__(self, x):
+        conv = nn.Conv(F, (3, 3), padding=1, name="conv")
+        y = conv(nn.relu(conv(x)))
+        return nn.Dense(K, name="head")(nn.relu(y).mean((1, 2)))
+
+
+def test_linen_tap_of_a_repeated_call():
+    module = Twice()
+    variables = module.init(jax.random.key(5), jnp.zeros((1, H, W, F)))
+    p = variables["params"]
+    x = jax.random.uniform(jax.random.key(6), (H, W, F))
+    conv = lambda a: nn.Conv(F, (3, 3), padding=1).apply({"params": p["conv"]}, a[None])[0]
+    head = lambda y: nn.Dense(K).apply({"params": p["head"]}, nn.relu(y).mean((0, 1)))
+    first, second = conv(x), conv(nn.relu(conv(x)))
+    for layer, a_ref, rest in (("conv", first, lambda a: head(conv(nn.relu(a)))), ("conv#2", second, head)):
+        a, g, _ = C.linen_tap(module, variables, layer, (H, W, F)).fn(x, 1)
+        assert_close(a, a_ref)
+        assert_close(g, jax.grad(lambda a, rest=rest: rest(a)[1])(a_ref))
+    with pytest.raises(ValueError, match="unknown layer 'conv#3'"):
+        C.linen_tap(module, variables, "conv#3", (H, W, F))

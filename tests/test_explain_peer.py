@@ -52,7 +52,7 @@ def test_gradcam_matches_captum(trained, layer):
     target = getattr(twin.blocks[block], conv)
     tap = C.linen_tap(m.module, m.variables, layer, x.shape[1:], train=False)
     a, g, _ = C.layer_gradients(tap, x, y)
-    ours = C.cams(a, g, "gradcam")
+    ours = C.cam_batch(a, g, "gradcam")
     theirs = captum_attr.LayerGradCam(twin, target).attribute(xt, target=torch.from_numpy(y.astype(np.int64)),
                                                                relu_attributions=True)
     assert close(ours, theirs[:, 0].detach().numpy()) <= TOL

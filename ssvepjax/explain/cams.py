@@ -3,7 +3,7 @@
 One core, :func:`cam`, turns the activations ``A [h, w, c]`` of one image at one layer and the
 gradients ``G [h, w, c]`` of a class score with respect to them into a map ``[h, w]``; the
 adapters :func:`linen_tap` (Linen) and :func:`nnx_tap` (NNX) produce ``A`` and ``G`` for one image,
-and :func:`layer_gradients` / :func:`cams` / :func:`class_activation_maps` jit and vmap them over
+and :func:`layer_gradients` / :func:`cam_batch` / :func:`class_activation_maps` jit and vmap them over
 images. The class score is the logit (pre-softmax output) of the requested class.
 
 Methods (``c`` runs over filters, ``ij`` over positions, ``m_c`` the filter weights below):
@@ -47,7 +47,7 @@ __all__ = [
     "METHODS",
     "LayerTap",
     "cam",
-    "cams",
+    "cam_batch",
     "class_activation_maps",
     "layer_gradients",
     "linen_tap",
@@ -381,7 +381,7 @@ def layer_gradients(
 _cams_jit = jax.jit(jax.vmap(cam, in_axes=(0, 0, None, 0)), static_argnums=2)
 
 
-def cams(
+def cam_batch(
     acts: Float[ArrayLike, "n h w c"],
     grads: Float[ArrayLike, "n h w c"],
     method: str = "gradcam",
@@ -457,7 +457,7 @@ def class_activation_maps(
     resize: bool = True,
     batch_size: int = 64,
 ) -> Float[Array, "n ..."]:
-    """Maps of a batch in one call: :func:`layer_gradients`, :func:`cams`, then :func:`upsample`.
+    """Maps of a batch in one call: :func:`layer_gradients`, :func:`cam_batch`, then :func:`upsample`.
 
     Args:
         tap: from :func:`linen_tap` or :func:`nnx_tap`.
@@ -473,5 +473,5 @@ def class_activation_maps(
     """
     _check_method(method)
     a, g, _ = layer_gradients(tap, images, class_indices, batch_size=batch_size)
-    maps = cams(a, g, method, filters)
+    maps = cam_batch(a, g, method, filters)
     return upsample(maps, tap.input_shape[:2]) if resize else maps

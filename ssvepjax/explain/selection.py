@@ -2,7 +2,7 @@
 
 Scores are dicts ``{layer: [c]}`` (one score per filter, shared by every image) or, per image,
 ``{layer: [N, c]}``. :func:`top_k` and :func:`top_fraction` turn either into boolean masks of the
-same shape, ready for ``cams(..., filters=mask)``. Ties go to the lower filter index.
+same shape, ready for ``cam_batch(..., filters=mask)``. Ties go to the lower filter index.
 
 The tag score (Boege et al., xAI 2025, SCIENCE.md section 7) is a filter's response to a
 frequency-tagged stimulus: the per-filter amplitude (mean over the filter's neurons of their
