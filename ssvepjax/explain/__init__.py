@@ -1,0 +1,44 @@
+"""Explanations: class-activation maps restricted to selected filters, and how well they localise.
+
+- ``cams``: Grad-CAM, Grad-CAM++, LayerCAM and EigenCAM from a layer's activations and class-score
+  gradients (:func:`cam`), taps on any Linen or NNX submodule output (:func:`linen_tap`,
+  :func:`nnx_tap`), jitted and vmapped batches (:func:`layer_gradients`, :func:`cam_batch`,
+  :func:`class_activation_maps`), each restricted to a subset of filters with ``filters=``.
+- ``selection``: per-filter scores (the tag score at fundamental, harmonic or intermodulation bins;
+  random, L1 and mean-activation baselines) and top-k / top-fraction masks.
+- ``metrics``: energy inside the object box, energy concentration, localisation (IoU of the largest
+  thresholded region) and deletion / insertion AUC.
+"""
+
+from ssvepjax.explain.cams import METHODS as METHODS
+from ssvepjax.explain.cams import LayerTap as LayerTap
+from ssvepjax.explain.cams import cam as cam
+from ssvepjax.explain.cams import cam_batch as cam_batch
+from ssvepjax.explain.cams import class_activation_maps as class_activation_maps
+from ssvepjax.explain.cams import layer_gradients as layer_gradients
+from ssvepjax.explain.cams import linen_tap as linen_tap
+from ssvepjax.explain.cams import nnx_tap as nnx_tap
+from ssvepjax.explain.cams import upsample as upsample
+from ssvepjax.explain.metrics import box_iou as box_iou
+from ssvepjax.explain.metrics import box_masks as box_masks
+from ssvepjax.explain.metrics import deletion_insertion as deletion_insertion
+from ssvepjax.explain.metrics import energy_concentration as energy_concentration
+from ssvepjax.explain.metrics import energy_in_box as energy_in_box
+from ssvepjax.explain.metrics import localisation as localisation
+from ssvepjax.explain.selection import TAG_KINDS as TAG_KINDS
+from ssvepjax.explain.selection import component_rows as component_rows
+from ssvepjax.explain.selection import l1_scores as l1_scores
+from ssvepjax.explain.selection import mean_activation_scores as mean_activation_scores
+from ssvepjax.explain.selection import random_scores as random_scores
+from ssvepjax.explain.selection import scores_from_amplitudes as scores_from_amplitudes
+from ssvepjax.explain.selection import tag_component_amplitudes as tag_component_amplitudes
+from ssvepjax.explain.selection import tag_filter_scores as tag_filter_scores
+from ssvepjax.explain.selection import top_fraction as top_fraction
+from ssvepjax.explain.selection import top_k as top_k
+
+__all__ = [
+    "METHODS", "TAG_KINDS", "LayerTap", "box_iou", "box_masks", "cam", "cam_batch", "class_activation_maps",
+    "component_rows", "deletion_insertion", "energy_concentration", "energy_in_box", "l1_scores", "layer_gradients",
+    "linen_tap", "localisation", "mean_activation_scores", "nnx_tap", "random_scores", "scores_from_amplitudes",
+    "tag_component_amplitudes", "tag_filter_scores", "top_fraction", "top_k", "upsample",
+]

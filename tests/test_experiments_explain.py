@@ -1,0 +1,49 @@
+"""The explanations experiment end to end at its CI size (``--quick``)."""
+
+import csv
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "explanations.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("explanations_experiment", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.slow
+def test_quick_run_writes_tables_and_figures(tmp_path):
+    mod = load_script()
+    out = tmp_path / "run"
+    args = ["--quick", "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    report = mod.main(args)
+    saved = json.loads((out / "explanations.json").read_text())
+    assert saved["layer"] == report["layer"] == "stage3_block0/conv2"
+    cfg = mod.Config.quick()
+    assert len(saved["per_seed"]) == len(cfg.seeds) >= 2
+    rows = {(r["method"], r["selector"], r["k"]): r for r in saved["table"]}
+    for method in ("gradcam", "gradcam++", "layercam", "eigencam"):
+        assert (method, "all", 16) in rows
+        for sel in ("tag:fundamental", "tag:harmonic", "tag:intermodulation", "tag:combined",
+                    "tag-image:combined", "random", "l1", "activation", "activation-image"):
+            for k in cfg.ks:
+                r = rows[(method, sel, k)]
+                assert 0 <= r["energy_in_box"] <= 1 and 0 < r["concentration"] <= 1 and 0 <= r["localisation"] <= 1
+        assert 0 <= rows[(method, "tag:combined", cfg.di_ks[0])]["deletion"] <= 1
+    vs = [v for v in saved["versus_random"] if v["selector"] == "tag:combined" and v["metric"] == "energy_in_box"]
+    assert vs and all(len(v["per_seed"]) == len(cfg.seeds) for v in vs)
+    with open(out / "explanations_table.csv") as f:
+        assert len(list(csv.DictReader(f))) == len(saved["table"])
+    for name in ("explanations_metrics.png", "explanations_examples.png"):
+        assert (out / name).stat().st_size > 20_000
+    # a second call resumes from the per-seed files instead of recomputing
+    again = mod.main(args)
+    assert again["table"] == saved["table"]
