@@ -9,6 +9,7 @@ The library reads from the bottom up, one subpackage per layer:
 - ``streaming``: the one image loop (chunks, devices, hosts, checkpoints) and its reductions;
 - ``analysis``: per-unit measures, per-layer summaries, controls, receptive fields;
 - ``models``, ``data``, ``training``: networks, datasets, training and loss terms;
+- ``explain``: class-activation maps restricted to selected filters, and localisation metrics;
 - ``report``: the main job (``ssvepjax run``), figures, tables.
 
 Every public name is re-exported here: ``import ssvepjax as sj``.
@@ -47,8 +48,30 @@ from ssvepjax.analysis import strongest_units as strongest_units
 from ssvepjax.analysis import tag_significance as tag_significance
 from ssvepjax.analysis import tests_from_moments as tests_from_moments
 from ssvepjax.analysis import unit_effects as unit_effects
+from ssvepjax.data import CanvasConfig as CanvasConfig
 from ssvepjax.data import Dataset as Dataset
+from ssvepjax.data import canvas_dataset as canvas_dataset
 from ssvepjax.data import load_dataset as load_dataset
+from ssvepjax.explain import LayerTap as LayerTap
+from ssvepjax.explain import box_iou as box_iou
+from ssvepjax.explain import cam as cam
+from ssvepjax.explain import cam_batch as cam_batch
+from ssvepjax.explain import class_activation_maps as class_activation_maps
+from ssvepjax.explain import deletion_insertion as deletion_insertion
+from ssvepjax.explain import energy_concentration as energy_concentration
+from ssvepjax.explain import energy_in_box as energy_in_box
+from ssvepjax.explain import l1_scores as l1_scores
+from ssvepjax.explain import layer_gradients as layer_gradients
+from ssvepjax.explain import linen_tap as linen_tap
+from ssvepjax.explain import localisation as localisation
+from ssvepjax.explain import mean_activation_scores as mean_activation_scores
+from ssvepjax.explain import nnx_tap as nnx_tap
+from ssvepjax.explain import random_scores as random_scores
+from ssvepjax.explain import tag_component_amplitudes as tag_component_amplitudes
+from ssvepjax.explain import tag_filter_scores as tag_filter_scores
+from ssvepjax.explain import top_fraction as top_fraction
+from ssvepjax.explain import top_k as top_k
+from ssvepjax.explain import upsample as upsample
 from ssvepjax.importance import apply_masks as apply_masks
 from ssvepjax.importance import keep_masks as keep_masks
 from ssvepjax.importance import l1_importance as l1_importance
@@ -141,5 +164,5 @@ from ssvepjax.training import train_or_load as train_or_load
 
 __version__ = "0.2.0"
 __all__ = sorted(name for name in dir() if not name.startswith("_") and name not in (
-    "analysis", "data", "importance", "models", "recording", "report", "spectral", "stats", "streaming", "tagging",
-    "training"))
+    "analysis", "data", "explain", "importance", "models", "recording", "report", "spectral", "stats", "streaming",
+    "tagging", "training"))

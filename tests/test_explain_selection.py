@@ -146,7 +146,7 @@ def test_bad_input(images):
         S.tag_filter_scores(toy_fn, images, MASKS, DESIGN, kind="subharmonic")
     with pytest.raises(ValueError, match="images must have shape"):
         S.tag_filter_scores(toy_fn, images[0], MASKS, DESIGN)
-    with pytest.raises(ValueError, match="masks must have shape"):
+    with pytest.raises(ValueError, match="masks has 1 parts"):
         S.tag_component_amplitudes(toy_fn, images, MASKS[:1], DESIGN, per_image=True)
     with pytest.raises(ValueError, match="n_images"):
         S.random_scores(jax.random.key(0), {"x": 3}, n_images=0)

@@ -1,5 +1,10 @@
-"""Image datasets: the embedded offline defaults and tensorflow-datasets sources."""
+"""Image datasets: the embedded offline defaults, tensorflow-datasets sources, and the boxed-digit canvas task."""
 
+from ssvepjax.data.canvas import BoxedImages as BoxedImages
+from ssvepjax.data.canvas import CanvasConfig as CanvasConfig
+from ssvepjax.data.canvas import CanvasDataset as CanvasDataset
+from ssvepjax.data.canvas import boxed_digits as boxed_digits
+from ssvepjax.data.canvas import canvas_dataset as canvas_dataset
 from ssvepjax.data.datasets import EMBEDDED as EMBEDDED
 from ssvepjax.data.datasets import Dataset as Dataset
 from ssvepjax.data.datasets import default_cache_dir as default_cache_dir

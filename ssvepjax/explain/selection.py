@@ -29,7 +29,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Bool
 
-import ssvepjax as sj
+from ssvepjax.analysis.results import measure
+from ssvepjax.spectral.design import Design
+from ssvepjax.streaming.loop import probe_dataset
 
 __all__ = [
     "TAG_KINDS",
@@ -64,8 +66,8 @@ def tag_component_amplitudes(
 ) -> dict[str, np.ndarray]:
     """Per-filter amplitude at every component bin of a tagging design.
 
-    The only function of this module that calls the spectral API (``sj.probe_dataset`` and
-    ``sj.measure``; ``sj.spectrum_fn`` per image), so a change of measure is made here alone.
+    The only function of this module that calls the spectral API (``streaming.probe_dataset`` and
+    ``analysis.measure``, per image or over the images), so a change of measure is made here alone.
 
     Args:
         fn: per-frame function ``[H, W, C] -> {layer: activation [..., c]}`` (``sj.linen_fn`` /
@@ -79,28 +81,17 @@ def tag_component_amplitudes(
         ``{layer: [m, c]}`` (or ``[N, m, c]``) amplitudes in activation units, rows in the order of
         ``design.bins()[0]``; the filter's amplitude is the mean of its neurons' amplitudes.
     """
-    design = sj.Design() if design is None else design
+    design = Design() if design is None else design
     n = _check_images(images)[0]
     if not per_image:
-        spec = sj.probe_dataset(fn, images, masks, design, progress=False, chunk_size=min(8, n))
-        return {name: np.asarray(r.filter["amplitude"]) for name, r in sj.measure(spec, design).items()}
-    m = np.asarray(masks)
-    if m.ndim != 3 or m.shape[0] != len(design.tags.freqs_hz) or m.shape[1:] != tuple(np.shape(images)[1:3]):
-        raise ValueError(f"masks must have shape [{len(design.tags.freqs_hz)}, {np.shape(images)[1]}, "
-                         f"{np.shape(images)[2]}] (one per tag, image-sized), got shape {m.shape}")
-    sj.tag_frames(np.asarray(images[0]), m, design.tags.freqs_hz, fps=design.tags.fps,
-                  n_frames=design.tags.n_frames)  # validates the first image and the masks
-    run = sj.spectrum_fn(fn, m.astype(bool), design.tags)
-    rows = jnp.asarray(design.bins()[0])
-
-    @jax.jit
-    def per_filter(spec):
-        return {k: v[rows].reshape(len(rows), -1, v.shape[-1]).mean(1) for k, v in spec.items()}
-
+        spec = probe_dataset(fn, images, masks, design, progress=False, chunk_size=min(8, n))
+        return {name: np.asarray(r.filter["amplitude"]) for name, r in measure(spec, design).items()}
+    # One image at a time through the same loop (its compiled program is cached: one compilation).
     out: dict[str, list] = {}
     for i in range(n):
-        for k, v in per_filter(run(jnp.asarray(images[i], jnp.float32))).items():
-            out.setdefault(k, []).append(np.asarray(v))
+        spec = probe_dataset(fn, np.asarray(images[i : i + 1]), masks, design, progress=False, chunk_size=1)
+        for k, r in measure(spec, design).items():
+            out.setdefault(k, []).append(np.asarray(r.filter["amplitude"]))
     return {k: np.stack(v) for k, v in out.items()}
 
 
@@ -151,7 +142,7 @@ def tag_filter_scores(fn: Callable, images, masks, design=None, *, kind: str = "
     Returns:
         ``{layer: [c]}`` (or ``[N, c]`` with ``per_image``), non-negative.
     """
-    design = sj.Design() if design is None else design
+    design = Design() if design is None else design
     component_rows(design, kind)  # a bad kind fails before the probe runs
     return scores_from_amplitudes(tag_component_amplitudes(fn, images, masks, design, per_image=per_image),
                                   design, kind)
