@@ -157,9 +157,11 @@ from ssvepjax.tagging import stripes as stripes
 from ssvepjax.tagging import tag_batch as tag_batch
 from ssvepjax.tagging import tag_frames as tag_frames
 from ssvepjax.tagging import unique_bins as unique_bins
+from ssvepjax.training import TERMS as TERMS
 from ssvepjax.training import TrainConfig as TrainConfig
-from ssvepjax.training import component_power_fraction as component_power_fraction
-from ssvepjax.training import tag_regularizer as tag_regularizer
+from ssvepjax.training import linen_apply as linen_apply
+from ssvepjax.training import spectral_loss as spectral_loss
+from ssvepjax.training import tag_measures as tag_measures
 from ssvepjax.training import train_or_load as train_or_load
 
 __version__ = "0.2.0"
