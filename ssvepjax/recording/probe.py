@@ -54,6 +54,39 @@ def recorder(fn: Callable[[Array], PyTree], masks, tags: TagConfig, *, one_perio
     return record
 
 
+def block_recorder(fn: Callable[[Array], PyTree], masks, tags: TagConfig, frame_block: int, *,
+                   one_period: bool = True, pixel_noise: float = 0.0, noise_seed: int = 0) -> Callable:
+    """``(image, start) -> {layer: [frame_block, *unit_shape]}``: frames ``start .. start + frame_block`` only.
+
+    :func:`recorder` one block of frames at a time (``start`` may be traced: scan over blocks), so that no more
+    than one block of activations is alive; the noise of a frame is the one :func:`recorder` draws for it.
+    ``frame_block`` must divide the frames run (``tags.period_frames`` with ``one_period``, else ``n_frames``).
+    """
+    frames = tags.period_frames if one_period else tags.n_frames
+    V.check_positive("frame_block", frame_block, integer=True)
+    if frames % frame_block:
+        divisors = [d for d in range(1, frames + 1) if frames % d == 0]
+        raise ValueError(f"frame_block={frame_block} must divide the {frames} frames run; choose one of {divisors}")
+    if not (np.isfinite(pixel_noise) and pixel_noise >= 0):
+        raise ValueError(f"pixel_noise must be a finite number >= 0, got {pixel_noise!r}")
+    if pixel_noise and one_period:
+        raise ValueError("pixel_noise > 0 makes every frame different: probe every frame (one_period=False)")
+    g = tags.gains(one_period)
+    m = jnp.asarray(masks, jnp.float32)
+    key = jax.random.key(int(noise_seed))
+
+    def record(image, start):
+        frames = apply_gains(image, m, jax.lax.dynamic_slice_in_dim(g, start, frame_block))
+        if pixel_noise:
+            # The whole sequence's noise for this image, sliced: the same frames as recorder's, block by block.
+            noise = jax.random.normal(_image_key(key, image), (g.shape[0], *image.shape), frames.dtype)
+            frames = frames + pixel_noise * jax.lax.dynamic_slice_in_dim(noise, start, frame_block)
+        check_output(fn, frames[0])
+        return flat_dict(jax.vmap(fn)(frames))
+
+    return record
+
+
 def _image_key(key, image):
     """A key from ``key`` and the image's values (a fixed random projection of its bits)."""
     w = jax.random.uniform(jax.random.key(1), image.shape, image.dtype, 0.5, 1.5)
@@ -96,4 +129,4 @@ def probe(
     return jax.lax.map(fn, frames, batch_size=batch_size)
 
 
-__all__ = ["check_output", "probe", "recorder"]
+__all__ = ["block_recorder", "check_output", "probe", "recorder"]

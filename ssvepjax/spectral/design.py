@@ -66,10 +66,9 @@ class Design:
         if self.noise.exclude != "none":
             cb = self.bins()[0]
             _, _, count = noise_windows(self.n_bins, cb, self.noise.n_neighbors, self.noise.skip, self.excluded_bins())
-            if not count.all():
-                raise ValueError(f"noise exclude={self.noise.exclude!r} leaves no noise bin in the window of the "
-                                 f"component at bin {int(cb[np.argmin(count)])}: widen n_neighbors, or exclude "
-                                 f"'components' or 'none'")
+            if not count.any():  # windows with some bins left but fewer than n_neighbors give NaN (the usual rule)
+                raise ValueError(f"noise exclude={self.noise.exclude!r} leaves no noise bin in the window of any "
+                                 f"component: widen n_neighbors, or exclude 'components' or 'none'")
 
     @property
     def components(self) -> list[C.Component]:

@@ -200,8 +200,12 @@ def detection_floor(x: Float[Array, "t n"], detection_limit: float = DETECTION_L
 
     ``max(detection_limit * sqrt(2) * std(x), resolution * max|x|)`` over time (module docstring).
     """
-    ac = np.sqrt(2.0) * jnp.std(x, axis=0)
-    return jnp.maximum(detection_limit * ac, resolution * jnp.max(jnp.abs(x), axis=0))
+    return floor_of(jnp.std(x, axis=0), jnp.max(jnp.abs(x), axis=0), detection_limit, resolution)
+
+
+def floor_of(std, peak, detection_limit: float = DETECTION_LIMIT, resolution: float = RESOLUTION):
+    """The detection floor from a series' standard deviation and peak magnitude (:func:`detection_floor`)."""
+    return jnp.maximum(detection_limit * np.sqrt(2.0) * std, resolution * peak)
 
 
 def transform(x: Float[Array, "t n"], plan: Plan, detection_limit: float = DETECTION_LIMIT,
@@ -246,6 +250,80 @@ def transform(x: Float[Array, "t n"], plan: Plan, detection_limit: float = DETEC
     if plan.repeats > 1:  # the row read by every bin off the lattice of the repeated series
         zero = jnp.zeros((1, n), dt)
         re, im, amp = (jnp.concatenate([v, zero]) for v in (re, im, amp))
+    return (re, im) if phase else amp
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BlockPlan:
+    """Coefficients at chosen bins of an ``n_frames``-sample series, accumulated block by block of frames.
+
+    The series is never stored: each block of ``block`` frames adds its share of every coefficient
+    (``sum_t x_t e^{-2 pi i k t / F}``, scaled one-sided) to an accumulator of ``[m, n]``, together with the sums
+    that give the series' standard deviation and peak for the detection floor. Memory is one block of frames
+    plus ``m`` bins per unit, whatever the length of the series.
+
+    Attributes:
+        n_frames: F, samples of the series.
+        bins: ``[m]`` bins of the F-sample spectrum.
+        block: frames per block (the last block may be shorter).
+        cos, sin: ``[m, F]`` one-sided-scaled DFT bases (``re = cos @ x``, ``im = sin @ x``).
+    """
+
+    n_frames: int
+    bins: np.ndarray
+    block: int
+    cos: np.ndarray
+    sin: np.ndarray
+
+    @property
+    def n_blocks(self) -> int:
+        return -(-self.n_frames // self.block)
+
+
+@functools.lru_cache(maxsize=32)
+def make_block_plan(n_frames: int, bins: tuple[int, ...], block: int) -> BlockPlan:
+    """The :class:`BlockPlan` of ``bins`` (a tuple of ints in ``[0, n_frames // 2]``) in blocks of ``block`` frames."""
+    V.check_positive("block", block, integer=True)
+    b = np.asarray(static_bins(bins, n_frames))
+    ang = 2 * np.pi * np.outer(b, np.arange(n_frames)) / n_frames
+    scale = one_sided_scale(b, n_frames)[:, None]
+    return BlockPlan(n_frames, b, int(block), np.cos(ang) * scale, -np.sin(ang) * scale)
+
+
+def block_init(plan: BlockPlan, n: int, dtype=jnp.float32) -> dict[str, Array]:
+    """The zero accumulator of ``n`` series: ``{"re", "im": [m, n], "shift", "sum", "sumsq", "peak": [n]}``."""
+    m = len(plan.bins)
+    zero = jnp.zeros((n,), dtype)
+    return {"re": jnp.zeros((m, n), dtype), "im": jnp.zeros((m, n), dtype), "shift": zero, "sum": zero,
+            "sumsq": zero, "peak": zero}
+
+
+def block_update(state: dict, x: Float[Array, "b n"], start, plan: BlockPlan) -> dict:
+    """Add frames ``start .. start + b`` (``x [b, n]``) to the accumulator. Traceable (``start`` may be traced)."""
+    b, dt = x.shape[0], state["re"].dtype
+    x = x.astype(dt)
+    cos = jax.lax.dynamic_slice_in_dim(jnp.asarray(plan.cos, dt), start, b, axis=1)
+    sin = jax.lax.dynamic_slice_in_dim(jnp.asarray(plan.sin, dt), start, b, axis=1)
+    # The standard deviation from sums about a shift (the first frame): no cancellation against a large DC.
+    shift = jnp.where(start == 0, x[0], state["shift"])
+    d = x - shift
+    return {"re": state["re"] + jnp.dot(cos, x, precision=_HIGHEST),
+            "im": state["im"] + jnp.dot(sin, x, precision=_HIGHEST), "shift": shift,
+            "sum": state["sum"] + jnp.sum(d, axis=0), "sumsq": state["sumsq"] + jnp.sum(jnp.square(d), axis=0),
+            "peak": jnp.maximum(state["peak"], jnp.max(jnp.abs(x), axis=0))}
+
+
+def block_finish(state: dict, plan: BlockPlan, detection_limit: float = DETECTION_LIMIT,
+                 resolution: float = RESOLUTION, *, phase: bool = False):
+    """Amplitudes ``[m, n]`` (or ``(re, im)``) at ``plan.bins`` with the detection floor of :func:`transform`."""
+    f = plan.n_frames
+    mean = state["sum"] / f
+    std = jnp.sqrt(jnp.maximum(state["sumsq"] / f - jnp.square(mean), 0.0))
+    re, im = state["re"], state["im"]
+    amp = jnp.sqrt(jnp.square(re) + jnp.square(im))
+    if detection_limit or resolution:
+        keep = (amp > floor_of(std, state["peak"], detection_limit, resolution)[None]) | (plan.bins == 0)[:, None]
+        re, im, amp = (jnp.where(keep, v, 0.0) for v in (re, im, amp))
     return (re, im) if phase else amp
 
 
@@ -401,6 +479,7 @@ def repeated_spectrum(
     return jnp.moveaxis(out.reshape(plan.n_bins, *rest), 0, axis)
 
 
-__all__ = ["DETECTION_LIMIT", "METHODS", "RESOLUTION", "Plan", "amplitude_spectrum", "bins_of_rows", "detection_floor",
+__all__ = ["DETECTION_LIMIT", "METHODS", "RESOLUTION", "BlockPlan", "Plan", "amplitude_spectrum", "bins_of_rows",
+           "block_finish", "block_init", "block_update", "detection_floor", "floor_of", "make_block_plan",
            "fourier_coefficients", "frequencies", "make_plan", "one_sided_scale", "repeated_spectrum",
            "resolve_method", "static_bins", "transform"]

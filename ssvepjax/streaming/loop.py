@@ -38,7 +38,7 @@ from ssvepjax import _checks as V
 from ssvepjax.spectral.design import Design
 from ssvepjax.streaming.checkpoint import Checkpoints
 from ssvepjax.streaming.reductions import Reduction, spectrum_reduction
-from ssvepjax.streaming.runtime import check_mesh, enable_compilation_cache, shard_map, synchronised
+from ssvepjax.streaming.runtime import NO_VMA_CHECK, check_mesh, enable_compilation_cache, shard_map, synchronised
 
 
 def _leaves(batch) -> list[np.ndarray]:
@@ -120,7 +120,10 @@ def _programs(reduction: Reduction, mesh: Mesh, axis_name: str, example_leaves: 
         s = reduction.update(jax.tree.map(lambda x: x[0], state), batch, weights)
         return jax.tree.map(lambda x: x[None], s)
 
-    step = jax.jit(shard_map(local_step, mesh=mesh, in_specs=spec, out_specs=spec), donate_argnums=0)
+    # Each device updates its own state with no collective inside: the per-device values need no varying-axis
+    # typing (a reduction may scan with a carry that starts as constants).
+    step = jax.jit(shard_map(local_step, mesh=mesh, in_specs=spec, out_specs=spec, **NO_VMA_CHECK),
+                   donate_argnums=0)
 
     @jax.jit
     def merge_devices(state):
@@ -237,6 +240,8 @@ def probe_dataset(
     relative=False,
     pixel_noise: float = 0.0,
     noise_seed: int = 0,
+    frame_block: int | None = None,
+    lattice_only: bool = False,
     **loop_kwargs,
 ) -> dict[str, Array]:
     """Image-averaged amplitude spectra of every unit, streamed over a dataset in bounded memory.
@@ -255,6 +260,9 @@ def probe_dataset(
             at given bins (the input of the amplitude test across images: ``analysis.measure(..., relative=...)``).
         pixel_noise, noise_seed: Gaussian noise of that standard deviation added to every pixel of every frame
             (needs ``one_period=False``): the injected-noise null of the EEG z rule.
+        frame_block, lattice_only: accumulate the coefficients block by block of frames, never storing the time
+            series (``streaming.spectrum_reduction``); ``lattice_only`` keeps memory flat in ``n_frames`` for a
+            deterministic ``fn`` probed over every frame.
         **loop_kwargs: ``chunk_size``, ``mesh``, ``axis_name``, ``progress``, ``checkpoint_dir``,
             ``checkpoint_every``, ``compilation_cache_dir`` (:func:`reduce_dataset`).
 
@@ -263,7 +271,8 @@ def probe_dataset(
         pair ``(spectra, relative_moments)``.
     """
     reduction = spectrum_reduction(fn, masks, design, one_period=one_period, method=method, relative=relative,
-                                   pixel_noise=pixel_noise, noise_seed=noise_seed)
+                                   pixel_noise=pixel_noise, noise_seed=noise_seed, frame_block=frame_block,
+                                   lattice_only=lattice_only)
     return reduce_dataset(images, reduction, desc="probe dataset", **loop_kwargs)
 
 

@@ -25,6 +25,7 @@ new loop.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -33,9 +34,21 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PyTree
 
-from ssvepjax.recording.probe import recorder
+from ssvepjax import _checks as V
+from ssvepjax.recording.probe import block_recorder, recorder
 from ssvepjax.spectral.design import Design, as_design
-from ssvepjax.spectral.fourier import Plan, bins_of_rows, make_plan, resolve_method, static_bins, transform
+from ssvepjax.spectral.fourier import (
+    Plan,
+    bins_of_rows,
+    block_finish,
+    block_init,
+    block_update,
+    make_block_plan,
+    make_plan,
+    resolve_method,
+    static_bins,
+    transform,
+)
 from ssvepjax.stats.t2 import coefficient_moments, merge_moments
 from ssvepjax.tagging.frames import check_image
 from ssvepjax.tagging.masks import check_masks
@@ -97,40 +110,94 @@ def _spectral_setup(fn, masks_key, design: Design, one_period: bool, method: str
     return m, plan, recorder(fn, m, design.tags, one_period=one_period, pixel_noise=noise[0], noise_seed=noise[1])
 
 
-def _rows(acts: dict, plan: Plan, design: Design, relative: tuple[int, ...]) -> tuple[dict, dict]:
-    """Amplitude rows ``{layer: [R, *unit_shape]}`` of one image's recorded series and the moments' contributions
-    of the relative amplitudes ``r = A / ac`` at the bins ``relative`` (``stats.amplitude``; none if empty)."""
-    rows_out, rel = {}, {}
-    bins = np.asarray(relative, dtype=np.int64)
-    for k, v in acts.items():
-        x = v.reshape(v.shape[0], -1)
-        rows = transform(x, plan, *design.floor)
-        rows_out[k] = rows.reshape(plan.n_rows, *v.shape[1:])
-        if relative:
-            ac = np.sqrt(2.0) * jnp.std(x, axis=0)
-            r = jnp.where(ac > 0, bins_of_rows(rows, plan, bins) / jnp.where(ac > 0, ac, 1.0), 0.0)
-            shape = (len(bins), *v.shape[1:])
-            rel[k] = {"sum": r.reshape(shape), "sumsq": jnp.square(r).reshape(shape)}
-    return rows_out, rel
+class _Spectra:
+    """One image's amplitude rows of every layer, from the whole series at once (``fourier.transform``).
+
+    ``rows(image) -> ({layer: [R, *unit]}, {layer: ac [*unit]})``; ``spectrum(rows) -> [K, *unit]`` and
+    ``at(rows, bins)`` read T-frame bins from rows.
+    """
+
+    def __init__(self, record, plan: Plan, design: Design):
+        self.record, self.plan, self.design = record, plan, design
+        self.n_rows = plan.n_rows
+
+    def shapes(self, example) -> dict:
+        return {k: v.shape[1:] for k, v in jax.eval_shape(self.record, example).items()}
+
+    def rows(self, image):
+        rows, ac = {}, {}
+        for k, v in self.record(image).items():
+            x = v.reshape(v.shape[0], -1)
+            rows[k] = transform(x, self.plan, *self.design.floor).reshape(self.n_rows, *v.shape[1:])
+            ac[k] = (np.sqrt(2.0) * jnp.std(x, axis=0)).reshape(v.shape[1:])
+        return rows, ac
+
+    def spectrum(self, rows):
+        return bins_of_rows(rows, self.plan)
+
+    def at(self, rows, bins):
+        return bins_of_rows(rows, self.plan, bins)
 
 
-def _row_zeros(record, plan: Plan, example) -> dict:
-    acts = jax.eval_shape(record, example)
-    return {k: jnp.zeros((plan.n_rows, *v.shape[1:]), jnp.float32) for k, v in acts.items()}
+class _BlockedSpectra(_Spectra):
+    """The same rows accumulated block by block of ``frame_block`` frames (``fourier.BlockPlan``): the series is
+    never stored. Rows are the bins of the F-frame series (one period or every frame) that are kept: all of
+    them, or with ``lattice_only`` the multiples of the stimulus' repeats (every other bin of a deterministic
+    network is 0), so that memory stays flat in the recording length."""
+
+    def __init__(self, fn, masks, design: Design, one_period: bool, frame_block: int, lattice_only: bool, noise):
+        tags = design.tags
+        f = tags.period_frames if one_period else tags.n_frames
+        self.stride = tags.n_frames // f  # T-bin of F-bin j: stride * j
+        step = tags.repeats if (lattice_only and not one_period) else 1
+        self.bplan = make_block_plan(f, tuple(range(0, f // 2 + 1, step)), frame_block)
+        self.record = block_recorder(fn, masks, tags, frame_block, one_period=one_period, pixel_noise=noise[0],
+                                     noise_seed=noise[1])
+        self.design, self.n_rows = design, len(self.bplan.bins)
+        t_bins = self.stride * self.bplan.bins
+        self.row_of_bin = np.full(tags.n_bins, self.n_rows)  # bins without a row read a zero row
+        self.row_of_bin[t_bins] = np.arange(self.n_rows)
+
+    def shapes(self, example) -> dict:
+        start = jax.ShapeDtypeStruct((), jnp.int32)
+        return {k: v.shape[1:] for k, v in jax.eval_shape(self.record, example, start).items()}
+
+    def rows(self, image):
+        shapes = self.shapes(jax.ShapeDtypeStruct(image.shape, image.dtype))
+        init = {k: block_init(self.bplan, math.prod(shape)) for k, shape in shapes.items()}
+        b = self.bplan.block
+
+        def step(acc, i):
+            acts = self.record(image, i * b)
+            return {k: block_update(acc[k], acts[k].reshape(b, -1), i * b, self.bplan) for k in acc}, None
+
+        acc, _ = jax.lax.scan(step, init, jnp.arange(self.bplan.n_blocks))
+        rows = {k: block_finish(a, self.bplan, *self.design.floor).reshape(self.n_rows, *shapes[k])
+                for k, a in acc.items()}
+        f = self.bplan.n_frames
+        ac = {k: (np.sqrt(2.0) * jnp.sqrt(jnp.maximum(a["sumsq"] / f - jnp.square(a["sum"] / f), 0.0))
+                  ).reshape(shapes[k]) for k, a in acc.items()}
+        return rows, ac
+
+    def spectrum(self, rows):
+        zero = jnp.zeros((1, *rows.shape[1:]), rows.dtype)
+        return jnp.concatenate([rows, zero])[self.row_of_bin]
+
+    def at(self, rows, bins):
+        return self.spectrum(rows)[np.asarray(bins)]
 
 
-def _mean_spectra(sums: dict, count, plan: Plan) -> dict:
-    count = float(np.asarray(count))
-    out = {k: bins_of_rows(v, plan) / count for k, v in sums.items()}
-    bad = [k for k, v in out.items() if not bool(jnp.all(jnp.isfinite(v)))]
+def _finite(spectra: dict) -> dict:
+    bad = [k for k, v in spectra.items() if not bool(jnp.all(jnp.isfinite(v)))]
     if bad:
         raise ValueError(f"activations of {bad} hold NaN or infinite values")
-    return out
+    return spectra
 
 
 def spectrum_reduction(
     fn: Callable, masks, design: Design = Design(), *, one_period: bool = True, method: str = "auto",
-    relative: bool = False, pixel_noise: float = 0.0, noise_seed: int = 0,
+    relative: bool = False, pixel_noise: float = 0.0, noise_seed: int = 0, frame_block: int | None = None,
+    lattice_only: bool = False,
 ) -> Reduction:
     """Image-averaged amplitude spectra of every unit ``fn`` records: ``{layer: [K, *unit_shape]}``.
 
@@ -145,6 +212,10 @@ def spectrum_reduction(
             (``stats.amplitude``: the amplitude test across images) at the component bins ``design.bins()[0]``
             (True) or at the given bins (a sequence, e.g. another design's components).
         pixel_noise, noise_seed: Gaussian noise added to every frame (``recording.probe.recorder``).
+        frame_block: run the network over blocks of this many frames and accumulate the coefficients block by
+            block (``fourier.BlockPlan``): the time series is never stored; it must divide the frames run.
+        lattice_only: with ``frame_block`` and every frame, keep only the bins on the tags' lattice (every other
+            bin of a deterministic network is 0), so memory does not grow with ``n_frames``.
 
     Returns:
         A :class:`Reduction` whose result is the mean over images of each unit's amplitude spectrum,
@@ -157,39 +228,51 @@ def spectrum_reduction(
         bins = tuple(int(b) for b in design.bins()[0])
     else:
         bins = static_bins(relative, design.tags.n_frames) if relative is not False else ()
+    if lattice_only and frame_block is None:
+        raise ValueError("lattice_only needs frame_block (the whole-series transform keeps every bin)")
+    if frame_block is not None:
+        V.check_positive("frame_block", frame_block, integer=True)
     return _spectrum_reduction(fn, (m.tobytes(), m.shape), design, one_period, resolve_method(method), bins,
-                               (float(pixel_noise), int(noise_seed)))
+                               (float(pixel_noise), int(noise_seed)), frame_block, bool(lattice_only))
 
 
 @functools.lru_cache(maxsize=16)
-def _spectrum_reduction(fn, masks_key, design, one_period, method, relative, noise) -> Reduction:
+def _spectrum_reduction(fn, masks_key, design, one_period, method, relative, noise, frame_block, lattice_only
+                        ) -> Reduction:
     # Cached: the loop caches its compiled programs per reduction, so the same settings compile once.
     m, plan, record = _spectral_setup(fn, masks_key, design, one_period, method, noise)
+    spectra = (_Spectra(record, plan, design) if frame_block is None else
+               _BlockedSpectra(fn, m, design, one_period, frame_block, lattice_only, noise))
 
     def init(example):
-        state = {"sum": _row_zeros(record, plan, example), "count": jnp.zeros((), jnp.float32)}
+        shapes = spectra.shapes(example)
+        state = {"sum": {k: jnp.zeros((spectra.n_rows, *v), jnp.float32) for k, v in shapes.items()},
+                 "count": jnp.zeros((), jnp.float32)}
         if relative:
-            m_bins = len(relative)
-            acts = jax.eval_shape(record, example)
-            state["relative"] = {k: {"sum": jnp.zeros((m_bins, *v.shape[1:]), jnp.float32),
-                                     "sumsq": jnp.zeros((m_bins, *v.shape[1:]), jnp.float32)} for k, v in acts.items()}
+            state["relative"] = {k: {"sum": jnp.zeros((len(relative), *v), jnp.float32),
+                                     "sumsq": jnp.zeros((len(relative), *v), jnp.float32)} for k, v in shapes.items()}
         return state
 
     def contribution(image):
-        rows, rel = _rows(record(image), plan, design, relative)
+        rows, ac = spectra.rows(image)
         out = {"sum": rows, "count": jnp.ones((), jnp.float32)}
         if relative:
-            out["relative"] = rel
+            out["relative"] = {}
+            for k, v in rows.items():
+                r = spectra.at(v, relative) / jnp.where(ac[k] > 0, ac[k], 1.0)
+                r = jnp.where(ac[k] > 0, r, 0.0)
+                out["relative"][k] = {"sum": r, "sumsq": jnp.square(r)}
         return out
 
     def finalize(state):
-        spectra = _mean_spectra(state["sum"], state["count"], plan)
+        count = float(np.asarray(state["count"]))
+        out = _finite({k: spectra.spectrum(v) / count for k, v in state["sum"].items()})
         if not relative:
-            return spectra
-        return spectra, {k: {"n": state["count"], **v} for k, v in state["relative"].items()}
+            return out
+        return out, {k: {"n": state["count"], **v} for k, v in state["relative"].items()}
 
     return Reduction(init, summed(contribution), sum_merge, finalize, image_check(m),
-                     f"spectrum {design.key(one_period, plan.method, relative, noise)}")
+                     f"spectrum {design.key(one_period, plan.method, relative, noise, frame_block, lattice_only)}")
 
 
 def moments_reduction(
@@ -234,7 +317,8 @@ def _moments_reduction(fn, masks_key, design, target, one_period, method) -> Red
     def init(example):
         acts = jax.eval_shape(record, example)
         zeros = {k: jnp.zeros((len(target), *v.shape[1:]), jnp.complex64) for k, v in acts.items()}
-        return {"sum": _row_zeros(record, plan, example), "count": jnp.zeros((), jnp.float32),
+        rows = {k: jnp.zeros((plan.n_rows, *v.shape[1:]), jnp.float32) for k, v in acts.items()}
+        return {"sum": rows, "count": jnp.zeros((), jnp.float32),
                 "moments": {k: coefficient_moments(z[None], 0, jnp.zeros((1,))) for k, z in zeros.items()},
                 "relative": {k: {"sum": jnp.zeros(z.shape, jnp.float32), "sumsq": jnp.zeros(z.shape, jnp.float32)}
                              for k, z in zeros.items()}}
@@ -258,7 +342,9 @@ def _moments_reduction(fn, masks_key, design, target, one_period, method) -> Red
 
     def finalize(state):
         relative = {k: {"n": state["count"], **v} for k, v in state["relative"].items()}
-        return _mean_spectra(state["sum"], state["count"], plan), state["moments"], relative
+        count = float(np.asarray(state["count"]))
+        spectra = _finite({k: bins_of_rows(v, plan) / count for k, v in state["sum"].items()})
+        return spectra, state["moments"], relative
 
     return Reduction(init, update, merge, finalize, image_check(m),
                      f"moments {design.key(one_period, plan.method, target)}")

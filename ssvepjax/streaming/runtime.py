@@ -10,8 +10,11 @@ from jax.sharding import Mesh
 
 try:  # public since JAX 0.7; the experimental module before
     shard_map = jax.shard_map
+    NO_VMA_CHECK = {"check_vma": False}
 except AttributeError:  # pragma: no cover
     from jax.experimental.shard_map import shard_map  # noqa: F401
+
+    NO_VMA_CHECK = {"check_rep": False}
 
 
 def enable_compilation_cache(cache_dir: str, *, min_compile_time_s: float = 0.0) -> None:
@@ -63,4 +66,4 @@ def synchronised(chunks: Iterator, filler, n_proc: int) -> Iterator:
             yield filler
 
 
-__all__ = ["any_process", "check_mesh", "enable_compilation_cache", "shard_map", "synchronised"]
+__all__ = ["NO_VMA_CHECK", "any_process", "check_mesh", "enable_compilation_cache", "shard_map", "synchronised"]

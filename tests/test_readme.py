@@ -1,0 +1,78 @@
+"""The README's code runs as written: every python block executes in order, every command line parses."""
+
+import importlib.util
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+import ssvepjax as sj
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S)
+
+
+def commands() -> list[list[str]]:
+    """Every command line of the bash blocks, split (comments dropped, ``a && b`` split into two)."""
+    out = []
+    for block in blocks("bash"):
+        for line in block.splitlines():
+            line = line.split(" #")[0].strip()
+            for part in line.split("&&"):
+                if part.strip():
+                    out.append(shlex.split(part.strip()))
+    return out
+
+
+def test_readme_has_the_two_entry_commands_first():
+    first = blocks("bash")[:2]
+    assert "pip install -e . && ssvepjax run" in first[0]
+    assert 'pip install -e ".[test]" && python -m pytest -q' in first[1]
+
+
+class _Parsed(Exception):
+    pass
+
+
+def test_readme_command_lines_parse(monkeypatch):
+    """Each ``ssvepjax`` and ``python experiments/...`` line is parsed by the program's own parser (not run)."""
+    from ssvepjax.report import cli
+
+    seen = 0
+    for argv in commands():
+        if argv[:2] == ["ssvepjax", "run"]:
+            cli.config_from_args(cli._parser().parse_args(argv[1:]), n_images=16)
+            seen += 1
+        elif argv[0] == "python" and argv[1].startswith("experiments/"):
+            path = ROOT / argv[1]
+            assert path.exists(), argv
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+            if hasattr(mod, "parse_args"):  # benchmarks parse their own options
+                mod.parse_args(argv[2:])
+            else:  # experiments: stop right after the configuration is built and validated
+
+                def stop(cfg):
+                    raise _Parsed
+
+                monkeypatch.setattr(sj, "load_model", stop)
+                with pytest.raises(_Parsed):
+                    mod.main(argv[2:])
+            seen += 1
+    assert seen >= 5
+
+
+@pytest.mark.slow
+def test_readme_python_blocks_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    code = blocks("python")
+    assert code
+    for i, block in enumerate(code):
+        exec(compile(block, f"README.md python block {i}", "exec"), namespace)  # noqa: S102 (the README's own code)
