@@ -24,7 +24,7 @@ from ssvepjax.pruning.baselines import taylor_reduction as taylor_reduction
 from ssvepjax.pruning.finetune import FinetuneConfig as FinetuneConfig
 from ssvepjax.pruning.finetune import accuracy as accuracy
 from ssvepjax.pruning.finetune import finetune as finetune
-from ssvepjax.pruning.finetune import predict_fn as predict_fn
+from ssvepjax.pruning.finetune import recalibrate_bn as recalibrate_bn
 from ssvepjax.pruning.flops import cost_report as cost_report
 from ssvepjax.pruning.flops import flops as flops
 from ssvepjax.pruning.flops import forward_time as forward_time

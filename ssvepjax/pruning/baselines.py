@@ -61,7 +61,7 @@ def _leaves(variables: dict, module: str, leaf: str) -> dict[str, jax.Array]:
 
 
 def conv_layers(variables: dict) -> list[str]:
-    """Names of the conv layers (modules with a 4-D ``conv/kernel``), in parameter order; ValueError if none."""
+    """Names of the conv layers (modules with a 4-D ``conv/kernel``), in sorted parameter order; ValueError if none."""
     names = [k for k, v in _leaves(variables, "conv", "kernel").items() if np.ndim(v) == 4]
     if not names:
         raise ValueError("the model has no conv layer (no params/<layer>/conv/kernel of rank 4) to score")

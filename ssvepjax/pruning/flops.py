@@ -56,7 +56,7 @@ def flops(model: nn.Module, input_shape) -> int:
         v = model.init(jax.random.key(0), x)
         _, state = model.apply(v, x, capture_intermediates=lambda m, _: isinstance(m, (nn.Conv, nn.Dense)),
                                mutable=["intermediates"])
-        return v["params"], state["intermediates"]
+        return v.get("params", {}), state.get("intermediates", {})
 
     params, inter = jax.eval_shape(run)
     kernels = {_keys(p)[:-1]: leaf.shape for p, leaf in jax.tree_util.tree_flatten_with_path(params)[0]
@@ -106,7 +106,7 @@ def forward_time(model: nn.Module, variables: dict, input_shape, *, batch_size: 
 
 
 def cost_report(model: nn.Module, input_shape, variables: dict | None = None, **time_kwargs) -> dict:
-    """``{"params", "flops"}`` of ``model``, plus ``"forward_s"`` (:func:`forward_time`) when ``variables`` are given."""
+    """``{"params", "flops"}`` of ``model``, and ``"forward_s"`` (:func:`forward_time`) given ``variables``."""
     out = {"params": param_count(model, input_shape), "flops": flops(model, input_shape)}
     if variables is not None:
         out["forward_s"] = forward_time(model, variables, input_shape, **time_kwargs)
