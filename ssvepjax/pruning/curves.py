@@ -56,6 +56,7 @@ class CurvesConfig:
         methods: ``importance`` methods.
         fractions: shares removed in every budget set (``structure.keep_masks``).
         finetune_fractions: the fractions that are also fine-tuned (a subset of ``fractions``).
+        finetune_methods: the methods that are fine-tuned (None: all).
         finetune: fine-tuning settings (``seed`` is replaced by each seed).
         tag_images: training images the tag methods probe.
         data_images: training images of the data-dependent baselines (the tag images are among them).
@@ -72,6 +73,7 @@ class CurvesConfig:
     methods: tuple[str, ...] = TAG_CURVE_METHODS + BASELINES
     fractions: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9)
     finetune_fractions: tuple[float, ...] = (0.3, 0.5)
+    finetune_methods: tuple[str, ...] | None = None
     finetune: FinetuneConfig = FinetuneConfig(steps=40)
     tag_images: int = 32
     data_images: int = 256
@@ -93,10 +95,11 @@ class CurvesConfig:
 
     @staticmethod
     def quick() -> CurvesConfig:
-        """A CI-sized run: a small network trained one epoch on 1,000 images, two seeds, two fractions."""
+        """A CI-sized run: a ResNet-8 trained two epochs on 1,000 images, two seeds, two fractions."""
         return CurvesConfig(model=sj.ModelConfig(depth=8, width=8), train=sj.TrainConfig(epochs=2, batch_size=32),
                             seeds=(0, 1),
                             fractions=(0.2, 0.5), finetune_fractions=(0.5,), finetune=FinetuneConfig(steps=5),
+                            finetune_methods=("tag_harmonic", "random"),
                             tag_images=4, data_images=32, recal_images=64, max_train=1000, max_test=200,
                             time_batch=32)
 
@@ -159,7 +162,7 @@ def run_curves(config: CurvesConfig, out_dir, *, progress: bool = True) -> dict:
                 "oneshot": accuracy(model, masked, data.test_images, data.test_labels),
                 "recal": accuracy(model, recal, data.test_images, data.test_labels),
             }
-            if f in config.finetune_fractions:
+            if f in config.finetune_fractions and (config.finetune_methods is None or m in config.finetune_methods):
                 t2 = time.perf_counter()
                 tuned = finetune(small, small_v, data.train_images, data.train_labels, ft_cfg)
                 rec["finetuned"] = accuracy(small, tuned, data.test_images, data.test_labels)
@@ -289,7 +292,9 @@ def plot_curves(summary: dict, path, *, title: str | None = None) -> None:
     conds = [c for c in CONDITIONS if any(r["condition"] == c for r in table)]
     names = {"oneshot": "one-shot (no weight change)", "recal": "one-shot + BN statistics re-estimated",
              "finetuned": "after fine-tuning"}
-    fig, axes = plt.subplots(len(conds), 2, figsize=(11, 3.4 * len(conds)), squeeze=False)
+    fig, axes = plt.subplots(len(conds), 2, figsize=(11, 3.4 * len(conds)), squeeze=False, sharex="col")
+    # Methods share x positions (the same budget removes the same filters): spread them a little.
+    offset = {m: 0.35 * (i - (len(methods) - 1) / 2) for i, m in enumerate(methods)}
     for i, c in enumerate(conds):
         for j, (x_key, x_label) in enumerate((("filters_removed", "conv filters removed (%)"),
                                               ("flops_removed", "FLOPs (MACs) removed (%)"))):
@@ -299,13 +304,15 @@ def plot_curves(summary: dict, path, *, title: str | None = None) -> None:
                 if not rows:
                     continue
                 color, ls, mk = style[m]
-                x = 100 * np.array([r[x_key] for r in rows])
+                x = 100 * np.array([r[x_key] for r in rows]) + offset[m]
                 y = 100 * np.array([r["accuracy_mean"] for r in rows])
                 e = 100 * np.array([r["accuracy_std"] for r in rows])
                 ax.errorbar(x, y, yerr=e, color=color, ls=ls, marker=mk, ms=4, lw=1.3, capsize=2, label=m)
             if summary.get("base_accuracy_mean") is not None:
                 ax.axhline(100 * summary["base_accuracy_mean"], color="k", ls=":", lw=1, label="unpruned")
-            ax.set_xlabel(x_label)
+            if i == len(conds) - 1:
+                ax.set_xlabel(x_label)
+            ax.tick_params(labelbottom=True)
             ax.set_ylabel("test accuracy (%)")
             ax.set_title(names[c], fontsize=10)
             ax.set_ylim(0, 100)

@@ -21,7 +21,7 @@ import numpy as np
 import ssvepjax as sj
 from ssvepjax.pruning.structure import keep_masks
 
-__all__ = ["DISTRACTORS", "filter_classes", "part_keep_masks", "part_shares", "two_part_dataset"]
+__all__ = ["DISTRACTORS", "filter_classes", "part_keep_masks", "part_shares", "top_keep_masks", "two_part_dataset"]
 
 DISTRACTORS = ("digit", "clutter")
 
@@ -111,11 +111,33 @@ def part_shares(part_scores: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str
     return out
 
 
+def top_keep_masks(
+    scores: Mapping[str, np.ndarray],
+    model,
+    fraction,
+    *,
+    budget: str = "layer",
+    policy: str = "grouped",
+) -> dict[str, np.ndarray]:
+    """Keep masks that remove the HIGHEST-scored filters (``structure.keep_masks`` removes the lowest).
+
+    Scores are flipped per layer (``max - s``), so a group's rank follows its members' ranks as in
+    ``keep_masks``. ``fraction``, ``budget`` and ``policy`` as there.
+    """
+    flipped = {}
+    for name, s in scores.items():
+        s = np.asarray(s, np.float64)
+        if not np.all(np.isfinite(s)):
+            raise ValueError(f"scores of {name} hold NaN or infinite values; every score must be finite")
+        flipped[name] = s.max() - s if s.size else s
+    return keep_masks(flipped, model, fraction, budget=budget, policy=policy)
+
+
 def part_keep_masks(
     part_scores: Mapping[str, Mapping[str, np.ndarray]],
     part: str,
     model,
-    fraction: float,
+    fraction,
     *,
     rank: str = "share",
     budget: str = "layer",
@@ -127,7 +149,7 @@ def part_keep_masks(
         part_scores: ``{"tag1": {layer: [c]}, ...}`` (``importance`` methods ``"tag1"``, ``"tag2"``...).
         part: the part whose followers are removed (a key of ``part_scores``).
         model: the ``CifarResNet``.
-        fraction: share removed in every budget set, in [0, 1).
+        fraction: share removed in every budget set, in [0, 1), or ``{set: share}`` (``keep_masks``).
         rank: ``"share"`` removes the filters with the highest share of their response at ``part``'s
             tag (selective followers); ``"amplitude"`` those with the largest response there.
         budget, policy: as in ``structure.keep_masks``.
@@ -141,12 +163,10 @@ def part_keep_masks(
         raise ValueError(f"rank must be 'share' or 'amplitude', got {rank!r}")
     if rank == "share":
         i = sorted(part_scores).index(part)
-        shares = part_shares(part_scores)
-        scores = {name: 1.0 - s[i] for name, s in shares.items()}
+        scores = {name: s[i] for name, s in part_shares(part_scores).items()}
     else:
-        scores = {name: -np.asarray(s, np.float64) for name, s in part_scores[part].items()}
-        scores = {name: s - s.min() for name, s in scores.items()}
-    return keep_masks(scores, model, fraction, budget=budget, policy=policy)
+        scores = part_scores[part]
+    return top_keep_masks(scores, model, fraction, budget=budget, policy=policy)
 
 
 def filter_classes(
