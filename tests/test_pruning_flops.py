@@ -57,6 +57,8 @@ def test_flops_of_a_default_resnet32_and_forward_time():
     v = tiny.init(jax.random.key(0), jnp.ones((1, 8, 8, 1)))
     rep = P.cost_report(tiny, (8, 8, 1), v, batch_size=4, repeats=2)
     assert rep["flops"] == 48432 and rep["forward_s"] > 0
+    times = P.compare_forward_times([(tiny, v), (tiny, v)], (8, 8, 1), batch_size=4, repeats=2)
+    assert len(times) == 2 and min(times) > 0
 
 
 class _NoConv(nn.Module):

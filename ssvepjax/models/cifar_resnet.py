@@ -56,6 +56,29 @@ class _Probed(nn.Module):
         return y
 
 
+def _place_channels(x, idx: np.ndarray, features: int):
+    """``[..., c_in] -> [..., features]`` with input channel j on output channel ``idx[j]``, zeros elsewhere.
+
+    Built from static slices and zero blocks (runs of consecutive channels), which XLA lowers to
+    copies; a scatter would cost more on CPU.
+    """
+    src = np.full(features, -1)
+    src[idx] = np.arange(len(idx))
+    pieces, c = [], 0
+    while c < features:
+        e = c + 1
+        if src[c] < 0:
+            while e < features and src[e] < 0:
+                e += 1
+            pieces.append(jnp.zeros((*x.shape[:-1], e - c), x.dtype))
+        else:
+            while e < features and src[e] == src[e - 1] + 1:
+                e += 1
+            pieces.append(x[..., src[c]:src[c] + e - c])
+        c = e
+    return pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces, axis=-1)
+
+
 class BasicBlock(nn.Module):
     """Two probed convs with a residual addition before the second ReLU.
 
@@ -93,8 +116,7 @@ class BasicBlock(nn.Module):
                         or idx.max() >= self.features:
                     raise ValueError(f"shortcut_channels must hold {c_in} distinct channels in "
                                      f"[0, {self.features}), got {self.shortcut_channels!r}")
-                out = jnp.zeros((*shortcut.shape[:-1], self.features), shortcut.dtype)
-                shortcut = out.at[..., idx].set(shortcut)
+                shortcut = _place_channels(shortcut, idx, self.features)
         y = _Probed(self.inner or self.features, self.strides, self.act, name="conv1")(x, train)
         return _Probed(self.features, 1, self.act, name="conv2")(y, train, shortcut)
 

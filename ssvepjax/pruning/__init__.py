@@ -25,6 +25,7 @@ from ssvepjax.pruning.finetune import FinetuneConfig as FinetuneConfig
 from ssvepjax.pruning.finetune import accuracy as accuracy
 from ssvepjax.pruning.finetune import finetune as finetune
 from ssvepjax.pruning.finetune import recalibrate_bn as recalibrate_bn
+from ssvepjax.pruning.flops import compare_forward_times as compare_forward_times
 from ssvepjax.pruning.flops import cost_report as cost_report
 from ssvepjax.pruning.flops import flops as flops
 from ssvepjax.pruning.flops import forward_time as forward_time

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 import ssvepjax as sj
 from ssvepjax.pruning._store import ResultStore, write_csv, write_json
 from ssvepjax.pruning.finetune import FinetuneConfig, accuracy, finetune, recalibrate_bn
-from ssvepjax.pruning.flops import flops, forward_time, param_count
+from ssvepjax.pruning.flops import compare_forward_times, flops, forward_time, param_count
 from ssvepjax.pruning.scores import BASELINES, importance
 from ssvepjax.pruning.structure import apply_masks, keep_masks, prune, removed_filters
 
@@ -175,11 +175,32 @@ def run_curves(config: CurvesConfig, out_dir, *, progress: bool = True) -> dict:
                     rec["recal_physical"] = accuracy(small, small_v, data.test_images, data.test_labels)
                 rec["forward_s"] = costs[widths]["forward_s"]
             store.put(_key(seed, m, f), rec)
+    if not store.has("speed"):
+        store.put("speed", _speed(config, data, store))
     summary = summarize_curves(config, store)
     write_json(Path(out_dir) / "results.json", summary)
     write_csv(Path(out_dir) / "results.csv", summary["table"])
     write_csv(Path(out_dir) / "verdicts.csv", summary["verdicts"])
     return summary
+
+
+def _speed(config: CurvesConfig, data, store: ResultStore) -> dict:
+    """Forward time of the unpruned and the pruned networks of the first seed, timed in turns."""
+    seed = config.seeds[0]
+    tm = sj.train_or_load(data, config.model, dataclasses.replace(config.train, seed=seed), progress=False)
+    scores = store.load_arrays(f"scores_s{seed}")
+    method = config.methods[0]
+    pairs, rows = [(tm.module, tm.variables)], [{"fraction": 0.0}]
+    for f in config.fractions:
+        keep = keep_masks(scores[method], tm.module, f, budget=config.budget, policy=config.policy)
+        small, small_v = prune(tm.module, tm.variables, keep)
+        pairs.append((small, small_v))
+        rows.append({"fraction": f, "filters_removed": removed_filters(keep, tm.module)})
+    times = compare_forward_times(pairs, data.image_shape, batch_size=config.time_batch)
+    for r, t, (m, _) in zip(rows, times, pairs):
+        r.update({"forward_s": t, "speedup": times[0] / t, "flops": flops(m, data.image_shape),
+                  "params": param_count(m, data.image_shape)})
+    return {"seed": seed, "method": method, "batch_size": config.time_batch, "rows": rows}
 
 
 def paired_verdicts(acc: dict, tag_methods, baselines, conditions=CONDITIONS, tol: float = 0.005) -> list[dict]:
@@ -267,6 +288,7 @@ def summarize_curves(config: CurvesConfig, store: ResultStore) -> dict:
     timing["finetune_s"] = float(np.sum([r.get("finetune_s", 0.0) for r in recs]))
     return {
         "config": dataclasses.asdict(config), "base": list(bases.values()),
+        "speed": store.get("speed") if store.has("speed") else None,
         "base_accuracy_mean": float(np.mean(base_acc)) if base_acc else None,
         "table": table, "verdicts": verdicts, "verdict_tally": tally,
         "anchors": list(ANCHORS), "ours_at_anchors": ours, "timing": timing,

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["cost_report", "flops", "forward_time", "param_count"]
+__all__ = ["compare_forward_times", "cost_report", "flops", "forward_time", "param_count"]
 
 
 def _check_shape(input_shape) -> tuple[int, ...]:
@@ -103,6 +103,35 @@ def forward_time(model: nn.Module, variables: dict, input_shape, *, batch_size: 
         f(variables, x).block_until_ready()
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
+
+
+def compare_forward_times(pairs, input_shape, *, batch_size: int = 256, repeats: int = 7) -> list[float]:
+    """Median forward seconds of several ``(model, variables)``, timed in turns so shared-machine load hits all alike.
+
+    Args:
+        pairs: ``[(model, variables), ...]``.
+        input_shape: ``(H, W, C)``.
+        batch_size: examples per pass.
+        repeats: timed rounds; each round runs every model once, after one warm-up pass each.
+
+    Returns:
+        One median time in seconds per pair.
+    """
+    shape = _check_shape(input_shape)
+    for name, val in (("batch_size", batch_size), ("repeats", repeats)):
+        if not isinstance(val, int) or val < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {val!r}")
+    x = jnp.asarray(np.random.default_rng(0).uniform(size=(batch_size, *shape)), jnp.float32)
+    fns = [jax.jit(lambda v, x, m=m: m.apply(v, x, train=False)) for m, _ in pairs]
+    for f, (_, v) in zip(fns, pairs):
+        f(v, x).block_until_ready()
+    times = [[] for _ in pairs]
+    for _ in range(repeats):
+        for i, (f, (_, v)) in enumerate(zip(fns, pairs)):
+            t0 = time.perf_counter()
+            f(v, x).block_until_ready()
+            times[i].append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in times]
 
 
 def cost_report(model: nn.Module, input_shape, variables: dict | None = None, **time_kwargs) -> dict:

@@ -69,8 +69,8 @@ class GroundTruthConfig:
     recal_images: int = 256
     policy: str = "internal"
     fraction: float = 0.5
-    fractions: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
-    grouped_fractions: tuple[float, ...] = (0.1, 0.3, 0.5)
+    fractions: tuple[float, ...] = (0.1, 0.25, 0.5)
+    grouped_fractions: tuple[float, ...] = (0.25, 0.5)
     random_draws: int = 3
     view_images: int = 3
     max_train: int | None = None
