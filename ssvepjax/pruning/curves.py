@@ -236,7 +236,7 @@ def paired_verdicts(acc: dict, tag_methods, baselines, conditions=CONDITIONS, to
 
 def summarize_curves(config: CurvesConfig, store: ResultStore) -> dict:
     """Table (mean and spread over seeds), verdicts, anchors and timings from the stored records."""
-    recs = [r for r in store.records() if "method" in r and r["method"] in config.methods
+    recs = [r for r in store.records() if "fraction" in r and r.get("method") in config.methods
             and r["fraction"] in config.fractions and r["seed"] in config.seeds]
     bases = {s: store.get(f"s{s}_base") for s in config.seeds if store.has(f"s{s}_base")}
     acc: dict[tuple, dict] = {}
