@@ -9,6 +9,10 @@ half at f2, and removes, in every budget set, the same number of filters chosen 
 - ``integrating``: the highest intermodulation relative to their harmonics (they combine the halves);
 - ``random``: uniformly (``random_draws`` draws per model, averaged).
 
+The removal is done in three settings: ``"internal"`` (every first conv of a block, residual
+streams left alone), ``"grouped"`` (every budget set, coupled residual channels together) and
+``"last_stage"`` (grouped, but only the last stage's first convs and the residual channels that
+start there: the stage whose filters prefer one half, see the interpretability figure).
 Accuracies are one-shot (``oneshot``) and with batch-norm statistics re-estimated on training
 images (``recal``). :func:`interpretability` collects, for one model, every filter's share of
 response following the informative half and its intermodulation ratio, and for a few images the
@@ -34,7 +38,7 @@ from ssvepjax.pruning.scores import importance
 from ssvepjax.pruning.structure import apply_masks, keep_masks, removed_filters, topology
 from ssvepjax.pruning.tag_scores import tag_scores
 
-__all__ = ["GROUPS", "GroundTruthConfig", "interpretability", "plot_ground_truth", "plot_interpretability",
+__all__ = ["GROUPS", "SETTINGS", "GroundTruthConfig", "interpretability", "plot_ground_truth", "plot_interpretability",
            "run_ground_truth"]
 
 GROUPS = ("informative", "uninformative", "integrating", "random")
@@ -52,10 +56,12 @@ class GroundTruthConfig:
         seeds: one dataset draw and one trained model per seed.
         score_images: training images the tag scores probe.
         recal_images: training images for batch-norm recalibration.
-        policy: ``"internal"`` (first convs only) or ``"grouped"`` for the headline comparison.
-        fraction: share removed in every budget set for the headline comparison.
-        fractions: the sweep (``policy``) drawn in the figure.
-        grouped_fractions: a sweep with ``policy="grouped"`` as well (empty to skip).
+        policy: the setting of the first headline comparison (``"internal"``, ``"grouped"``, ``"last_stage"``).
+        fraction: share removed in every budget set for the headline comparisons.
+        fractions: the sweep of ``policy``.
+        grouped_fractions: a sweep of ``"grouped"`` as well (empty to skip).
+        last_stage_fractions: a sweep of ``"last_stage"`` as well (empty to skip); it is the second headline
+            setting when it holds ``fraction``.
         random_draws: random prunings per model.
         view_images: test images in the interpretability figure.
     """
@@ -71,6 +77,7 @@ class GroundTruthConfig:
     fraction: float = 0.5
     fractions: tuple[float, ...] = (0.1, 0.25, 0.5)
     grouped_fractions: tuple[float, ...] = (0.25, 0.5)
+    last_stage_fractions: tuple[float, ...] = (0.25, 0.5)
     random_draws: int = 3
     view_images: int = 3
     max_train: int | None = None
@@ -85,11 +92,27 @@ class GroundTruthConfig:
         """CI size: a ResNet-8 trained two epochs on 1,000 images, two seeds, two fractions."""
         return GroundTruthConfig(model=sj.ModelConfig(depth=8, width=8), train=sj.TrainConfig(epochs=2, batch_size=32),
                                  seeds=(0, 1), score_images=4, recal_images=64, fraction=0.5, fractions=(0.25, 0.5),
-                                 grouped_fractions=(0.5,), random_draws=2, view_images=2, max_train=1000,
+                                 grouped_fractions=(0.5,), last_stage_fractions=(0.5,), random_draws=2,
+                                 view_images=2, max_train=1000,
                                  max_test=200)
 
 
-def _masks_for(group: str, scores: dict, model, fraction: float, policy: str, draw: int = 0) -> dict:
+SETTINGS = ("internal", "grouped", "last_stage")
+
+
+def _budget(setting: str, fraction: float, model):
+    """``(policy, fraction)`` for ``structure.keep_masks`` of a setting (module docstring)."""
+    if setting not in SETTINGS:
+        raise ValueError(f"setting must be one of {SETTINGS}, got {setting!r}")
+    if setting != "last_stage":
+        return setting, fraction
+    topo = topology(model)
+    last = [n for n in topo.layers if n.startswith("stage3_") and n.endswith("/conv1")]
+    return "grouped", {**dict.fromkeys(last, fraction), "stream3": fraction}
+
+
+def _masks_for(group: str, scores: dict, model, fraction: float, setting: str, draw: int = 0) -> dict:
+    policy, fraction = _budget(setting, fraction, model)
     parts = {"tag1": scores["tag1"], "tag2": scores["tag2"]}
     if group == "informative":
         return part_keep_masks(parts, "tag1", model, fraction, policy=policy)
@@ -111,6 +134,7 @@ def run_ground_truth(config: GroundTruthConfig, out_dir, *, progress: bool = Tru
     store = ResultStore(Path(out_dir))
     sweeps = [(config.policy, f) for f in config.fractions]
     sweeps += [("grouped", f) for f in config.grouped_fractions if ("grouped", f) not in sweeps]
+    sweeps += [("last_stage", f) for f in config.last_stage_fractions if ("last_stage", f) not in sweeps]
     for seed in config.seeds:
         keys = [f"s{seed}_{p}_f{f:.2f}" for p, f in sweeps]
         if all(store.has(k) for k in keys) and store.has(f"s{seed}_base"):
@@ -175,7 +199,9 @@ def summarize_ground_truth(config: GroundTruthConfig, store: ResultStore, out_di
                 row[f"{g}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
                 row[f"{g}_per_seed"] = " ".join(f"{x:.3f}" for x in vals)
             table.append(row)
-    head = [r for r in table if r["policy"] == config.policy and r["fraction"] == config.fraction]
+    settings = [config.policy] + (["last_stage"] if config.fraction in config.last_stage_fractions
+                                  and config.policy != "last_stage" else [])
+    head = [r for r in table if r["policy"] in settings and r["fraction"] == config.fraction]
     summary = {"config": dataclasses.asdict(config), "base": bases,
                "base_accuracy_mean": float(np.mean([b["accuracy"] for b in bases])) if bases else None,
                "headline": head, "table": table}
@@ -239,44 +265,50 @@ LABELS = {"informative": "followers of the informative half (f1)", "uninformativ
           "random": "random (same number per layer)"}
 
 
+SETTING_NAMES = {"internal": "every first conv", "grouped": "every layer (coupled channels together)",
+                 "last_stage": "last stage only (first convs + its residual channels)"}
+
+
 def plot_ground_truth(summary: dict, path) -> None:
-    """Accuracy against filters removed per group (one panel per condition), and the headline bars."""
+    """Accuracy against filters removed per group for the headline settings, and the headline bars."""
     plt = _mpl()
     cfg = summary["config"]
-    table = [r for r in summary["table"] if r["policy"] == cfg["policy"]]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4), gridspec_kw={"width_ratios": [1, 1, 1.1]})
-    for ax, cond, title in ((axes[0], "oneshot", "one-shot"), (axes[1], "recal", "one-shot + BN re-estimated")):
-        rows = sorted((r for r in table if r["condition"] == cond), key=lambda r: r["fraction"])
-        x = [100 * r["fraction"] for r in rows]
-        for g in GROUPS:
-            ax.errorbar(x, [100 * r[f"{g}_mean"] for r in rows], yerr=[100 * r[f"{g}_std"] for r in rows],
-                        color=COLORS[g], marker="o", ms=4, capsize=2, label=LABELS[g])
+    settings = list(dict.fromkeys(r["policy"] for r in summary["headline"]))
+    fig, axes = plt.subplots(1, len(settings) + 1, figsize=(5 * (len(settings) + 1), 4.3))
+    for ax, setting in zip(axes, settings):
+        for cond, ls, alpha in (("recal", "-", 1.0), ("oneshot", ":", 0.6)):
+            rows = sorted((r for r in summary["table"] if r["policy"] == setting and r["condition"] == cond),
+                          key=lambda r: r["fraction"])
+            x = [100 * r["fraction"] for r in rows]
+            for g in GROUPS:
+                ax.errorbar(x, [100 * r[f"{g}_mean"] for r in rows], yerr=[100 * r[f"{g}_std"] for r in rows],
+                            color=COLORS[g], marker="o", ms=4, capsize=2, ls=ls, alpha=alpha,
+                            label=f"{LABELS[g]}" if cond == "recal" else None)
         if summary.get("base_accuracy_mean"):
-            ax.axhline(100 * summary["base_accuracy_mean"], color="k", ls=":", lw=1, label="unpruned")
-        ax.set_xlabel(f"filters removed per layer (%, policy {cfg['policy']})")
+            ax.axhline(100 * summary["base_accuracy_mean"], color="k", ls="--", lw=0.8, label="unpruned")
+        ax.set_xlabel("filters removed in each budget set (%)")
         ax.set_ylabel("test accuracy (%)")
         ax.set_ylim(0, 100)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(f"{SETTING_NAMES[setting]}\nsolid: BN re-estimated, dotted: one-shot", fontsize=9)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="lower left")
-    ax = axes[2]
-    head = {r["condition"]: r for r in summary["headline"]}
+    ax = axes[-1]
+    head = {r["policy"]: r for r in summary["headline"] if r["condition"] == "recal"}
     width = 0.2
-    for i, cond in enumerate(("oneshot", "recal")):
-        if cond not in head:
-            continue
+    for i, setting in enumerate(settings):
+        r = head[setting]
         for j, g in enumerate(GROUPS):
-            r = head[cond]
             xpos = i + (j - 1.5) * width
             ax.bar(xpos, 100 * r[f"{g}_mean"], width, yerr=100 * r[f"{g}_std"], color=COLORS[g], capsize=2,
                    label=g if i == 0 else None)
-            seeds = [float(s) for s in r[f"{g}_per_seed"].split()]
-            ax.plot([xpos] * len(seeds), [100 * s for s in seeds], "k.", ms=4)
-    ax.set_xticks([0, 1], ["one-shot", "BN re-estimated"])
+            seeds = [float(v) for v in r[f"{g}_per_seed"].split()]
+            ax.plot([xpos] * len(seeds), [100 * v for v in seeds], "k.", ms=4)
+    ax.set_xticks(range(len(settings)), [SETTING_NAMES[st].split(" (")[0] for st in settings], fontsize=8)
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.set_title(f"{100 * cfg['fraction']:.0f}% of filters removed per layer: mean, std, seeds (dots)", fontsize=10)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title(f"{100 * cfg['fraction']:.0f}% removed per budget set, BN re-estimated:\nmean, std (bars) "
+                 "and seeds (dots)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper right")
     fig.suptitle(f"Ground truth: class digit left (f1 = 6 Hz), {cfg['distractor']} distractor right (f2 = 7.5 Hz); "
                  f"ResNet-{cfg['model']['depth']}, {len(cfg['seeds'])} seeds", fontsize=11)
     fig.tight_layout()
@@ -309,18 +341,24 @@ def plot_interpretability(view: dict, summary: dict, path) -> None:
     cb = fig.colorbar(sc, ax=ax, pad=0.01)
     cb.set_label("intermodulation / harmonics", fontsize=8)
     ax2 = fig.add_subplot(gs[0, 1 + 3 * len(maps_layers) // 2 + 1:])
-    head = {r["condition"]: r for r in summary["headline"]}.get("recal")
-    if head:
+    heads = [r for r in summary["headline"] if r["condition"] == "recal"]
+    if heads:
         base = summary["base_accuracy_mean"]
-        vals = [100 * (head[f"{g}_mean"] - base) for g in GROUPS]
-        errs = [100 * head[f"{g}_std"] for g in GROUPS]
-        ax2.barh(range(len(GROUPS)), vals, xerr=errs, color=[COLORS[g] for g in GROUPS], capsize=2)
-        ax2.set_yticks(range(len(GROUPS)), [g for g in GROUPS], fontsize=8)
+        h = 0.8 / len(heads)
+        for i, r in enumerate(heads):
+            ypos = np.arange(len(GROUPS)) + (i - (len(heads) - 1) / 2) * h
+            ax2.barh(ypos, [100 * (r[f"{g}_mean"] - base) for g in GROUPS], h * 0.9,
+                     xerr=[100 * r[f"{g}_std"] for g in GROUPS], color=[COLORS[g] for g in GROUPS], capsize=2,
+                     alpha=1.0 if i == 0 else 0.55, hatch=None if i == 0 else "//")
+            ax2.bar(0, 0, color="w", edgecolor="k", hatch=None if i == 0 else "//",
+                    label=SETTING_NAMES[r["policy"]].split(" (")[0])  # legend proxy for the setting
+        ax2.set_yticks(range(len(GROUPS)), list(GROUPS), fontsize=8)
         ax2.set_xlabel("accuracy change (points)")
-        ax2.set_title(f"removing {100 * summary['config']['fraction']:.0f}% of each layer's filters by group\n"
+        ax2.set_title(f"removing {100 * summary['config']['fraction']:.0f}% of the filters by group\n"
                       "(BN re-estimated, mean +- std over seeds)", fontsize=9)
         ax2.axvline(0, color="k", lw=0.8)
         ax2.grid(alpha=0.3, axis="x")
+        ax2.legend(fontsize=7, loc="lower left")
     kinds = (("tag1", "left tag f1 + harmonics"), ("tag2", "right tag f2 + harmonics"),
              ("intermodulation", "intermodulation"))
     for r in range(k):
