@@ -308,7 +308,7 @@ def plot_ground_truth(summary: dict, path) -> None:
     ax.set_ylim(0, 100)
     ax.set_title(f"{100 * cfg['fraction']:.0f}% removed per budget set, BN re-estimated:\nmean, std (bars) "
                  "and seeds (dots)", fontsize=9)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(f"Ground truth: class digit left (f1 = 6 Hz), {cfg['distractor']} distractor right (f2 = 7.5 Hz); "
                  f"ResNet-{cfg['model']['depth']}, {len(cfg['seeds'])} seeds", fontsize=11)
     fig.tight_layout()
@@ -358,9 +358,9 @@ def plot_interpretability(view: dict, summary: dict, path) -> None:
                       "(BN re-estimated, mean +- std over seeds)", fontsize=9)
         ax2.axvline(0, color="k", lw=0.8)
         ax2.grid(alpha=0.3, axis="x")
-        ax2.legend(fontsize=7, loc="lower left")
+        ax2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     kinds = (("tag1", "left tag f1 + harmonics"), ("tag2", "right tag f2 + harmonics"),
-             ("intermodulation", "intermodulation"))
+             ("intermodulation", "IM"))
     for r in range(k):
         img = view["images"][r]
         ax = fig.add_subplot(gs[1 + r, 0:2])
