@@ -11,6 +11,11 @@ the second conv of a block, since the ReLU follows the addition) as ``pre`` and 
 post-activation as ``post`` into the ``intermediates`` collection, so ``probe.linen_fn(model,
 variables, capture_intermediates=False, train=False)`` records every unit before and after the
 nonlinearity. ``act`` swaps the nonlinearity (``identity`` gives the linear control network).
+
+``widths`` and ``shortcut_channels`` describe a structurally pruned network (``ssvepjax.pruning``):
+any number of filters per conv layer, with option-A shortcuts that place each channel of a stage's
+residual stream on a chosen channel of the next stage's wider stream. Left at None they give the
+standard architecture above, with the same parameter names and the same sown values.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collections.abc import Callable
 
 import flax.linen as nn
 import jax.numpy as jnp
+import numpy as np
 
 ACTIVATIONS: dict[str, Callable] = {"relu": nn.relu, "identity": lambda x: x, "gelu": nn.gelu}
 
@@ -50,20 +56,68 @@ class _Probed(nn.Module):
         return y
 
 
+def _place_channels(x, idx: np.ndarray, features: int):
+    """``[..., c_in] -> [..., features]`` with input channel j on output channel ``idx[j]``, zeros elsewhere.
+
+    Built from static slices and zero blocks (runs of consecutive channels), which XLA lowers to
+    copies; a scatter would cost more on CPU.
+    """
+    src = np.full(features, -1)
+    src[idx] = np.arange(len(idx))
+    pieces, c = [], 0
+    while c < features:
+        e = c + 1
+        if src[c] < 0:
+            while e < features and src[e] < 0:
+                e += 1
+            pieces.append(jnp.zeros((*x.shape[:-1], e - c), x.dtype))
+        else:
+            while e < features and src[e] == src[e - 1] + 1:
+                e += 1
+            pieces.append(x[..., src[c]:src[c] + e - c])
+        c = e
+    return pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces, axis=-1)
+
+
 class BasicBlock(nn.Module):
+    """Two probed convs with a residual addition before the second ReLU.
+
+    Attributes:
+        features: filters of the second conv, the width of the residual stream after the block.
+        strides: stride of the first conv (and of the shortcut's subsampling).
+        act: nonlinearity name in ``ACTIVATIONS``.
+        inner: filters of the first conv (None: ``features``).
+        shortcut_channels: for a shortcut that changes shape, the output channel that each input
+            channel lands on (None: the centred zero padding of option A).
+    """
+
     features: int
     strides: int = 1
     act: str = "relu"
+    inner: int | None = None
+    shortcut_channels: tuple[int, ...] | None = None
 
     @nn.compact
     def __call__(self, x, train: bool):
         shortcut = x
-        if self.strides != 1 or x.shape[-1] != self.features:
+        c_in = x.shape[-1]
+        if self.strides != 1 or c_in != self.features or self.shortcut_channels is not None:
             # Option A: subsample, then zero-pad the new channels (no parameters).
             shortcut = x[:, :: self.strides, :: self.strides, :]
-            pad = self.features - x.shape[-1]
-            shortcut = jnp.pad(shortcut, ((0, 0), (0, 0), (0, 0), (pad // 2, pad - pad // 2)))
-        y = _Probed(self.features, self.strides, self.act, name="conv1")(x, train)
+            if self.shortcut_channels is None:
+                pad = self.features - c_in
+                if pad < 0:
+                    raise ValueError(f"an option-A shortcut cannot narrow the stream from {c_in} to "
+                                     f"{self.features} channels")
+                shortcut = jnp.pad(shortcut, ((0, 0), (0, 0), (0, 0), (pad // 2, pad - pad // 2)))
+            else:
+                idx = np.asarray(self.shortcut_channels, np.int64)
+                if idx.shape != (c_in,) or len(set(idx.tolist())) != c_in or idx.min() < 0 \
+                        or idx.max() >= self.features:
+                    raise ValueError(f"shortcut_channels must hold {c_in} distinct channels in "
+                                     f"[0, {self.features}), got {self.shortcut_channels!r}")
+                shortcut = _place_channels(shortcut, idx, self.features)
+        y = _Probed(self.inner or self.features, self.strides, self.act, name="conv1")(x, train)
         return _Probed(self.features, 1, self.act, name="conv2")(y, train, shortcut)
 
 
@@ -75,21 +129,37 @@ class CifarResNet(nn.Module):
         num_classes: output classes.
         width: filters of the first stage (16 in the paper; stages use width, 2*width, 4*width).
         act: nonlinearity name in ``ACTIVATIONS``.
+        widths: filters of every conv layer in ``conv_layer_names(depth)`` order (None: the standard
+            widths). The stem and the second convs of a stage write into one residual stream, so
+            they must agree within a stage.
+        shortcut_channels: one tuple per stage transition (stage 1 -> 2, stage 2 -> 3): the channel
+            of the wider stream that each channel of the narrower one lands on (None: option A's
+            centred zero padding).
     """
 
     depth: int = 32
     num_classes: int = 10
     width: int = 16
     act: str = "relu"
+    widths: tuple[int, ...] | None = None
+    shortcut_channels: tuple[tuple[int, ...], ...] | None = None
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         n = resnet_blocks(self.depth)
-        x = _Probed(self.width, 1, self.act, name="stem")(x, train)
+        w = layer_widths(self.depth, self.width, self.widths)
+        if self.shortcut_channels is not None and len(self.shortcut_channels) != 2:
+            raise ValueError(f"shortcut_channels must hold 2 tuples (stage 1 -> 2, stage 2 -> 3), got "
+                             f"{len(self.shortcut_channels)}")
+        x = _Probed(w[0], 1, self.act, name="stem")(x, train)
         for s in range(3):
             for b in range(n):
                 strides = 2 if (s > 0 and b == 0) else 1
-                x = BasicBlock(self.width * 2**s, strides, self.act, name=f"stage{s + 1}_block{b}")(x, train)
+                i = 1 + 2 * (s * n + b)
+                sc = None
+                if self.shortcut_channels is not None and s > 0 and b == 0:
+                    sc = tuple(int(c) for c in self.shortcut_channels[s - 1])
+                x = BasicBlock(w[i + 1], strides, self.act, w[i], sc, name=f"stage{s + 1}_block{b}")(x, train)
         x = jnp.mean(x, axis=(1, 2))
         return nn.Dense(self.num_classes, name="head")(x)
 
@@ -111,6 +181,23 @@ class ModelConfig:
 
     def build(self, num_classes: int, act: str | None = None) -> CifarResNet:
         return CifarResNet(self.depth, num_classes, self.width, act or self.act)
+
+
+def layer_widths(depth: int, width: int = 16, widths=None) -> tuple[int, ...]:
+    """Filters of every conv layer in ``conv_layer_names(depth)`` order; checks explicit ``widths``."""
+    n = resnet_blocks(depth)
+    if widths is None:
+        return tuple([width] + [width * 2**s for s in range(3) for _ in range(2 * n)])
+    widths = tuple(widths)
+    if len(widths) != 6 * n + 1 or any(not isinstance(c, (int, np.integer)) or c < 1 for c in widths):
+        raise ValueError(f"widths must hold {6 * n + 1} integers >= 1 (one per conv layer of depth {depth}), "
+                         f"got {widths!r}")
+    for s in range(3):
+        stream = [widths[2 + 2 * (s * n + b)] for b in range(n)] + ([widths[0]] if s == 0 else [])
+        if len(set(stream)) != 1:
+            raise ValueError(f"widths: the stem and second convs of stage {s + 1} share one residual stream and "
+                             f"need one width, got {stream}")
+    return tuple(int(c) for c in widths)
 
 
 def conv_layer_names(depth: int) -> list[str]:

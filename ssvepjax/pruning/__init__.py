@@ -1,0 +1,47 @@
+"""Filter importance and dependency-aware structured pruning of CIFAR ResNets.
+
+- ``scores``: ``importance(method, model, variables, images)`` for tag-based scores and baselines;
+- ``tag_scores``: the one function that turns tag responses into per-filter scores;
+- ``baselines``: random, L1, batch-norm scale, and image-loop reductions (mean activation, Taylor, HRank);
+- ``structure``: coupled channel groups, keep masks with global or per-set budgets, masked and
+  physically smaller networks;
+- ``flops``: parameter counts, multiply-accumulates and measured forward time;
+- ``finetune``: short optax fine-tuning and accuracy;
+- ``ground_truth``: a task whose class evidence lies in one half of the image, and part-selective pruning;
+- ``runs``: the experiment drivers behind ``experiments/pruning_*.py``.
+"""
+
+from ssvepjax.pruning._loop_stub import Reduction as Reduction
+from ssvepjax.pruning._loop_stub import reduce_dataset as reduce_dataset
+from ssvepjax.pruning.baselines import bn_scale_scores as bn_scale_scores
+from ssvepjax.pruning.baselines import combine as combine
+from ssvepjax.pruning.baselines import conv_layers as conv_layers
+from ssvepjax.pruning.baselines import hrank_reduction as hrank_reduction
+from ssvepjax.pruning.baselines import l1_scores as l1_scores
+from ssvepjax.pruning.baselines import mean_activation_reduction as mean_activation_reduction
+from ssvepjax.pruning.baselines import random_scores as random_scores
+from ssvepjax.pruning.baselines import taylor_reduction as taylor_reduction
+from ssvepjax.pruning.finetune import FinetuneConfig as FinetuneConfig
+from ssvepjax.pruning.finetune import accuracy as accuracy
+from ssvepjax.pruning.finetune import finetune as finetune
+from ssvepjax.pruning.finetune import recalibrate_bn as recalibrate_bn
+from ssvepjax.pruning.flops import compare_forward_times as compare_forward_times
+from ssvepjax.pruning.flops import cost_report as cost_report
+from ssvepjax.pruning.flops import flops as flops
+from ssvepjax.pruning.flops import forward_time as forward_time
+from ssvepjax.pruning.flops import param_count as param_count
+from ssvepjax.pruning.scores import BASELINES as BASELINES
+from ssvepjax.pruning.scores import TAG_METHODS as TAG_METHODS
+from ssvepjax.pruning.scores import importance as importance
+from ssvepjax.pruning.scores import methods as methods
+from ssvepjax.pruning.structure import Group as Group
+from ssvepjax.pruning.structure import Topology as Topology
+from ssvepjax.pruning.structure import apply_masks as apply_masks
+from ssvepjax.pruning.structure import channel_groups as channel_groups
+from ssvepjax.pruning.structure import group_scores as group_scores
+from ssvepjax.pruning.structure import keep_masks as keep_masks
+from ssvepjax.pruning.structure import prune as prune
+from ssvepjax.pruning.structure import removed_filters as removed_filters
+from ssvepjax.pruning.structure import topology as topology
+from ssvepjax.pruning.tag_scores import tag_kinds as tag_kinds
+from ssvepjax.pruning.tag_scores import tag_scores as tag_scores

@@ -1,0 +1,353 @@
+"""Pruning curves: accuracy against filters and FLOPs removed, for every score, over seeds.
+
+:func:`run_curves` prunes a trained CIFAR ResNet at every fraction of :class:`CurvesConfig` with every
+method and records three accuracies per configuration:
+
+- ``oneshot``: the masked network as it is (``structure.apply_masks``; equal to the smaller network);
+- ``recal``: the same with batch-norm statistics re-estimated on training images (no weight change);
+- ``finetuned`` (at ``finetune_fractions`` only): the physically smaller network (``structure.prune``)
+  after ``FinetuneConfig.steps`` optax steps, with its measured forward time.
+
+A seed sets the trained model (``TrainConfig.seed``; seed 0 is the library's default cached model),
+the images the scores see, the random baseline and the fine-tuning order. Records are written per
+configuration, scores per seed, so a killed run resumes where it stopped. :func:`summarize_curves`
+turns the records into a table (mean, std over seeds), paired verdicts of every tag method against
+every baseline, and the published anchors; :func:`plot_curves` draws the figure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+import ssvepjax as sj
+from ssvepjax.pruning._store import ResultStore, write_csv, write_json
+from ssvepjax.pruning.finetune import FinetuneConfig, accuracy, finetune, recalibrate_bn
+from ssvepjax.pruning.flops import compare_forward_times, flops, forward_time, param_count
+from ssvepjax.pruning.scores import BASELINES, importance
+from ssvepjax.pruning.structure import apply_masks, keep_masks, prune, removed_filters
+
+__all__ = ["ANCHORS", "CONDITIONS", "CurvesConfig", "paired_verdicts", "plot_curves", "run_curves",
+           "summarize_curves"]
+
+CONDITIONS = ("oneshot", "recal", "finetuned")
+TAG_CURVE_METHODS = ("tag_harmonic", "tag_intermodulation", "tag_significant")
+
+ANCHORS = (
+    {"source": "Li et al. 2017 (L1, arXiv 1608.08710)", "model": "ResNet-56", "dataset": "CIFAR-10",
+     "flops_removed": 0.276, "accuracy_change_points": 0.02, "note": "error 6.94% vs 6.96%, after retraining"},
+    {"source": "Lin et al. 2020 (HRank)", "model": "ResNet-56", "dataset": "CIFAR-10",
+     "flops_removed": 0.50, "accuracy_change_points": -0.09, "note": "93.17% vs 93.26%, after fine-tuning"},
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class CurvesConfig:
+    """Settings of the pruning-curve experiment (static).
+
+    Attributes:
+        dataset: ``sj.load_dataset`` name.
+        model, train: the network and its training (``seed`` is replaced by each seed).
+        seeds: one trained model per seed.
+        methods: ``importance`` methods.
+        fractions: shares removed in every budget set (``structure.keep_masks``).
+        finetune_fractions: the fractions that are also fine-tuned (a subset of ``fractions``).
+        finetune_methods: the methods that are fine-tuned (None: all).
+        finetune: fine-tuning settings (``seed`` is replaced by each seed).
+        tag_images: training images the tag methods probe.
+        data_images: training images of the data-dependent baselines (the tag images are among them).
+        recal_images: training images for batch-norm recalibration.
+        budget, policy: as in ``structure.keep_masks``.
+        max_train, max_test: dataset limits.
+        time_batch: batch size of the forward-time measurement.
+    """
+
+    dataset: str = "mnist5k"
+    model: sj.ModelConfig = sj.ModelConfig()
+    train: sj.TrainConfig = sj.TrainConfig()
+    seeds: tuple[int, ...] = (0, 1, 2)
+    methods: tuple[str, ...] = TAG_CURVE_METHODS + BASELINES
+    fractions: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9)
+    finetune_fractions: tuple[float, ...] = (0.3, 0.5)
+    finetune_methods: tuple[str, ...] | None = None
+    finetune: FinetuneConfig = FinetuneConfig(steps=40)
+    tag_images: int = 32
+    data_images: int = 256
+    recal_images: int = 256
+    budget: str = "layer"
+    policy: str = "grouped"
+    max_train: int | None = None
+    max_test: int | None = None
+    time_batch: int = 256
+
+    def __post_init__(self):
+        missing = [f for f in self.finetune_fractions if f not in self.fractions]
+        if missing:
+            raise ValueError(f"finetune_fractions {missing} must be among fractions {self.fractions}")
+        if not self.seeds:
+            raise ValueError("seeds must name at least one seed")
+        if self.tag_images > self.data_images:
+            raise ValueError(f"tag_images ({self.tag_images}) must be <= data_images ({self.data_images})")
+
+    @staticmethod
+    def quick() -> CurvesConfig:
+        """A CI-sized run: a ResNet-8 trained two epochs on 1,000 images, two seeds, two fractions."""
+        return CurvesConfig(model=sj.ModelConfig(depth=8, width=8), train=sj.TrainConfig(epochs=2, batch_size=32),
+                            seeds=(0, 1),
+                            fractions=(0.2, 0.5), finetune_fractions=(0.5,), finetune=FinetuneConfig(steps=5),
+                            finetune_methods=("tag_harmonic", "random"),
+                            tag_images=4, data_images=32, recal_images=64, max_train=1000, max_test=200,
+                            time_batch=32)
+
+
+def _key(seed: int, method: str, fraction: float) -> str:
+    return f"s{seed}_{method}_f{fraction:.2f}"
+
+
+def _subset(n: int, k: int, seed: int, salt: int) -> np.ndarray:
+    return np.random.default_rng([seed, salt]).choice(n, size=min(k, n), replace=False)
+
+
+def run_curves(config: CurvesConfig, out_dir, *, progress: bool = True) -> dict:
+    """Run (or resume) every configuration, then summarise; returns :func:`summarize_curves`'s dict."""
+    store = ResultStore(Path(out_dir))
+    data = sj.load_dataset(config.dataset, max_train=config.max_train, max_test=config.max_test)
+    shape = data.image_shape
+    for seed in config.seeds:
+        todo = [(m, f) for m in config.methods for f in config.fractions if not store.has(_key(seed, m, f))]
+        if not todo and store.has(f"s{seed}_base"):
+            continue
+        t0 = time.perf_counter()
+        tm = sj.train_or_load(data, config.model, dataclasses.replace(config.train, seed=seed), progress=progress)
+        model, v = tm.module, tm.variables
+        if not store.has(f"s{seed}_base"):
+            store.put(f"s{seed}_base", {
+                "seed": seed, "accuracy": accuracy(model, v, data.test_images, data.test_labels),
+                "params": param_count(model, shape), "flops": flops(model, shape),
+                "forward_s": forward_time(model, v, shape, batch_size=config.time_batch, repeats=3),
+                "train_s": time.perf_counter() - t0, "restored": tm.restored})
+        base = store.get(f"s{seed}_base")
+        scores = store.load_arrays(f"scores_s{seed}")
+        if scores is None or set(config.methods) - set(scores):
+            t1 = time.perf_counter()
+            idx = _subset(len(data.train_images), config.data_images, seed, 1)
+            tag = [m for m in config.methods if m.startswith("tag")]
+            other = [m for m in config.methods if not m.startswith("tag")]
+            scores = {}
+            if tag:  # one probe serves every tag method
+                scores.update(importance(tag, model, v, data.train_images[idx[:config.tag_images]]))
+            if other:  # one pass of the image loop serves every data-dependent baseline
+                scores.update(importance(other, model, v, data.train_images[idx], data.train_labels[idx], seed=seed))
+            store.save_arrays(f"scores_s{seed}", scores)
+            store.put(f"s{seed}_scores_time", {"seconds": time.perf_counter() - t1})
+        recal_x = data.train_images[_subset(len(data.train_images), config.recal_images, seed, 2)]
+        costs: dict[tuple, dict] = {}
+        ft_cfg = dataclasses.replace(config.finetune, seed=seed)
+        for m, f in tqdm(todo, desc=f"prune seed {seed}", disable=not progress, leave=False):
+            keep = keep_masks(scores[m], model, f, budget=config.budget, policy=config.policy)
+            masked = apply_masks(v, keep, model)
+            recal = recalibrate_bn(model, masked, recal_x)
+            small, small_v = prune(model, recal, keep)
+            widths = small.widths
+            if widths not in costs:
+                costs[widths] = {"params": param_count(small, shape), "flops": flops(small, shape)}
+            rec = {
+                "seed": seed, "method": m, "fraction": f, "filters_removed": removed_filters(keep, model),
+                "params_removed": 1 - costs[widths]["params"] / base["params"],
+                "flops_removed": 1 - costs[widths]["flops"] / base["flops"],
+                "oneshot": accuracy(model, masked, data.test_images, data.test_labels),
+                "recal": accuracy(model, recal, data.test_images, data.test_labels),
+            }
+            if f in config.finetune_fractions and (config.finetune_methods is None or m in config.finetune_methods):
+                t2 = time.perf_counter()
+                tuned = finetune(small, small_v, data.train_images, data.train_labels, ft_cfg)
+                rec["finetuned"] = accuracy(small, tuned, data.test_images, data.test_labels)
+                rec["finetune_s"] = time.perf_counter() - t2
+                if "forward_s" not in costs[widths]:
+                    costs[widths]["forward_s"] = forward_time(small, tuned, shape, batch_size=config.time_batch,
+                                                              repeats=3)
+                    # The smaller network computes what the masked one computes (tests check outputs);
+                    # recorded once per width pattern as a check on the trained network.
+                    rec["recal_physical"] = accuracy(small, small_v, data.test_images, data.test_labels)
+                rec["forward_s"] = costs[widths]["forward_s"]
+            store.put(_key(seed, m, f), rec)
+    if not store.has("speed"):
+        store.put("speed", _speed(config, data, store))
+    summary = summarize_curves(config, store)
+    write_json(Path(out_dir) / "results.json", summary)
+    write_csv(Path(out_dir) / "results.csv", summary["table"])
+    write_csv(Path(out_dir) / "verdicts.csv", summary["verdicts"])
+    return summary
+
+
+def _speed(config: CurvesConfig, data, store: ResultStore) -> dict:
+    """Forward time of the unpruned and the pruned networks of the first seed, timed in turns."""
+    seed = config.seeds[0]
+    tm = sj.train_or_load(data, config.model, dataclasses.replace(config.train, seed=seed), progress=False)
+    scores = store.load_arrays(f"scores_s{seed}")
+    method = config.methods[0]
+    pairs, rows = [(tm.module, tm.variables)], [{"fraction": 0.0}]
+    for f in config.fractions:
+        keep = keep_masks(scores[method], tm.module, f, budget=config.budget, policy=config.policy)
+        small, small_v = prune(tm.module, tm.variables, keep)
+        pairs.append((small, small_v))
+        rows.append({"fraction": f, "filters_removed": removed_filters(keep, tm.module)})
+    times = compare_forward_times(pairs, data.image_shape, batch_size=config.time_batch)
+    for r, t, (m, _) in zip(rows, times, pairs):
+        r.update({"forward_s": t, "speedup": times[0] / t, "flops": flops(m, data.image_shape),
+                  "params": param_count(m, data.image_shape)})
+    return {"seed": seed, "method": method, "batch_size": config.time_batch, "rows": rows}
+
+
+def paired_verdicts(acc: dict, tag_methods, baselines, conditions=CONDITIONS, tol: float = 0.005) -> list[dict]:
+    """Tag method against baseline, per condition and fraction, paired over seeds (same model).
+
+    ``acc[(method, fraction, condition)] = {seed: accuracy}``. The verdict is ``"beats"`` when the tag
+    method is ahead in every seed and by more than ``tol`` on average, ``"loses"`` when behind in
+    every seed and by more than ``tol``, else ``"matches"``.
+    """
+    rows = []
+    fractions = sorted({k[1] for k in acc})
+    for t in tag_methods:
+        for b in baselines:
+            for c in conditions:
+                for f in fractions:
+                    a, z = acc.get((t, f, c), {}), acc.get((b, f, c), {})
+                    seeds = sorted(set(a) & set(z))
+                    if not seeds:
+                        continue
+                    d = np.array([a[s] - z[s] for s in seeds])
+                    mean = float(d.mean())
+                    if np.all(d > 0) and mean > tol:
+                        verdict = "beats"
+                    elif np.all(d < 0) and mean < -tol:
+                        verdict = "loses"
+                    else:
+                        verdict = "matches"
+                    rows.append({"tag_method": t, "baseline": b, "condition": c, "fraction": f, "n_seeds": len(seeds),
+                                 "diff_mean": mean, "diff_std": float(d.std(ddof=1)) if len(d) > 1 else 0.0,
+                                 "diff_min": float(d.min()), "diff_max": float(d.max()), "verdict": verdict})
+    return rows
+
+
+def summarize_curves(config: CurvesConfig, store: ResultStore) -> dict:
+    """Table (mean and spread over seeds), verdicts, anchors and timings from the stored records."""
+    recs = [r for r in store.records() if "fraction" in r and r.get("method") in config.methods
+            and r["fraction"] in config.fractions and r["seed"] in config.seeds]
+    bases = {s: store.get(f"s{s}_base") for s in config.seeds if store.has(f"s{s}_base")}
+    acc: dict[tuple, dict] = {}
+    for r in recs:
+        for c in CONDITIONS:
+            if c in r:
+                acc.setdefault((r["method"], r["fraction"], c), {})[r["seed"]] = r[c]
+    table = []
+    for m in config.methods:
+        for f in config.fractions:
+            rs = [r for r in recs if r["method"] == m and r["fraction"] == f]
+            if not rs:
+                continue
+            for c in CONDITIONS:
+                vals = np.array([r[c] for r in rs if c in r])
+                if not len(vals):
+                    continue
+                row = {"method": m, "fraction": f, "condition": c, "n_seeds": len(vals),
+                       "accuracy_mean": float(vals.mean()), "accuracy_std": float(vals.std(ddof=1)) if len(vals) > 1
+                       else 0.0, "accuracy_min": float(vals.min()), "accuracy_max": float(vals.max())}
+                for k in ("filters_removed", "params_removed", "flops_removed"):
+                    row[k] = float(np.mean([r[k] for r in rs]))
+                fw = [r["forward_s"] / bases[r["seed"]]["forward_s"] for r in rs if "forward_s" in r
+                      and r["seed"] in bases]
+                row["forward_time_ratio"] = float(np.mean(fw)) if fw and c == "finetuned" else None
+                table.append(row)
+    tags = [m for m in config.methods if m.startswith("tag")]
+    base_methods = [m for m in config.methods if not m.startswith("tag")]
+    verdicts = paired_verdicts(acc, tags, base_methods)
+    tally = {}
+    for v in verdicts:
+        k = f"{v['tag_method']} vs {v['baseline']} ({v['condition']})"
+        tally.setdefault(k, {"beats": 0, "matches": 0, "loses": 0})[v["verdict"]] += 1
+    base_acc = [b["accuracy"] for b in bases.values()]
+    ours = []
+    for anchor in ANCHORS:
+        for m in config.methods:
+            rows = [r for r in table if r["method"] == m and r["condition"] == "finetuned"]
+            if not rows or not base_acc:
+                continue
+            r = min(rows, key=lambda r: abs(r["flops_removed"] - anchor["flops_removed"]))
+            ours.append({"anchor": anchor["source"], "method": m, "flops_removed": r["flops_removed"],
+                         "filters_removed": r["filters_removed"],
+                         "accuracy_change_points": 100 * (r["accuracy_mean"] - float(np.mean(base_acc))),
+                         "accuracy_std_points": 100 * r["accuracy_std"]})
+    timing = {k: float(np.sum([store.get(f"s{s}_{k}")["seconds"] for s in config.seeds
+                               if store.has(f"s{s}_{k}")])) for k in ("scores_time",)}
+    timing["train_s"] = float(np.sum([b.get("train_s", 0.0) for b in bases.values()]))
+    timing["finetune_s"] = float(np.sum([r.get("finetune_s", 0.0) for r in recs]))
+    return {
+        "config": dataclasses.asdict(config), "base": list(bases.values()),
+        "speed": store.get("speed") if store.has("speed") else None,
+        "base_accuracy_mean": float(np.mean(base_acc)) if base_acc else None,
+        "table": table, "verdicts": verdicts, "verdict_tally": tally,
+        "anchors": list(ANCHORS), "ours_at_anchors": ours, "timing": timing,
+        "caveat": ("Published anchors are ResNet-56 on CIFAR-10 with long retraining; ours are a ResNet-"
+                   f"{config.model.depth} on {config.dataset} with {config.finetune.steps} fine-tuning steps. "
+                   "The datasets and budgets differ, so only the shape of the trade-off compares."),
+    }
+
+
+def plot_curves(summary: dict, path, *, title: str | None = None) -> None:
+    """Accuracy against filters removed and against FLOPs removed, one row per condition, mean +- std."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = summary["table"]
+    methods = list(dict.fromkeys(r["method"] for r in table))
+    tag_colors = iter(["#b2182b", "#ef8a62", "#fdae61", "#d6604d", "#f4a582"])
+    base_colors = iter(["#636363", "#2166ac", "#1b7837", "#762a83", "#4393c3", "#5aae61", "#9970ab"])
+    style = {m: (next(tag_colors), "-", "o") if m.startswith("tag") else (next(base_colors), "--", "s")
+             for m in methods}
+    conds = [c for c in CONDITIONS if any(r["condition"] == c for r in table)]
+    names = {"oneshot": "one-shot (no weight change)", "recal": "one-shot + BN statistics re-estimated",
+             "finetuned": "after fine-tuning"}
+    fig, axes = plt.subplots(len(conds), 2, figsize=(11, 3.4 * len(conds)), squeeze=False, sharex="col")
+    # Methods share x positions (the same budget removes the same filters): spread them a little.
+    offset = {m: 0.35 * (i - (len(methods) - 1) / 2) for i, m in enumerate(methods)}
+    for i, c in enumerate(conds):
+        for j, (x_key, x_label) in enumerate((("filters_removed", "conv filters removed (%)"),
+                                              ("flops_removed", "FLOPs (MACs) removed (%)"))):
+            ax = axes[i, j]
+            for m in methods:
+                rows = sorted((r for r in table if r["method"] == m and r["condition"] == c), key=lambda r: r[x_key])
+                if not rows:
+                    continue
+                color, ls, mk = style[m]
+                x = 100 * np.array([r[x_key] for r in rows]) + offset[m]
+                y = 100 * np.array([r["accuracy_mean"] for r in rows])
+                e = 100 * np.array([r["accuracy_std"] for r in rows])
+                ax.errorbar(x, y, yerr=e, color=color, ls=ls, marker=mk, ms=4, lw=1.3, capsize=2, label=m)
+            if summary.get("base_accuracy_mean") is not None:
+                ax.axhline(100 * summary["base_accuracy_mean"], color="k", ls=":", lw=1, label="unpruned")
+            if i == len(conds) - 1:
+                ax.set_xlabel(x_label)
+            ax.tick_params(labelbottom=True)
+            ax.set_ylabel("test accuracy (%)")
+            ax.set_title(names[c] + (" (y axis zoomed)" if c == "finetuned" else ""), fontsize=10)
+            if c == "finetuned":  # all methods recover to a narrow band: zoom so their differences show
+                lo = min(100 * (r["accuracy_mean"] - r["accuracy_std"]) for r in table if r["condition"] == c)
+                ax.set_ylim(max(0.0, np.floor(lo) - 2), 100)
+            else:
+                ax.set_ylim(0, 100)
+            ax.grid(alpha=0.3)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)

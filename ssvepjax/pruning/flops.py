@@ -1,0 +1,142 @@
+"""What a network costs: parameters, FLOPs and measured forward time.
+
+Conventions (those of the filter-pruning papers the results are compared with: Li et al. 2017 count
+1.25e8 FLOPs for ResNet-56 on CIFAR-10, HRank the same):
+
+- ``flops`` counts multiply-accumulates (one MAC = one "FLOP" in those papers) of every ``nn.Conv``
+  (``H_out * W_out * kh * kw * c_in / groups * c_out``) and every ``nn.Dense`` (``d_in * d_out``), for
+  one example. Batch norm, nonlinearities, residual additions, padding and pooling are left out;
+  so are bias additions. Multiply by 2 for floating-point operations in the strict sense.
+- ``param_count`` counts the leaves of the ``params`` collection (conv kernels, batch-norm scale and
+  bias, the classifier); batch-norm running statistics are state, not parameters.
+- ``forward_time`` is the median wall time of a jitted forward pass on this machine, after one
+  warm-up call (compilation excluded).
+"""
+
+from __future__ import annotations
+
+import time
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["compare_forward_times", "cost_report", "flops", "forward_time", "param_count"]
+
+
+def _check_shape(input_shape) -> tuple[int, ...]:
+    shape = tuple(input_shape)
+    if len(shape) != 3 or any(not isinstance(d, (int, np.integer)) or d < 1 for d in shape):
+        raise ValueError(f"input_shape must be (H, W, C) of positive integers, got {input_shape!r}")
+    return tuple(int(d) for d in shape)
+
+
+def _keys(path) -> tuple[str, ...]:
+    return tuple(str(getattr(p, "key", getattr(p, "idx", p))) for p in path)
+
+
+def param_count(model: nn.Module, input_shape) -> int:
+    """Number of parameters of a Linen ``model`` for one input of shape ``(H, W, C)`` (``params`` only)."""
+    shape = _check_shape(input_shape)
+    v = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, *shape))))
+    return int(sum(np.prod(leaf.shape) for leaf in jax.tree.leaves(v.get("params", {}))))
+
+
+def flops(model: nn.Module, input_shape) -> int:
+    """Multiply-accumulates of one forward pass of one example ``(H, W, C)`` through ``model``.
+
+    Every ``nn.Conv`` and ``nn.Dense`` is counted (module docstring); the shapes come from an
+    abstract evaluation (nothing is computed). ValueError if the model has neither.
+    """
+    shape = _check_shape(input_shape)
+
+    def run():
+        x = jnp.zeros((1, *shape))
+        v = model.init(jax.random.key(0), x)
+        _, state = model.apply(v, x, capture_intermediates=lambda m, _: isinstance(m, (nn.Conv, nn.Dense)),
+                               mutable=["intermediates"])
+        return v.get("params", {}), state.get("intermediates", {})
+
+    params, inter = jax.eval_shape(run)
+    kernels = {_keys(p)[:-1]: leaf.shape for p, leaf in jax.tree_util.tree_flatten_with_path(params)[0]
+               if _keys(p)[-1] == "kernel"}
+    total, found = 0, 0
+    for p, out in jax.tree_util.tree_flatten_with_path(inter)[0]:
+        keys = tuple(k for k in _keys(p) if k != "__call__" and not k.isdigit())
+        k = kernels.get(keys)
+        if k is None:
+            continue
+        found += 1
+        # Conv kernels are [kh, kw, c_in / groups, c_out]; Dense kernels [d_in, d_out]. The output holds
+        # one position per spatial site (1 for Dense): MACs = sites * prod(kernel).
+        sites = int(np.prod(out.shape[1:-1])) if out.ndim > 2 else 1
+        total += sites * int(np.prod(k))
+    if found == 0:
+        raise ValueError("model has no nn.Conv or nn.Dense layer to count")
+    return int(total)
+
+
+def forward_time(model: nn.Module, variables: dict, input_shape, *, batch_size: int = 256, repeats: int = 5) -> float:
+    """Median seconds of one jitted forward pass (``train=False``) of ``batch_size`` examples.
+
+    Args:
+        model: a Linen model taking ``[N, H, W, C]`` and ``train``.
+        variables: its variables.
+        input_shape: ``(H, W, C)``.
+        batch_size: examples per pass.
+        repeats: timed passes after one warm-up pass.
+
+    Returns:
+        Median wall time in seconds (compilation excluded).
+    """
+    shape = _check_shape(input_shape)
+    for name, val in (("batch_size", batch_size), ("repeats", repeats)):
+        if not isinstance(val, int) or val < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {val!r}")
+    f = jax.jit(lambda v, x: model.apply(v, x, train=False))
+    x = jnp.asarray(np.random.default_rng(0).uniform(size=(batch_size, *shape)), jnp.float32)
+    f(variables, x).block_until_ready()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f(variables, x).block_until_ready()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def compare_forward_times(pairs, input_shape, *, batch_size: int = 256, repeats: int = 7) -> list[float]:
+    """Median forward seconds of several ``(model, variables)``, timed in turns so shared-machine load hits all alike.
+
+    Args:
+        pairs: ``[(model, variables), ...]``.
+        input_shape: ``(H, W, C)``.
+        batch_size: examples per pass.
+        repeats: timed rounds; each round runs every model once, after one warm-up pass each.
+
+    Returns:
+        One median time in seconds per pair.
+    """
+    shape = _check_shape(input_shape)
+    for name, val in (("batch_size", batch_size), ("repeats", repeats)):
+        if not isinstance(val, int) or val < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {val!r}")
+    x = jnp.asarray(np.random.default_rng(0).uniform(size=(batch_size, *shape)), jnp.float32)
+    fns = [jax.jit(lambda v, x, m=m: m.apply(v, x, train=False)) for m, _ in pairs]
+    for f, (_, v) in zip(fns, pairs):
+        f(v, x).block_until_ready()
+    times = [[] for _ in pairs]
+    for _ in range(repeats):
+        for i, (f, (_, v)) in enumerate(zip(fns, pairs)):
+            t0 = time.perf_counter()
+            f(v, x).block_until_ready()
+            times[i].append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in times]
+
+
+def cost_report(model: nn.Module, input_shape, variables: dict | None = None, **time_kwargs) -> dict:
+    """``{"params", "flops"}`` of ``model``, and ``"forward_s"`` (:func:`forward_time`) given ``variables``."""
+    out = {"params": param_count(model, input_shape), "flops": flops(model, input_shape)}
+    if variables is not None:
+        out["forward_s"] = forward_time(model, variables, input_shape, **time_kwargs)
+    return out

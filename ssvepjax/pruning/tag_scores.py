@@ -1,0 +1,104 @@
+"""Filter importance from frequency-tag responses: the one place that calls the spectral measures.
+
+:func:`tag_scores` probes a per-frame function over tagged images and reduces each filter's
+image-averaged response to one number per score kind. Every other part of ``ssvepjax.pruning``
+sees only its ``{layer: [c]}`` output, so a change of the spectral measures touches this function
+alone.
+
+Score kinds (for a filter: the mean of its neurons' amplitude spectra over positions, averaged over
+images, measured at every component bin of the design; ``BCA+`` is the baseline-corrected amplitude
+clipped at 0, NaN, where the noise window is incomplete, counting 0):
+
+- ``"harmonic"``: summed BCA+ at the fundamentals and harmonics of every tag (bins that also hold an
+  intermodulation component left out). The paper's proposal: a filter that carries the tagged
+  parts forward.
+- ``"tag1"``, ``"tag2"``, ...: the same for the fundamentals and harmonics of one tag (part) only.
+- ``"intermodulation"``: summed BCA+ at the intermodulation components (shared bins left out): a
+  filter that combines the parts nonlinearly.
+- ``"significant"``: summed BCA+ at the components (any kind) where the filter's z exceeds the
+  design's threshold (SCIENCE.md section 3; in a deterministic network z reflects the design's
+  geometry as much as the filter, section 6).
+- ``"all"``: summed BCA+ at every component bin.
+
+Units: activation units (BCA is an amplitude), so scores of layers with different activation
+scales differ in scale; ``structure.group_scores`` divides by each layer's mean before ranking
+across layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+import ssvepjax as sj
+
+__all__ = ["BASE_KINDS", "tag_kinds", "tag_scores"]
+
+BASE_KINDS = ("harmonic", "intermodulation", "significant", "all")
+
+
+def tag_kinds(n_parts: int) -> tuple[str, ...]:
+    """Every score kind of a design with ``n_parts`` tags: :data:`BASE_KINDS` and ``"tag1"`` .. ``"tag<P>"``."""
+    return BASE_KINDS + tuple(f"tag{p + 1}" for p in range(n_parts))
+
+
+def _rows(design, kind: str) -> tuple[np.ndarray, bool]:
+    """Indices of the component bins (``design.bins()[0]``) a kind sums over, and whether z gates them."""
+    cb = design.bins()[0]
+    on_bin = [[c for c in design.components if c.bin == b] for b in cb]
+    harmonic = ("fundamental", "harmonic")
+    if kind == "harmonic":
+        keep = [all(c.kind in harmonic for c in cs) for cs in on_bin]
+    elif kind == "intermodulation":
+        keep = [all(c.kind == "intermodulation" for c in cs) for cs in on_bin]
+    elif kind in ("significant", "all"):
+        keep = [True] * len(cb)
+    else:
+        p = int(kind[3:]) - 1
+        keep = [all(c.kind in harmonic and c.tag == p for c in cs) for cs in on_bin]
+    return np.flatnonzero(keep), kind == "significant"
+
+
+def tag_scores(
+    fn: Callable,
+    images: np.ndarray,
+    masks: np.ndarray,
+    design,
+    kind: str | Sequence[str] = "harmonic",
+    *,
+    per_neuron: bool = False,
+) -> dict:
+    """Tag-response score of every filter (or neuron) of every layer that ``fn`` returns.
+
+    Args:
+        fn: per-frame function ``[H, W, C] -> {layer: activation [..., c]}`` (e.g. ``sj.linen_fn``).
+        images: ``[N, H, W, C]`` in [0, 1].
+        masks: ``[P, H, W]`` part masks, one per tag of ``design``.
+        design: the ``sj.Design`` (tags, components, noise settings).
+        kind: one score kind (module docstring) or a sequence of kinds; one probe pass serves all.
+        per_neuron: score every neuron (``[..., c]`` maps, e.g. ``[h, w, c]``) instead of every filter.
+
+    Returns:
+        ``{layer: [c]}`` (or ``[..., c]`` maps) for one kind; ``{kind: {layer: ...}}`` for a sequence.
+        Non-negative, finite.
+    """
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+    allowed = tag_kinds(len(design.tags.freqs_hz))
+    bad = [k for k in kinds if k not in allowed]
+    if bad or not kinds:
+        raise ValueError(f"kind must be one or more of {allowed}, got {kind!r}")
+    results = sj.measure(sj.probe_dataset(fn, images, masks, design, progress=False), design)
+    out = {}
+    for k in kinds:
+        rows, gated = _rows(design, k)
+        per_layer = {}
+        for name, res in results.items():
+            src = res.neuron if per_neuron else res.filter
+            bca = np.nan_to_num(np.asarray(src["bca"], np.float64)[rows], nan=0.0, posinf=0.0, neginf=0.0)
+            if gated:
+                z = np.nan_to_num(np.asarray(src["z"], np.float64)[rows], nan=-np.inf)
+                bca = np.where(z > design.noise.z_threshold, bca, 0.0)
+            per_layer[name] = np.maximum(bca, 0.0).sum(0)
+        out[k] = per_layer
+    return out[kinds[0]] if isinstance(kind, str) else out
