@@ -64,8 +64,8 @@ def main(argv=None) -> dict:
     include = [f"{n}/{s}" for n in names for s in ("pre", "post")]
     fn = sj.linen_fn(trained.module, trained.variables, capture_intermediates=False, include=include, train=False)
     design = cfg.design
-    spec = sj.probe_dataset(fn, images, sj.halves(h, w), design, progress=cfg.progress)
-    results = sj.measure(spec, design)
+    spec, relative = sj.probe_dataset(fn, images, sj.halves(h, w), design, relative=True, progress=cfg.progress)
+    results = sj.measure(spec, design, relative)
     summaries = {n: sj.layer_summary(results[n], design) for n in include}
     posts = {n: summaries[f"{n}/post"] for n in names}
     pres = {n: summaries[f"{n}/pre"] for n in names}

@@ -66,13 +66,19 @@ def main(argv=None) -> dict:
     map_layers = [x for x in layers if x != "stem/pre"]
     map_layers = [map_layers[i] for i in sorted({0, 1, len(map_layers) // 3, len(map_layers) - 3, len(map_layers) - 1})]
     figs = {
-        "snr_maps": sj.plot_snr_maps(
-            {x: {lab: sj.snr_map(results[x], sj.component_row(design, lab)) for lab in LABELS} for x in map_layers},
-            str(out / "snr_maps.png"), title="log10 SNR, median over channels (clipped to [-1, 3]; 3 = noise-free)"),
-        "significance_maps": sj.plot_snr_maps(
+        "snr_maps": sj.plot_maps(
+            {x: {lab: sj.snr_map(results[x], results[x].row(lab)) for lab in LABELS} for x in map_layers},
+            str(out / "snr_maps.png"), vmin=-1, vmax=3, splits=(0.5,),
+            colorbar_label="log10 SNR, median over channels (3: SNR >= 1000, no noise around the response)",
+            bad_label="no channel has a defined SNR (silent units)",
+            title=f"SNR at each position (post-activation), mean spectrum of {cfg.n_images} images; dashed: the "
+                  f"split between the halves"),
+        "significance_maps": sj.plot_maps(
             {x: {lab: sj.significance_map(results[x], design, lab) for lab in LABELS} for x in map_layers},
-            str(out / "significance_maps.png"),
-            title=f"fraction of channels that respond ({design.significance} rule) at each position"),
+            str(out / "significance_maps.png"), vmin=0, vmax=1, splits=(0.5,), cmap="viridis",
+            colorbar_label="fraction of channels that respond",
+            title=f"Channels that respond ({design.significance} rule) at each position, {cfg.n_images} images; "
+                  f"dashed: the split between the halves"),
         "rf_classes": sj.plot_rf_classes(
             {x: rf[x] for x in layers[: min(5, len(layers))]}, str(out / "rf_classes.png"),
             title=f"Units that respond ({design.significance} rule), by what the receptive field covers"),

@@ -9,6 +9,7 @@ The library reads from the bottom up, one subpackage per layer:
 - ``streaming``: the one image loop (chunks, devices, hosts, checkpoints) and its reductions;
 - ``analysis``: per-unit measures, per-layer summaries, controls, receptive fields;
 - ``models``, ``data``, ``training``: networks, datasets, training and loss terms;
+- ``pruning``: filter importance (tag scores and baselines), dependency-aware structured pruning, FLOPs;
 - ``explain``: class-activation maps restricted to selected filters, and localisation metrics;
 - ``report``: the main job (``ssvepjax run``), figures, tables.
 
@@ -72,14 +73,21 @@ from ssvepjax.explain import tag_filter_scores as tag_filter_scores
 from ssvepjax.explain import top_fraction as top_fraction
 from ssvepjax.explain import top_k as top_k
 from ssvepjax.explain import upsample as upsample
-from ssvepjax.importance import apply_masks as apply_masks
-from ssvepjax.importance import keep_masks as keep_masks
-from ssvepjax.importance import l1_importance as l1_importance
-from ssvepjax.importance import pruned_fraction as pruned_fraction
-from ssvepjax.importance import tag_importance as tag_importance
 from ssvepjax.models import CifarResNet as CifarResNet
 from ssvepjax.models import ModelConfig as ModelConfig
 from ssvepjax.models import conv_layer_names as conv_layer_names
+from ssvepjax.pruning import FinetuneConfig as FinetuneConfig
+from ssvepjax.pruning import apply_masks as apply_masks
+from ssvepjax.pruning import channel_groups as channel_groups
+from ssvepjax.pruning import cost_report as cost_report
+from ssvepjax.pruning import finetune as finetune
+from ssvepjax.pruning import flops as flops
+from ssvepjax.pruning import importance as importance
+from ssvepjax.pruning import keep_masks as keep_masks
+from ssvepjax.pruning import param_count as param_count
+from ssvepjax.pruning import prune as prune
+from ssvepjax.pruning import recalibrate_bn as recalibrate_bn
+from ssvepjax.pruning import tag_scores as tag_scores
 from ssvepjax.recording import flat_dict as flat_dict
 from ssvepjax.recording import flatten_intermediates as flatten_intermediates
 from ssvepjax.recording import linen_fn as linen_fn
@@ -166,5 +174,5 @@ from ssvepjax.training import train_or_load as train_or_load
 
 __version__ = "0.2.0"
 __all__ = sorted(name for name in dir() if not name.startswith("_") and name not in (
-    "analysis", "data", "explain", "importance", "models", "recording", "report", "spectral", "stats", "streaming",
+    "analysis", "data", "explain", "models", "pruning", "recording", "report", "spectral", "stats", "streaming",
     "tagging", "training"))

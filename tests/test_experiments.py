@@ -44,6 +44,8 @@ def cache_dir(tmp_path_factory):
     ("controls", "controls.json", ["controls.png"]),
     ("where", "where.json", ["snr_maps.png", "significance_maps.png", "rf_classes.png", "column_profiles.png"]),
     ("statistics", "statistics.json", ["detections.png"]),
+    ("invariance", "invariance.json", ["invariance.png"]),
+    ("detection_limit", "detection_limit.json", ["detection_limit.png"]),
 ])
 def test_experiment_scripts_quick(name, json_name, pngs, tmp_path, cache_dir):
     out = tmp_path / name
@@ -57,6 +59,15 @@ def test_experiment_scripts_quick(name, json_name, pngs, tmp_path, cache_dir):
         assert "stem" in data["layers_post"]
     if name == "controls":
         assert report["means_over_layers"]["one_part"]["mean_intermodulation"] == 0
+        assert report["means_over_layers"]["linear"]["mean_harmonic"] == 0
+    if name == "invariance":  # the default rule does not move with the recording length
+        t = data["frames"]
+        for layer in data["layers"]:
+            assert data["clean"][str(t[0])][layer]["rule"] == data["clean"][str(t[1])][layer]["rule"]
+    if name == "detection_limit":
+        chosen = [r for r in data["conditions"]["trained"]["table"]
+                  if r["limit"] == 1e-4 and r["resolution"] == 1e-7 and r["rule"] == "AC amplitude"][0]
+        assert chosen["false_pass"] < 0.01
     if name == "where":
         by = data["layers"]["stem/post"]["by_class"]
         assert by["left-only"]["f1+f2"] == 0 and by["right-only"]["f1+f2"] == 0

@@ -25,7 +25,7 @@ def tiny():
 def test_finetune_learns_and_keeps_structure(tiny):
     model, v, images, labels = tiny
     before = P.accuracy(model, v, images, labels)
-    cfg = P.FinetuneConfig(steps=40, batch_size=16, learning_rate=0.05)
+    cfg = P.FinetuneConfig(steps=40, optimizer=sj.TrainConfig(batch_size=16, learning_rate=0.05))
     after_v = P.finetune(model, v, images, labels, cfg)
     assert jax.tree.structure(after_v) == jax.tree.structure(v)
     after = P.accuracy(model, after_v, images, labels, batch_size=7)

@@ -11,8 +11,6 @@
 - ``runs``: the experiment drivers behind ``experiments/pruning_*.py``.
 """
 
-from ssvepjax.pruning._loop_stub import Reduction as Reduction
-from ssvepjax.pruning._loop_stub import reduce_dataset as reduce_dataset
 from ssvepjax.pruning.baselines import bn_scale_scores as bn_scale_scores
 from ssvepjax.pruning.baselines import combine as combine
 from ssvepjax.pruning.baselines import conv_layers as conv_layers

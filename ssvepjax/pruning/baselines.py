@@ -37,8 +37,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-import ssvepjax as sj
-from ssvepjax.pruning._loop_stub import Reduction
+from ssvepjax.recording.adapters import flatten_intermediates
+from ssvepjax.streaming.reductions import Reduction
 
 __all__ = [
     "bn_scale_scores", "combine", "conv_layers", "hrank_reduction", "l1_scores", "mean_activation_reduction",
@@ -96,7 +96,7 @@ def bn_scale_scores(variables: dict) -> dict[str, np.ndarray]:
 def _activations(model, variables: dict, x: jax.Array, site: str) -> dict[str, jax.Array]:
     """``{layer: [b, ..., c]}`` sown ``site`` values of a batch (inference mode)."""
     _, state = model.apply(variables, x, train=False, capture_intermediates=False, mutable=["intermediates"])
-    acts = sj.flatten_intermediates(state["intermediates"], squeeze_batch=False)
+    acts = flatten_intermediates(state["intermediates"], squeeze_batch=False)
     return {name: acts[f"{name}/{site}"] for name in conv_layers(variables) if f"{name}/{site}" in acts}
 
 

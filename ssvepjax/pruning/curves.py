@@ -24,12 +24,14 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-import ssvepjax as sj
+from ssvepjax.data.datasets import load_dataset
+from ssvepjax.models.cifar_resnet import ModelConfig
 from ssvepjax.pruning._store import ResultStore, write_csv, write_json
 from ssvepjax.pruning.finetune import FinetuneConfig, accuracy, finetune, recalibrate_bn
 from ssvepjax.pruning.flops import compare_forward_times, flops, forward_time, param_count
 from ssvepjax.pruning.scores import BASELINES, importance
 from ssvepjax.pruning.structure import apply_masks, keep_masks, prune, removed_filters
+from ssvepjax.training.train import TrainConfig, train_or_load
 
 __all__ = ["ANCHORS", "CONDITIONS", "CurvesConfig", "paired_verdicts", "plot_curves", "run_curves",
            "summarize_curves"]
@@ -67,8 +69,8 @@ class CurvesConfig:
     """
 
     dataset: str = "mnist5k"
-    model: sj.ModelConfig = sj.ModelConfig()
-    train: sj.TrainConfig = sj.TrainConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
     seeds: tuple[int, ...] = (0, 1, 2)
     methods: tuple[str, ...] = TAG_CURVE_METHODS + BASELINES
     fractions: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9)
@@ -96,7 +98,7 @@ class CurvesConfig:
     @staticmethod
     def quick() -> CurvesConfig:
         """A CI-sized run: a ResNet-8 trained two epochs on 1,000 images, two seeds, two fractions."""
-        return CurvesConfig(model=sj.ModelConfig(depth=8, width=8), train=sj.TrainConfig(epochs=2, batch_size=32),
+        return CurvesConfig(model=ModelConfig(depth=8, width=8), train=TrainConfig(epochs=2, batch_size=32),
                             seeds=(0, 1),
                             fractions=(0.2, 0.5), finetune_fractions=(0.5,), finetune=FinetuneConfig(steps=5),
                             finetune_methods=("tag_harmonic", "random"),
@@ -115,14 +117,14 @@ def _subset(n: int, k: int, seed: int, salt: int) -> np.ndarray:
 def run_curves(config: CurvesConfig, out_dir, *, progress: bool = True) -> dict:
     """Run (or resume) every configuration, then summarise; returns :func:`summarize_curves`'s dict."""
     store = ResultStore(Path(out_dir))
-    data = sj.load_dataset(config.dataset, max_train=config.max_train, max_test=config.max_test)
+    data = load_dataset(config.dataset, max_train=config.max_train, max_test=config.max_test)
     shape = data.image_shape
     for seed in config.seeds:
         todo = [(m, f) for m in config.methods for f in config.fractions if not store.has(_key(seed, m, f))]
         if not todo and store.has(f"s{seed}_base"):
             continue
         t0 = time.perf_counter()
-        tm = sj.train_or_load(data, config.model, dataclasses.replace(config.train, seed=seed), progress=progress)
+        tm = train_or_load(data, config.model, dataclasses.replace(config.train, seed=seed), progress=progress)
         model, v = tm.module, tm.variables
         if not store.has(f"s{seed}_base"):
             store.put(f"s{seed}_base", {
@@ -187,7 +189,7 @@ def run_curves(config: CurvesConfig, out_dir, *, progress: bool = True) -> dict:
 def _speed(config: CurvesConfig, data, store: ResultStore) -> dict:
     """Forward time of the unpruned and the pruned networks of the first seed, timed in turns."""
     seed = config.seeds[0]
-    tm = sj.train_or_load(data, config.model, dataclasses.replace(config.train, seed=seed), progress=False)
+    tm = train_or_load(data, config.model, dataclasses.replace(config.train, seed=seed), progress=False)
     scores = store.load_arrays(f"scores_s{seed}")
     method = config.methods[0]
     pairs, rows = [(tm.module, tm.variables)], [{"fraction": 0.0}]

@@ -18,8 +18,9 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from tqdm.auto import tqdm
+
+from ssvepjax.training.train import TrainConfig, optimizer, supervised_update
 
 __all__ = ["FinetuneConfig", "accuracy", "finetune", "recalibrate_bn"]
 
@@ -30,31 +31,18 @@ class FinetuneConfig:
 
     Attributes:
         steps: optimiser steps (``steps * batch_size / N_train`` epochs).
-        batch_size: examples per step.
-        learning_rate: peak learning rate of the cosine decay.
-        momentum: Nesterov momentum.
-        weight_decay: decoupled weight decay.
-        seed: seed of the example order.
+        optimizer: the optimiser of ``training.train`` (batch size, peak learning rate of the cosine decay,
+            Nesterov momentum, decoupled weight decay, seed of the example order; its ``epochs`` is unused).
     """
 
     steps: int = 60
-    batch_size: int = 64
-    learning_rate: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    seed: int = 0
+    optimizer: TrainConfig = TrainConfig(learning_rate=0.01)
 
     def __post_init__(self):
-        for name in ("steps", "batch_size"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        for name in ("momentum", "weight_decay"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v >= 0):
-                raise ValueError(f"{name} must be >= 0, got {v!r}")
+        if not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 1:
+            raise ValueError(f"steps must be an integer >= 1, got {self.steps!r}")
+        if not isinstance(self.optimizer, TrainConfig):
+            raise ValueError(f"optimizer must be a TrainConfig, got {type(self.optimizer).__name__}")
 
 
 def _check_data(images, labels) -> None:
@@ -64,21 +52,10 @@ def _check_data(images, labels) -> None:
         raise ValueError(f"labels must be [N] = [{len(images)}], got shape {np.shape(labels)}")
 
 
-def _optimizer(config: FinetuneConfig):
-    return optax.chain(optax.add_decayed_weights(config.weight_decay),
-                       optax.sgd(optax.cosine_decay_schedule(config.learning_rate, config.steps),
-                                 momentum=config.momentum, nesterov=True))
-
-
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def _step(model, config, params, batch_stats, opt_state, x, y):
-    def loss_fn(p):
-        logits, upd = model.apply({"params": p, "batch_stats": batch_stats}, x, train=True, mutable=["batch_stats"])
-        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), upd["batch_stats"]
-
-    (loss, bs), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-    updates, opt_state = _optimizer(config).update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), bs, opt_state, loss
+def _step(model, config: FinetuneConfig, params, batch_stats, opt_state, x, y):
+    # Compiled once per (model, settings): the many fine-tunings of a pruning curve share it.
+    return supervised_update(model, optimizer(config.optimizer, config.steps), params, batch_stats, opt_state, x, y)
 
 
 def finetune(model, variables: dict, images: np.ndarray, labels: np.ndarray,
@@ -98,9 +75,9 @@ def finetune(model, variables: dict, images: np.ndarray, labels: np.ndarray,
     """
     _check_data(images, labels)
     params, batch_stats = variables["params"], variables.get("batch_stats", {})
-    opt_state = _optimizer(config).init(params)
-    rng = np.random.default_rng(config.seed)
-    n, b = len(images), min(config.batch_size, len(images))
+    opt_state = optimizer(config.optimizer, config.steps).init(params)
+    rng = np.random.default_rng(config.optimizer.seed)
+    n, b = len(images), min(config.optimizer.batch_size, len(images))
     order = rng.permutation(n)
     pos = 0
     for _ in tqdm(range(config.steps), desc="fine-tune", disable=not progress, leave=False):

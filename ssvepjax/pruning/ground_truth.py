@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-import ssvepjax as sj
+from ssvepjax.data.datasets import Dataset
 from ssvepjax.pruning.structure import keep_masks
 
 __all__ = ["DISTRACTORS", "filter_classes", "part_keep_masks", "part_shares", "top_keep_masks", "two_part_dataset"]
@@ -83,7 +83,7 @@ def two_part_dataset(
     xtr = _compose(data.train_images, data.train_labels, distractor, informative, rng)
     xte = _compose(data.test_images, data.test_labels, distractor, informative, rng)
     name = f"{data.name}_{informative}_{distractor}_s{seed}"
-    return sj.Dataset(name, xtr, data.train_labels, xte, data.test_labels, data.num_classes,
+    return Dataset(name, xtr, data.train_labels, xte, data.test_labels, data.num_classes,
                       f"{data.source}, two-part ({informative} informative, {distractor} distractor)")
 
 

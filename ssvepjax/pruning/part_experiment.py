@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-import ssvepjax as sj
+from ssvepjax.data.datasets import load_dataset
+from ssvepjax.models.cifar_resnet import ModelConfig
 from ssvepjax.pruning._store import ResultStore, write_csv, write_json
 from ssvepjax.pruning.baselines import random_scores
 from ssvepjax.pruning.finetune import accuracy, recalibrate_bn
@@ -37,6 +38,10 @@ from ssvepjax.pruning.ground_truth import part_keep_masks, part_shares, top_keep
 from ssvepjax.pruning.scores import importance
 from ssvepjax.pruning.structure import apply_masks, keep_masks, removed_filters, topology
 from ssvepjax.pruning.tag_scores import tag_scores
+from ssvepjax.recording.adapters import linen_fn
+from ssvepjax.spectral.design import Design
+from ssvepjax.tagging.masks import halves
+from ssvepjax.training.train import TrainConfig, train_or_load
 
 __all__ = ["GROUPS", "SETTINGS", "GroundTruthConfig", "interpretability", "plot_ground_truth", "plot_interpretability",
            "run_ground_truth"]
@@ -68,8 +73,8 @@ class GroundTruthConfig:
 
     dataset: str = "mnist5k"
     distractor: str = "digit"
-    model: sj.ModelConfig = sj.ModelConfig(depth=14)
-    train: sj.TrainConfig = sj.TrainConfig(epochs=3)
+    model: ModelConfig = ModelConfig(depth=14)
+    train: TrainConfig = TrainConfig(epochs=3)
     seeds: tuple[int, ...] = (0, 1, 2)
     score_images: int = 16
     recal_images: int = 256
@@ -90,7 +95,7 @@ class GroundTruthConfig:
     @staticmethod
     def quick() -> GroundTruthConfig:
         """CI size: a ResNet-8 trained two epochs on 1,000 images, two seeds, two fractions."""
-        return GroundTruthConfig(model=sj.ModelConfig(depth=8, width=8), train=sj.TrainConfig(epochs=2, batch_size=32),
+        return GroundTruthConfig(model=ModelConfig(depth=8, width=8), train=TrainConfig(epochs=2, batch_size=32),
                                  seeds=(0, 1), score_images=4, recal_images=64, fraction=0.5, fractions=(0.25, 0.5),
                                  grouped_fractions=(0.5,), last_stage_fractions=(0.5,), random_draws=2,
                                  view_images=2, max_train=1000,
@@ -125,7 +130,7 @@ def _masks_for(group: str, scores: dict, model, fraction: float, setting: str, d
 
 
 def _data(config: GroundTruthConfig, seed: int):
-    base = sj.load_dataset(config.dataset, max_train=config.max_train, max_test=config.max_test)
+    base = load_dataset(config.dataset, max_train=config.max_train, max_test=config.max_test)
     return two_part_dataset(base, distractor=config.distractor, informative="left", seed=seed)
 
 
@@ -141,7 +146,7 @@ def run_ground_truth(config: GroundTruthConfig, out_dir, *, progress: bool = Tru
             continue
         data = _data(config, seed)
         t0 = time.perf_counter()
-        tm = sj.train_or_load(data, config.model, dataclasses.replace(config.train, seed=seed), progress=progress)
+        tm = train_or_load(data, config.model, dataclasses.replace(config.train, seed=seed), progress=progress)
         model, v = tm.module, tm.variables
         if not store.has(f"s{seed}_base"):
             half = data.test_images.copy()
@@ -220,7 +225,7 @@ def interpretability(config: GroundTruthConfig, seed: int, out_dir, *, progress:
     """
     store = ResultStore(Path(out_dir))
     data = _data(config, seed)
-    tm = sj.train_or_load(data, config.model, dataclasses.replace(config.train, seed=seed), progress=progress)
+    tm = train_or_load(data, config.model, dataclasses.replace(config.train, seed=seed), progress=progress)
     model, v = tm.module, tm.variables
     scores = store.load_arrays(f"scores_s{seed}")
     if scores is None:
@@ -232,9 +237,9 @@ def interpretability(config: GroundTruthConfig, seed: int, out_dir, *, progress:
     maps = store.load_arrays(f"maps_s{seed}")
     images = data.test_images[:config.view_images]
     if maps is None:
-        fn = sj.linen_fn(model, v, capture_intermediates=False, train=False, include=[f"{n}/post" for n in view])
+        fn = linen_fn(model, v, capture_intermediates=False, train=False, include=[f"{n}/post" for n in view])
         h, w = data.image_shape[:2]
-        per = [tag_scores(fn, img[None], sj.halves(h, w), sj.Design(), ("tag1", "tag2", "intermodulation"),
+        per = [tag_scores(fn, img[None], halves(h, w), Design(), ("tag1", "tag2", "intermodulation"),
                           per_neuron=True) for img in images]
         maps = {f"{n}|{k}": {"m": np.stack([p[k][f"{n}/post"].sum(-1) for p in per])} for n in view
                 for k in ("tag1", "tag2", "intermodulation")}

@@ -19,10 +19,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-import ssvepjax as sj
 from ssvepjax.pruning import baselines as B
-from ssvepjax.pruning._loop_stub import reduce_dataset
 from ssvepjax.pruning.tag_scores import tag_kinds, tag_scores
+from ssvepjax.recording.adapters import linen_fn
+from ssvepjax.spectral.design import Design
+from ssvepjax.streaming.loop import reduce_dataset
+from ssvepjax.tagging.masks import halves
 
 __all__ = ["BASELINES", "DATA_METHODS", "TAG_METHODS", "importance", "methods"]
 
@@ -106,9 +108,9 @@ def importance(
     tag = [m for m in names if _tag_kind(m) in tag_kinds(n_parts)]
     if tag:
         h, w = np.shape(images)[1:3]
-        masks = sj.halves(h, w) if masks is None else masks
-        design = sj.Design() if design is None else design
-        fn = sj.linen_fn(model, variables, capture_intermediates=False, train=False,
+        masks = halves(h, w) if masks is None else masks
+        design = Design() if design is None else design
+        fn = linen_fn(model, variables, capture_intermediates=False, train=False,
                          include=[f"{name}/{site}" for name in layers])
         res = tag_scores(fn, np.asarray(images, np.float32), masks, design, [_tag_kind(m) for m in tag])
         for m in tag:

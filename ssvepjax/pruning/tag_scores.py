@@ -15,9 +15,10 @@ clipped at 0, NaN, where the noise window is incomplete, counting 0):
 - ``"tag1"``, ``"tag2"``, ...: the same for the fundamentals and harmonics of one tag (part) only.
 - ``"intermodulation"``: summed BCA+ at the intermodulation components (shared bins left out): a
   filter that combines the parts nonlinearly.
-- ``"significant"``: summed BCA+ at the components (any kind) where the filter's z exceeds the
-  design's threshold (SCIENCE.md section 3; in a deterministic network z reflects the design's
-  geometry as much as the filter, section 6).
+- ``"significant"``: summed BCA+ at the components (any kind), each weighted by the fraction of the
+  filter's neurons that respond there under the design's significance rule (``Design.significance``:
+  by default the amplitude test across images, whose answer does not depend on the recording length;
+  SCIENCE.md section 6). Per neuron, the weight is 1 where the neuron responds, else 0.
 - ``"all"``: summed BCA+ at every component bin.
 
 Units: activation units (BCA is an amplitude), so scores of layers with different activation
@@ -31,7 +32,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-import ssvepjax as sj
+from ssvepjax.analysis.results import measure
+from ssvepjax.analysis.summaries import responding
+from ssvepjax.streaming.loop import probe_dataset
 
 __all__ = ["BASE_KINDS", "tag_kinds", "tag_scores"]
 
@@ -88,7 +91,8 @@ def tag_scores(
     bad = [k for k in kinds if k not in allowed]
     if bad or not kinds:
         raise ValueError(f"kind must be one or more of {allowed}, got {kind!r}")
-    results = sj.measure(sj.probe_dataset(fn, images, masks, design, progress=False), design)
+    spec, relative = probe_dataset(fn, images, masks, design, relative=True, progress=False)
+    results = measure(spec, design, relative)
     out = {}
     for k in kinds:
         rows, gated = _rows(design, k)
@@ -96,9 +100,10 @@ def tag_scores(
         for name, res in results.items():
             src = res.neuron if per_neuron else res.filter
             bca = np.nan_to_num(np.asarray(src["bca"], np.float64)[rows], nan=0.0, posinf=0.0, neginf=0.0)
-            if gated:
-                z = np.nan_to_num(np.asarray(src["z"], np.float64)[rows], nan=-np.inf)
-                bca = np.where(z > design.noise.z_threshold, bca, 0.0)
+            if gated:  # the design's rule, per neuron; a filter weighs each component by its responding share
+                sig = responding(res, design).reshape(len(res.labels), *res.unit_shape)[rows]
+                weight = sig if per_neuron else sig.reshape(len(rows), -1, res.unit_shape[-1]).mean(1)
+                bca = bca * weight
             per_layer[name] = np.maximum(bca, 0.0).sum(0)
         out[k] = per_layer
     return out[kinds[0]] if isinstance(kind, str) else out

@@ -36,22 +36,10 @@ def recorder(fn: Callable[[Array], PyTree], masks, tags: TagConfig, *, one_perio
     ``one_period`` must be False. The noise of an image is drawn from ``noise_seed`` and the image's own
     values, so it does not depend on chunks, devices or the order of images.
     """
-    if not (np.isfinite(pixel_noise) and pixel_noise >= 0):
-        raise ValueError(f"pixel_noise must be a finite number >= 0, got {pixel_noise!r}")
-    if pixel_noise and one_period:
-        raise ValueError("pixel_noise > 0 makes every frame different: probe every frame (one_period=False)")
-    g = tags.gains(one_period)
-    m = jnp.asarray(masks, jnp.float32)
-    key = jax.random.key(int(noise_seed))
-
-    def record(image):
-        frames = apply_gains(image, m, g)
-        if pixel_noise:
-            frames = frames + pixel_noise * jax.random.normal(_image_key(key, image), frames.shape, frames.dtype)
-        check_output(fn, frames[0])
-        return flat_dict(jax.vmap(fn)(frames))
-
-    return record
+    frames = tags.period_frames if one_period else tags.n_frames
+    record = block_recorder(fn, masks, tags, frames, one_period=one_period, pixel_noise=pixel_noise,
+                            noise_seed=noise_seed)
+    return lambda image: record(image, 0)
 
 
 def block_recorder(fn: Callable[[Array], PyTree], masks, tags: TagConfig, frame_block: int, *,

@@ -62,7 +62,8 @@ def cache_key(data: Dataset, model: ModelConfig, train: TrainConfig) -> str:
     return hashlib.sha256(desc.encode()).hexdigest()[:16]
 
 
-def _optimizer(cfg: TrainConfig, steps: int):
+def optimizer(cfg: TrainConfig, steps: int):
+    """SGD with Nesterov momentum, cosine decay over ``steps`` and decoupled weight decay, from ``cfg``."""
     schedule = optax.cosine_decay_schedule(cfg.learning_rate, max(steps, 1))
     return optax.chain(
         optax.add_decayed_weights(cfg.weight_decay),
@@ -70,23 +71,29 @@ def _optimizer(cfg: TrainConfig, steps: int):
     )
 
 
+def supervised_update(module, tx, params, batch_stats, opt_state, x, y):
+    """One optax step on the cross-entropy of a batch, batch norm in training mode. Traceable.
+
+    Returns:
+        ``(params, batch_stats, opt_state, loss)``.
+    """
+    def loss_fn(p):
+        logits, upd = module.apply({"params": p, "batch_stats": batch_stats}, x, train=True, mutable=["batch_stats"])
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), upd["batch_stats"]
+
+    (loss, new_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), new_stats, opt_state, loss
+
+
 def make_steps(module, tx):
     """Jitted ``train_step(state, x, y) -> (state, loss)`` and ``predict(variables, x) -> labels``."""
 
     @jax.jit
     def train_step(state, x, y):
-        params, batch_stats, opt_state = state["params"], state["batch_stats"], state["opt_state"]
-
-        def loss_fn(p):
-            logits, upd = module.apply({"params": p, "batch_stats": batch_stats}, x, train=True,
-                                       mutable=["batch_stats"])
-            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), upd
-
-        (loss, upd), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        return {"params": params, "batch_stats": upd["batch_stats"], "opt_state": opt_state,
-                "epoch": state["epoch"]}, loss
+        params, batch_stats, opt_state, loss = supervised_update(module, tx, state["params"], state["batch_stats"],
+                                                                 state["opt_state"], x, y)
+        return {"params": params, "batch_stats": batch_stats, "opt_state": opt_state, "epoch": state["epoch"]}, loss
 
     @jax.jit
     def predict(variables, x):
@@ -129,7 +136,7 @@ def train_or_load(
     ckpt_dir = Path(cache_dir or default_cache_dir()) / "models" / cache_key(data, model, train)
     n = len(data.train_images)
     steps_per_epoch = max(n // train.batch_size, 1)
-    tx = _optimizer(train, steps_per_epoch * train.epochs)
+    tx = optimizer(train, steps_per_epoch * train.epochs)
     rng = jax.random.key(train.seed)
     variables = module.init(rng, jnp.zeros((1, *data.image_shape)), train=False)
     state = {"params": variables["params"], "batch_stats": variables["batch_stats"],
@@ -171,4 +178,5 @@ def train_or_load(
     return TrainedModel(module, variables, acc, done, str(ckpt_dir))
 
 
-__all__ = ["TrainConfig", "TrainedModel", "accuracy", "cache_key", "make_steps", "train_or_load"]
+__all__ = ["TrainConfig", "TrainedModel", "accuracy", "cache_key", "make_steps", "optimizer", "supervised_update",
+           "train_or_load"]
