@@ -114,7 +114,7 @@ def test_l1_scores_match_library():
     variables = module.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)))
     layers = ["stem", "stage3_block0/conv2"]
     got = S.l1_scores(variables, layers)
-    ref = sj.l1_importance(variables)
+    ref = sj.pruning.l1_scores(variables)
     for layer in layers:
         assert_close(got[layer], ref[layer])
     assert_close(S.l1_scores(variables, ["head"])["head"], np.abs(variables["params"]["head"]["kernel"]).sum(0))

@@ -98,7 +98,7 @@ def test_reduction_merge_equals_one_pass_and_padding_is_ignored(tiny):
         for name in whole[k]:
             assert_close(merged[k][name], whole[k][name], rtol=1e-4, atol=1e-9)
     # Chunks of 4 pad the last chunk with two zero-weight examples.
-    looped = P.reduce_dataset(batch, red, chunk_size=4, progress=False)
+    looped = sj.reduce_dataset(batch, red, chunk_size=4, progress=False)
     for k in whole:
         for name in whole[k]:
             assert_close(looped[k][name], whole[k][name], rtol=1e-4, atol=1e-9)
@@ -168,4 +168,4 @@ def test_bad_input_raises(tiny):
     with pytest.raises(ValueError, match="kind"):
         P.tag_scores(lambda f: {"a": f}, images[:1], sj.halves(8, 8), sj.Design(), "tag3")
     with pytest.raises(ValueError, match="chunk_size"):
-        P.reduce_dataset({"image": images}, P.mean_activation_reduction(model, v), chunk_size=0)
+        sj.reduce_dataset({"image": images}, P.mean_activation_reduction(model, v), chunk_size=0)
