@@ -94,31 +94,30 @@ def figure(report: dict, path: str) -> str:
 
     layers, frames = report["layers"], report["frames"]
     short = [x.removesuffix("/post") for x in layers]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), layout="constrained")
     x = np.arange(len(layers))
     width = 0.8 / len(frames)
-    for i, t in enumerate(frames):
-        c = report["clean"][t]
+    for i, (t, c) in enumerate(report["clean"].items()):
         axes[0].bar(x + (i - (len(frames) - 1) / 2) * width, [c[n]["z_rule"]["any_intermodulation"] for n in layers],
                     width, label=f"z rule, T = {t}", color=plt.get_cmap("Reds")(0.35 + 0.3 * i))
         axes[0].plot(x + (i - (len(frames) - 1) / 2) * width, [c[n]["rule"]["any_intermodulation"] for n in layers],
                      "k_", ms=14, mew=2, label="amplitude test (every T)" if i == 0 else None)
-    axes[0].set_title("Noise-free: units with any intermodulation response", fontsize=10)
+    axes[0].set_title("Noise-free: units with any\nintermodulation response", fontsize=10)
     axes[0].set_ylabel("fraction of the layer's units")
-    for i, t in enumerate(frames):
-        c = report["clean"][t]
+    for i, (t, c) in enumerate(report["clean"].items()):
         axes[1].plot(x, [c[n]["share_intermodulation"] for n in layers], marker="o", ls="-" if i == 0 else "--",
                      label=f"T = {t}")
     axes[1].set_yscale("log")
-    axes[1].set_title("Noise-free: share of AC power at intermodulation (mean over units)", fontsize=10)
+    axes[1].set_title("Noise-free: share of AC power at intermodulation\n(mean over units; the lines for every T "
+                      "coincide)", fontsize=10)
     axes[1].set_ylabel("share of AC power")
     for key, v in report["noisy"].items():
         axes[2].plot(x, [v[n]["z_rule"]["false_positive_rate"] for n in layers], marker="o",
                      label=f"T = {key.split('/')[0]}, noise sd {key.split('/')[1]}")
     axes[2].axhline(0.05, color="0.3", ls=":", label="nominal 5 %")
     axes[2].set_ylim(0, max(0.15, axes[2].get_ylim()[1]))
-    axes[2].set_title("Injected noise: z rule at off-lattice bins (false positives)", fontsize=10)
-    axes[2].set_ylabel("fraction of units with z > threshold")
+    axes[2].set_title("Injected noise: z rule at off-lattice\nbins (false positives)", fontsize=10)
+    axes[2].set_ylabel("fraction of units with z > 1.64")
     for ax in axes:
         ax.set_xticks(x)
         ax.set_xticklabels(short, rotation=20, fontsize=8)

@@ -220,15 +220,16 @@ def plot_conditions(
     x = np.arange(len(layers))
     fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.6), sharey=True, squeeze=False)
     for ax, (key, name) in zip(axes[0], keys):
-        for c in conds:
-            ax.plot(x, [table[c][n].get(key, np.nan) for n in layers], marker="o", ms=2.5, lw=1.2, label=c)
+        for i, c in enumerate(conds):  # the first condition thick, the others dashed, so that equal lines show
+            ax.plot(x, [table[c][n].get(key, np.nan) for n in layers], marker="os^vD"[i % 5], ms=2.5,
+                    lw=2.6 if i == 0 else 1.1, ls="-" if i == 0 else (0, (4, 1 + i % 3)), label=c)
         ax.set_title(name, fontsize=9)
         ax.set_xticks(x[:: max(1, len(x) // 8)])
         ax.set_xticklabels([layers[i].removesuffix("/post") for i in x[:: max(1, len(x) // 8)]], rotation=75,
                            fontsize=6)
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("fraction of units with z > threshold")
+    axes[0, 0].set_ylabel("fraction of the layer's units that respond")
     axes[0, -1].legend(fontsize=7, loc="upper right")
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, path)
@@ -248,7 +249,7 @@ def plot_harmonic_orders(summaries: dict[str, dict], path: str, *, title: str = 
                          for k in orders], marker="o", ms=3, color=cmap(i / max(1, len(summaries) - 1)),
                 label=name.removesuffix("/post"))
     ax.set_xlabel("harmonic order n (n * f_tag; shared bins left out)")
-    ax.set_ylabel("fraction of units with z > threshold")
+    ax.set_ylabel("fraction of the layer's units that respond")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -279,7 +280,7 @@ def plot_rf_classes(summary: dict[str, dict[str, dict]], path: str, *,
         ax.set_title(layer.removesuffix("/post"), fontsize=9)
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3, axis="y")
-    axes[0, 0].set_ylabel("fraction of units with z > threshold")
+    axes[0, 0].set_ylabel("fraction of the layer's units that respond")
     axes[0, -1].legend(fontsize=7, loc="upper right")
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, path)
@@ -305,7 +306,7 @@ def plot_column_profiles(profiles: dict[str, dict[str, np.ndarray]], path: str, 
         ax.set_xlabel("column of the layer")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("fraction of units with z > threshold")
+    axes[0, 0].set_ylabel("fraction of the layer's units that respond")
     axes[0, -1].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, path)
@@ -319,7 +320,8 @@ def plot_detections(table: dict[str, dict[str, dict]], path: str, *,
         table: ``{layer: trials.compare_detections(...)}``.
     """
     layers = list(table)
-    fig, axes = plt.subplots(len(layers), 1, figsize=(9, 2.4 * len(layers)), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(len(layers), 1, figsize=(9, 2.1 * len(layers) + 0.8), sharex=True, squeeze=False,
+                             layout="constrained")
     colors = {"z_rule": "tab:red", "hotelling_fdr": "tab:blue", "circular_fdr": "tab:cyan",
               "hotelling_p05": "tab:purple", "amplitude_fdr": "tab:green"}
     for ax, layer in zip(axes[:, 0], layers):
