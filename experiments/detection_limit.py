@@ -32,13 +32,10 @@ from __future__ import annotations
 import time
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
-jax.config.update("jax_enable_x64", True)
-
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-import ssvepjax as sj  # noqa: E402
+import ssvepjax as sj
 
 CANDIDATES = (1e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3)  # detection_limit: relative to the AC amplitude
 RESOLUTIONS = (0.0, 1e-7, 1e-6, 1e-5)  # float32 resolution guard: relative to the series' peak magnitude
@@ -109,13 +106,15 @@ def main(argv=None) -> dict:
     masks = sj.default_parts(*data.image_shape[:2], tags.n_tags)
     names = sj.conv_layer_names(cfg.model.depth)
     include = [f"{n}/{s}" for n in names for s in ("pre", "post")]
-    v64 = jax.tree.map(lambda x: jnp.asarray(x, jnp.float64), trained.variables)
-    v32 = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), trained.variables)
     results, figs = {}, {}
     for name, act in (("trained", None), ("linear", "identity")):
         module = trained.module if act is None else trained.module.clone(act=act)
         kw = dict(capture_intermediates=False, include=include, train=False)
-        res = compare(sj.linen_fn(module, v32, **kw), sj.linen_fn(module, v64, **kw), images, masks, tags)
+        # 64-bit types only for the reference, scoped: the setting is global and would leak into the caller.
+        with jax.enable_x64(True):
+            v64 = jax.tree.map(lambda x: jnp.asarray(x, jnp.float64), trained.variables)
+            v32 = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), trained.variables)
+            res = compare(sj.linen_fn(module, v32, **kw), sj.linen_fn(module, v64, **kw), images, masks, tags)
         figs[name] = (res.pop("rel64"), res.pop("err"))
         results[name] = res
         print(f"{name}: float32 rounding relative to the AC amplitude, quantiles "

@@ -110,3 +110,5 @@ def test_cli_any_number_of_tags(freqs, tmp_path, capsys):
     for name in ("spectrum_strongest.png", "layer_fractions.png", "snr_maps.png"):
         assert (out / name).stat().st_size > 10_000
     assert not (out / "probe_ckpt").exists()  # the probe's checkpoint is gone once the report is written
+    header = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("layer "))
+    assert header.split()[2:2 + len(freqs)] == [f"f{i + 1}" for i in range(len(freqs))]  # one column per tag

@@ -5,6 +5,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import jax
 import pytest
 
 from ssvepjax.report import config
@@ -68,6 +69,7 @@ def test_experiment_scripts_quick(name, json_name, pngs, tmp_path, cache_dir):
         chosen = [r for r in data["conditions"]["trained"]["table"]
                   if r["limit"] == 1e-4 and r["resolution"] == 1e-7 and r["rule"] == "AC amplitude"][0]
         assert chosen["false_pass"] < 0.01
+        assert not jax.config.jax_enable_x64  # the float64 reference is scoped: nothing leaks to the caller
     if name == "where":
         by = data["layers"]["stem/post"]["by_class"]
         assert by["left-only"]["f1+f2"] == 0 and by["right-only"]["f1+f2"] == 0

@@ -94,6 +94,19 @@ def test_moments_reduction_equals_stored_coefficients(model_fn, images):
         model_fn, images, sj.halves(SIZE, SIZE), TAGS)["stem/post"]})
 
 
+def test_loop_under_64_bit_types_keeps_its_float32_state(model_fn, images, reference):
+    # A user who enables 64-bit types (globally or scoped) and passes float64 images: the accumulators
+    # stay float32 and the spectra and moments equal the 32-bit run.
+    with jax.enable_x64(True):
+        got = sj.probe_dataset(model_fn, images.astype(np.float64), sj.halves(SIZE, SIZE), DESIGN, chunk_size=2,
+                               progress=False)
+        amp, moments, _ = sj.stream_tests(model_fn, images.astype(np.float64), sj.halves(SIZE, SIZE), DESIGN,
+                                          [4, 5], chunk_size=2)
+    assert_spectra_close(got, reference)
+    assert_spectra_close({"stem/post": amp["stem/post"]}, {"stem/post": reference["stem/post"]})
+    assert float(moments["stem/post"]["n"]) == 5
+
+
 def test_a_user_reduction_runs_through_the_same_loop(model_fn, images):
     # Mean post-activation of every unit over images, with labels in the batch: no new loop needed.
     def contribution(example):

@@ -93,7 +93,7 @@ def _nanmedian(x) -> float:
 
 
 def _rate(values: np.ndarray, threshold: float) -> float:
-    v = np.nan_to_num(np.asarray(values, np.float64).reshape(np.shape(values)[0], -1), nan=-np.inf)
+    v = np.nan_to_num(np.asarray(values, np.float64).ravel(), nan=-np.inf)  # no rows (one tag): NaN
     return float((v > threshold).mean()) if v.size else float("nan")
 
 

@@ -38,13 +38,14 @@ def markdown_table(summaries: dict[str, dict], columns: Sequence[tuple[str, str]
 
 
 def summary_table(report: dict) -> str:
-    """A short plain-text table of the report for the terminal."""
-    rows = [("layer", "units", "f1", "f2", "harm", "IM", "IM any", "FP")]
-    for name, s in report["layers"].items():
-        if not name.endswith("/post"):
-            continue
-        rows.append((name.removesuffix("/post"), str(s["n_units"]), *(f"{s[k]:.2f}" for k in (
-            "f1", "f2", "mean_harmonic", "mean_intermodulation", "any_intermodulation", "false_positive_rate"))))
+    """A short plain-text table of the report for the terminal: one column per tag (any number of tags)."""
+    posts = {n.removesuffix("/post"): s for n, s in report["layers"].items() if n.endswith("/post")}
+    first = next(iter(posts.values()), {})
+    tags = [k for k in first if k[:1] == "f" and k[1:].isdigit()]
+    keys = [*tags, "mean_harmonic", "mean_intermodulation", "any_intermodulation", "false_positive_rate"]
+    rows = [("layer", "units", *tags, "harm", "IM", "IM any", "FP")]
+    for name, s in posts.items():
+        rows.append((name, str(s["n_units"]), *("-" if np.isnan(s[k]) else f"{s[k]:.2f}" for k in keys)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(wd) if i == 0 else c.rjust(wd) for i, (c, wd) in enumerate(zip(r, widths)))
              for r in rows]

@@ -80,7 +80,7 @@ def summed(contribution: Callable[[PyTree], PyTree]) -> Callable:
     def update(state, batch, weights):
         def body(i, s):
             delta = contribution(jax.tree.map(lambda x: x[i], batch))
-            return jax.tree.map(lambda acc, d: acc + jnp.where(weights[i] > 0, d, 0), s, delta)
+            return jax.tree.map(lambda acc, d: acc + jnp.where(weights[i] > 0, d, 0).astype(acc.dtype), s, delta)
 
         return jax.lax.fori_loop(0, weights.shape[0], body, state)
 
@@ -327,7 +327,7 @@ def _moments_reduction(fn, masks_key, design, target, one_period, method) -> Red
         def body(carry, xw):
             image, w = xw
             amp, coef, rel = one(image)
-            carry = jax.tree.map(lambda acc, a: acc + jnp.where(w > 0, a, 0), carry, (amp, rel))
+            carry = jax.tree.map(lambda acc, a: acc + jnp.where(w > 0, a, 0).astype(acc.dtype), carry, (amp, rel))
             return carry, coef
 
         (sums, rel), coefs = jax.lax.scan(body, (state["sum"], state["relative"]), (images, weights))
