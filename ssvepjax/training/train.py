@@ -162,8 +162,9 @@ def train_or_load(
         checkpoint_every: also checkpoint every this many steps (checkpoints are then labelled by step, not
             epoch); None checkpoints at the end of each epoch only.
         metrics_path: append one JSON line per ``log_every`` steps (``step``, ``epoch``, ``loss``,
-            ``task_loss``, the loss term's parts, ``learning_rate``, ``seconds``) and one at the end
-            (``test_accuracy``); lines past the restored checkpoint are dropped on resume.
+            ``task_loss``, the loss term's parts, ``learning_rate``, ``seconds`` since this call started) and
+            one at the end (``test_accuracy``); on resume, lines past the restored checkpoint are dropped and
+            ``{"step": s, "resumed_from": s}`` is written.
         log_every: steps between metric lines and progress-bar updates.
 
     Returns:
@@ -205,6 +206,8 @@ def train_or_load(
     log = None
     if metrics_path is not None and start < total:  # a finished run's log stays as it is
         log = _MetricsLog(Path(metrics_path), start)
+        if restored:
+            log.write({"step": start, "resumed_from": start})
     order_rng = np.random.default_rng(train.seed)
     for _ in range(start // steps_per_epoch):  # replay the shuffles of finished epochs so a resumed run matches
         order_rng.permutation(n)
