@@ -166,11 +166,19 @@ from ssvepjax.tagging import tag_batch as tag_batch
 from ssvepjax.tagging import tag_frames as tag_frames
 from ssvepjax.tagging import unique_bins as unique_bins
 from ssvepjax.training import TERMS as TERMS
+from ssvepjax.training import TRAINING_TAGS as TRAINING_TAGS
+from ssvepjax.training import Regularizer as Regularizer
 from ssvepjax.training import TrainConfig as TrainConfig
+from ssvepjax.training import held_out_measures as held_out_measures
 from ssvepjax.training import linen_apply as linen_apply
+from ssvepjax.training import make_steps as make_steps
+from ssvepjax.training import optimizer as optimizer
+from ssvepjax.training import part_corruption_accuracy as part_corruption_accuracy
+from ssvepjax.training import regularizer as regularizer
 from ssvepjax.training import spectral_loss as spectral_loss
 from ssvepjax.training import tag_measures as tag_measures
 from ssvepjax.training import train_or_load as train_or_load
+from ssvepjax.training import train_regularized as train_regularized
 
 __version__ = "0.2.0"
 __all__ = sorted(name for name in dir() if not name.startswith("_") and name not in (

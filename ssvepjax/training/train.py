@@ -5,6 +5,11 @@ training settings: a second ``ssvepjax run`` with the same settings restores the
 instead of training again, and an interrupted training resumes from its last finished epoch.
 Orbax writes each checkpoint to a temporary folder and renames it, so a crash never leaves a
 half-written model behind.
+
+Optional, for regularised training (``training.regularized``): an extra loss term added to the task loss
+(``loss_term``, named in the cache key by ``loss_key``), checkpoints every ``checkpoint_every`` steps (a
+killed run then loses at most that many steps, not an epoch) and metrics as JSON lines (``metrics_path``).
+Without them the training, its checkpoints and its cache key are those of plain training.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 
 import jax
@@ -54,16 +60,20 @@ class TrainedModel:
     checkpoint_dir: str
 
 
-def cache_key(data: Dataset, model: ModelConfig, train: TrainConfig) -> str:
-    desc = json.dumps({
+def cache_key(data: Dataset, model: ModelConfig, train: TrainConfig, extra: dict | None = None) -> str:
+    """Hash of the settings that determine a trained model; ``extra`` (e.g. a loss term) joins it when given."""
+    desc = {
         "dataset": data.name, "n_train": len(data.train_images), "shape": list(data.image_shape),
         "classes": data.num_classes, "model": dataclasses.asdict(model), "train": dataclasses.asdict(train),
-    }, sort_keys=True)
+    }
+    if extra:
+        desc["extra"] = extra
+    desc = json.dumps(desc, sort_keys=True)
     return hashlib.sha256(desc.encode()).hexdigest()[:16]
 
 
-def optimizer(cfg: TrainConfig, steps: int):
-    """SGD with Nesterov momentum, cosine decay over ``steps`` and decoupled weight decay, from ``cfg``."""
+def optimizer(cfg: TrainConfig, steps: int) -> optax.GradientTransformation:
+    """SGD with Nesterov momentum, cosine decay of the learning rate over ``steps``, decoupled weight decay."""
     schedule = optax.cosine_decay_schedule(cfg.learning_rate, max(steps, 1))
     return optax.chain(
         optax.add_decayed_weights(cfg.weight_decay),
@@ -71,29 +81,51 @@ def optimizer(cfg: TrainConfig, steps: int):
     )
 
 
-def supervised_update(module, tx, params, batch_stats, opt_state, x, y):
-    """One optax step on the cross-entropy of a batch, batch norm in training mode. Traceable.
+def supervised_update(module, tx, params, batch_stats, opt_state, x, y, loss_term=None):
+    """One optax step on the cross-entropy of a batch (plus an optional loss term), batch norm in training mode.
+
+    Traceable (jit it, or call it inside a jitted step).
+
+    Args:
+        module: a Linen classifier taking ``(x [B, H, W, C], train)``.
+        tx: the optax optimiser; ``opt_state`` its state.
+        x, y: images ``[B, H, W, C]`` and integer labels ``[B]``.
+        loss_term: optional ``(variables, x) -> scalar`` or ``-> (scalar, {name: scalar})`` added to the
+            cross-entropy (e.g. ``training.regularized.regularizer``); ``variables`` are the current
+            ``params`` and ``batch_stats``.
 
     Returns:
-        ``(params, batch_stats, opt_state, loss)``.
+        ``(params, batch_stats, opt_state, logs)`` with ``logs = {"loss": total, "task_loss": cross-entropy,
+        **parts}`` (scalars).
     """
     def loss_fn(p):
         logits, upd = module.apply({"params": p, "batch_stats": batch_stats}, x, train=True, mutable=["batch_stats"])
-        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), upd["batch_stats"]
+        task = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        logs, total = {"task_loss": task}, task
+        if loss_term is not None:
+            extra = loss_term({"params": p, "batch_stats": batch_stats}, x)
+            value, parts = extra if isinstance(extra, tuple) else (extra, {})
+            total = task + value
+            logs.update(parts)
+        return total, (upd["batch_stats"], logs)
 
-    (loss, new_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    (loss, (new_stats, logs)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), new_stats, opt_state, loss
+    return optax.apply_updates(params, updates), new_stats, opt_state, {"loss": loss, **logs}
 
 
-def make_steps(module, tx):
-    """Jitted ``train_step(state, x, y) -> (state, loss)`` and ``predict(variables, x) -> labels``."""
+def make_steps(module, tx, loss_term=None):
+    """Jitted ``train_step(state, x, y) -> (state, logs)`` and ``predict(variables, x) -> labels``.
+
+    ``train_step`` is :func:`supervised_update` on ``state = {params, batch_stats, opt_state, epoch}``; ``logs``
+    as there.
+    """
 
     @jax.jit
     def train_step(state, x, y):
-        params, batch_stats, opt_state, loss = supervised_update(module, tx, state["params"], state["batch_stats"],
-                                                                 state["opt_state"], x, y)
-        return {"params": params, "batch_stats": batch_stats, "opt_state": opt_state, "epoch": state["epoch"]}, loss
+        params, batch_stats, opt_state, logs = supervised_update(
+            module, tx, state["params"], state["batch_stats"], state["opt_state"], x, y, loss_term)
+        return {"params": params, "batch_stats": batch_stats, "opt_state": opt_state, "epoch": state["epoch"]}, logs
 
     @jax.jit
     def predict(variables, x):
@@ -117,8 +149,13 @@ def train_or_load(
     *,
     cache_dir: str | None = None,
     progress: bool = True,
+    loss_term=None,
+    loss_key: str | None = None,
+    checkpoint_every: int | None = None,
+    metrics_path: str | os.PathLike | None = None,
+    log_every: int = 10,
 ) -> TrainedModel:
-    """Restore the cached model for these settings, or train it (resuming from its last epoch).
+    """Restore the cached model for these settings, or train it (resuming from its last checkpoint).
 
     Args:
         data: the dataset (train split for training, test split for the accuracy).
@@ -126,48 +163,88 @@ def train_or_load(
         train: optimisation settings.
         cache_dir: checkpoint cache root (``default_cache_dir()``).
         progress: show tqdm progress bars.
+        loss_term: optional ``(variables, x) -> scalar`` or ``-> (scalar, {name: scalar})`` added to the
+            task loss at every step (:func:`make_steps`).
+        loss_key: a string that identifies ``loss_term`` in the cache key (required with it).
+        checkpoint_every: also checkpoint every this many steps (checkpoints are then labelled by step, not
+            epoch); None checkpoints at the end of each epoch only.
+        metrics_path: append one JSON line per ``log_every`` steps (``step``, ``epoch``, ``loss``,
+            ``task_loss``, the loss term's parts, ``learning_rate``, ``seconds`` since this call started) and
+            one at the end (``test_accuracy``); on resume, lines past the restored checkpoint are dropped and
+            ``{"step": s, "resumed_from": s}`` is written.
+        log_every: steps between metric lines and progress-bar updates.
 
     Returns:
         A :class:`TrainedModel` with the test accuracy.
     """
     import orbax.checkpoint as ocp
 
+    if (loss_term is None) != (loss_key is None):
+        raise ValueError("loss_term and loss_key go together: pass both (a loss term and the string that names "
+                         "it in the cache key) or neither")
+    if checkpoint_every is not None:
+        V.check_positive("checkpoint_every", checkpoint_every, integer=True)
+    V.check_positive("log_every", log_every, integer=True)
     module = model.build(data.num_classes)
-    ckpt_dir = Path(cache_dir or default_cache_dir()) / "models" / cache_key(data, model, train)
+    extra = {}
+    if loss_key is not None:
+        extra["loss_term"] = loss_key
+    if checkpoint_every is not None:
+        extra["checkpoints"] = "by step"  # labels differ from per-epoch checkpoints: never share a folder
+    ckpt_dir = Path(cache_dir or default_cache_dir()) / "models" / cache_key(data, model, train, extra)
     n = len(data.train_images)
     steps_per_epoch = max(n // train.batch_size, 1)
-    tx = optimizer(train, steps_per_epoch * train.epochs)
+    total = steps_per_epoch * train.epochs
+    tx = optimizer(train, total)
+    schedule = optax.cosine_decay_schedule(train.learning_rate, max(total, 1))
     rng = jax.random.key(train.seed)
     variables = module.init(rng, jnp.zeros((1, *data.image_shape)), train=False)
     state = {"params": variables["params"], "batch_stats": variables["batch_stats"],
              "opt_state": tx.init(variables["params"]), "epoch": jnp.zeros((), jnp.int32)}
-    train_step, predict = make_steps(module, tx)
+    train_step, predict = make_steps(module, tx, loss_term)
 
     mngr = ocp.CheckpointManager(ckpt_dir.absolute(), options=ocp.CheckpointManagerOptions(max_to_keep=1))
-    start, restored = 0, False
+    start, restored = 0, False  # start: finished steps
     latest = mngr.latest_step()
     if latest is not None:
         state = mngr.restore(latest, args=ocp.args.StandardRestore(state))
-        start, restored = int(state["epoch"]), True
+        start = int(latest) if checkpoint_every is not None else int(state["epoch"]) * steps_per_epoch
+        restored = True
+    log = None
+    if metrics_path is not None and start < total:  # a finished run's log stays as it is
+        log = _MetricsLog(Path(metrics_path), start)
+        if restored:
+            log.write({"step": start, "resumed_from": start})
     order_rng = np.random.default_rng(train.seed)
-    for _ in range(start):  # replay the shuffles of finished epochs so a resumed run matches
+    for _ in range(start // steps_per_epoch):  # replay the shuffles of finished epochs so a resumed run matches
         order_rng.permutation(n)
-    for epoch in range(start, train.epochs):
+    t0 = time.time()
+    for epoch in range(start // steps_per_epoch, train.epochs):
         order = order_rng.permutation(n)
-        bar = tqdm(range(steps_per_epoch), desc=f"train epoch {epoch + 1}/{train.epochs}",
+        first = start - epoch * steps_per_epoch if epoch == start // steps_per_epoch else 0
+        bar = tqdm(range(first, steps_per_epoch), desc=f"train epoch {epoch + 1}/{train.epochs}",
                    disable=not progress, leave=False)
         for s in bar:
             idx = order[s * train.batch_size:(s + 1) * train.batch_size]
-            state, loss = train_step(state, data.train_images[idx], data.train_labels[idx])
-            if s % 10 == 0:
-                bar.set_postfix(loss=f"{float(loss):.3f}")
+            state, logs = train_step(state, data.train_images[idx], data.train_labels[idx])
+            step = epoch * steps_per_epoch + s + 1
+            if s % log_every == 0:
+                bar.set_postfix(loss=f"{float(logs['loss']):.3f}")
+            if log is not None and (step % log_every == 0 or step == total):
+                log.write({"step": step, "epoch": step / steps_per_epoch,
+                           **{k: float(v) for k, v in logs.items()},
+                           "learning_rate": float(schedule(step - 1)), "seconds": round(time.time() - t0, 3)})
+            if checkpoint_every is not None and step % checkpoint_every == 0 and s + 1 < steps_per_epoch:
+                mngr.save(step, args=ocp.args.StandardSave(state))
+                mngr.wait_until_finished()
         state["epoch"] = jnp.asarray(epoch + 1, jnp.int32)
-        mngr.save(epoch + 1, args=ocp.args.StandardSave(state))
+        mngr.save((epoch + 1) * (steps_per_epoch if checkpoint_every is not None else 1),
+                  args=ocp.args.StandardSave(state))
         mngr.wait_until_finished()
     mngr.close()
     variables = {"params": state["params"], "batch_stats": state["batch_stats"]}
     meta = ckpt_dir / "meta.json"
-    done = restored and start >= train.epochs
+    done = restored and start >= total
     if done and meta.exists():  # a finished model's accuracy was measured when it was trained
         acc = json.loads(meta.read_text())["test_accuracy"]
     else:
@@ -175,7 +252,34 @@ def train_or_load(
         tmp = meta.with_suffix(".tmp")
         tmp.write_text(json.dumps({"test_accuracy": acc, "epochs": train.epochs, "n_test": len(data.test_images)}))
         os.replace(tmp, meta)
+    if log is not None:
+        log.write({"step": total, "epoch": train.epochs, "test_accuracy": acc})
     return TrainedModel(module, variables, acc, done, str(ckpt_dir))
+
+
+class _MetricsLog:
+    """JSON lines appended as training goes; on resume, lines past the restored step are dropped first."""
+
+    def __init__(self, path: Path, start: int):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kept = []
+        if path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:  # a line cut by a kill
+                    continue
+                if rec.get("step", 0) <= start and "test_accuracy" not in rec:  # resumed: the end is not yet reached
+                    kept.append(line)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text("".join(f"{line}\n" for line in kept))
+        os.replace(tmp, path)
+
+    def write(self, record: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
 
 
 __all__ = ["TrainConfig", "TrainedModel", "accuracy", "cache_key", "make_steps", "optimizer", "supervised_update",
