@@ -40,14 +40,14 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     res = json.loads(out.read_text())
-    assert len(res["rows"]) == 6
+    assert len(res["rows"]) == 2 * 4  # two models x four kinds
     for row in res["rows"]:
         assert row["status"] == "ok", row
         assert row["min_s"] <= row["median_s"] <= row["max_s"] and row["peak_rss_gb"] > 0
         assert row["frames"] == (240 if row["kind"] == "forward_all" else 80)
     assert {r["model"] for r in res["ratios"]} == {"resnet_tiny", "vit_tiny_test"}
     for r in res["ratios"]:
-        assert r["probe/forward_period"] > 0
+        assert r["probe/forward_period"] > 0 and r["probe/forward_period_best"] >= r["probe/forward_period"]
     with open(out.with_suffix(".csv")) as f:
-        assert len(list(csv.DictReader(f))) == 6
+        assert len(list(csv.DictReader(f))) == 8
     assert (tmp_path / "benchmark_large.png").stat().st_size > 10_000
