@@ -2,36 +2,39 @@
 
 Random weights (``models.random_variables``: cost does not depend on them), one random image, the
 paper's design (``sj.Design()``: 6 and 7.5 Hz, 120 fps, 240 frames; one stimulus period is
-``TagConfig.period_frames`` = 80 frames). For each case (model, image side) three measurements, each
-in a fresh subprocess so that its peak resident memory (``ru_maxrss``) is its own:
+``TagConfig.period_frames`` = 80 frames). For each case (model, image side) four contenders:
 
 - ``forward_period``: the plain jitted forward pass (logits only) of the 80 frames of one period, the
-  frames the probe runs;
+  frames the probe runs, as one batch;
 - ``forward_period_vmap``: the same 80 frames through ``jax.vmap`` of the one-frame forward pass
   (``model.apply(variables, frame[None])``), the form in which the probe runs the network. XLA on
-  CPUs compiles the two differently: for the ViTs the vmapped form is about 20% faster (measured);
-  the probe is compared with the faster of the two (``probe/forward_period_best``);
+  CPUs compiles the two differently (the vmapped ViTs ran about 20% faster here), so the probe is
+  also compared with the faster of the two (``probe/forward_period_best``);
 - ``forward_all``: the batched forward pass of all 240 frames;
 - ``probe``: ``sj.probe_dataset(fn, image[None], masks, sj.Design(), chunk_size=1, progress=False)``
   with ``fn = sj.linen_fn(model, variables, capture_intermediates=False, train=False)``, which records
   every sown unit: every conv's pre- and post-activation for the ResNet, the attention, MLP and block
   outputs of every ViT block (patch and class tokens as units, ``[n_tokens, dim]``), until the
-  image-averaged spectra ``{layer: [121, *unit_shape]}`` are on the host side of ``block_until_ready``.
+  image-averaged spectra ``{layer: [121, *unit_shape]}`` are ready.
 
-After one warm-up call (its excess over the median is ``compile_s``) each is timed ``--repeats``
-times: median, min and max. The frames are made before timing (``sj.tag_frames``) for the forward
-passes; the probe tags inside its program. glibc's mmap threshold is fixed at 1 MiB in the children
-so that RSS follows live memory.
+Memory: each contender runs in a fresh subprocess (warm-up call and one more) and reports its peak
+resident memory (``ru_maxrss``), with glibc's mmap threshold fixed at 1 MiB so that RSS follows
+live memory. Time: one more subprocess holds every contender that fitted in memory, calls each once
+(its first call minus its median is ``compile_s``), then runs ``--repeats`` rounds in which every
+contender runs once, interleaved, so that a busy machine slows them alike: medians, min-max, and the
+min-max over rounds of each round's ratio. The frames are made before timing (``sj.tag_frames``)
+for the forward passes; the probe tags inside its program.
 
 Memory guard: the probe of a full ResNet-50 at 224 x 224 records 20.7 M units over 80 frames and
 returns 121 bins of each, more than this machine can spare. Every child runs under an address-space
-limit (``--memory-limit-gb`` + 3 GB of virtual overhead) and is killed when its resident memory
-passes ``--memory-limit-gb`` or the machine's available memory falls below ``--min-free-gb``; the
-case is then reported with ``status`` ``"killed"`` and the peak seen, and the run goes on.
+limit (``--memory-limit-gb`` + 3 GB of virtual overhead; an allocation past it is reported as
+``"out_of_memory"``) and is killed when its resident memory passes ``--memory-limit-gb`` or the
+machine's available memory falls below ``--min-free-gb`` (``"killed"``, with the peak seen); the run
+goes on with the next case.
 
 Commands (the README repeats them):
 
-    python experiments/benchmark_large.py --json runs/benchmark_large.json          # ~20 min on 2 CPU cores
+    python experiments/benchmark_large.py --json runs/benchmark_large.json          # ~60 min on 2 busy CPU cores
     python experiments/benchmark_large.py --quick --json /tmp/benchmark_large.json  # tiny models, ~1 min
 
 Writes the JSON (``--json``), a CSV table beside it and ``benchmark_large.png`` (time and peak memory
@@ -88,7 +91,8 @@ def build(name: str):
 # Child: one measurement in a fresh process.
 
 
-def child(model_name: str, size: int, kind: str, repeats: int) -> dict:
+def contenders(model_name: str, size: int, kinds) -> tuple[dict, dict]:
+    """``({kind: call}, info)``: a no-argument function per contender that runs it to completion."""
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -107,37 +111,63 @@ def child(model_name: str, size: int, kind: str, repeats: int) -> dict:
     units = {k: int(np.prod(a.shape)) for k, a in acts.items() if k != "output"}
     info = {"params": models.param_count(variables), "layers": len(units), "units": sum(units.values()),
             "period_frames": tags.period_frames, "n_frames": tags.n_frames}
-    if kind == "probe":
-        def call():
-            return jax.block_until_ready(sj.probe_dataset(fn, image[None], masks, design, chunk_size=1,
-                                                          progress=False))
-        info["frames"] = tags.period_frames
-    else:
-        n = tags.n_frames if kind == "forward_all" else tags.period_frames
-        frames = jax.block_until_ready(
-            sj.tag_frames(image, masks, tags.freqs_hz, fps=tags.fps, n_frames=tags.n_frames)[:n])
-        if kind == "forward_period_vmap":
-            forward = jax.jit(lambda v, x: jax.vmap(lambda f: model.apply(v, f[None], train=False)[0])(x))
-        else:
-            forward = jax.jit(lambda v, x: model.apply(v, x, train=False))
+    frames = sj.tag_frames(image, masks, tags.freqs_hz, fps=tags.fps, n_frames=tags.n_frames)
+    batched = jax.jit(lambda v, x: model.apply(v, x, train=False))
+    vmapped = jax.jit(lambda v, x: jax.vmap(lambda f: model.apply(v, f[None], train=False)[0])(x))
+    period, every = frames[: tags.period_frames], frames
+    calls = {
+        "forward_period": lambda: jax.block_until_ready(batched(variables, period)),
+        "forward_period_vmap": lambda: jax.block_until_ready(vmapped(variables, period)),
+        "forward_all": lambda: jax.block_until_ready(batched(variables, every)),
+        "probe": lambda: jax.block_until_ready(sj.probe_dataset(fn, image[None], masks, design, chunk_size=1,
+                                                                progress=False)),
+    }
+    return {k: calls[k] for k in kinds}, info
 
-        def call():
-            return jax.block_until_ready(forward(variables, frames))
-        info["frames"] = n
+
+def _timed(call) -> float:
     t0 = time.perf_counter()
     out = call()
-    first = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
     del out  # never two results alive at once: the probe's are GBs
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = call()
-        times.append(time.perf_counter() - t0)
-        del out
-    med = float(np.median(times))  # (experiments/statistics.py shadows the stdlib module here)
-    return {**info, "status": "ok", "median_s": med, "min_s": min(times), "max_s": max(times), "times_s": times,
-            "first_call_s": first, "compile_s": first - med,
-            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+    return seconds
+
+
+def _peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def child_memory(model_name: str, size: int, kind: str) -> dict:
+    """One contender in this fresh process: warm-up call, one more, peak resident memory."""
+    calls, info = contenders(model_name, size, [kind])
+    first = _timed(calls[kind])
+    second = _timed(calls[kind])
+    frames = info["n_frames"] if kind == "forward_all" else info["period_frames"]
+    return {**info, "status": "ok", "frames": frames, "first_call_s": first, "second_call_s": second,
+            "peak_rss_gb": _peak_rss_gb()}
+
+
+def child_timing(model_name: str, size: int, kinds, repeats: int) -> dict:
+    """Every contender in one process: warm-up, then ``repeats`` interleaved rounds."""
+    import numpy as np
+
+    calls, info = contenders(model_name, size, kinds)
+    first = {k: _timed(c) for k, c in calls.items()}
+    rounds = [{k: _timed(c) for k, c in calls.items()} for _ in range(repeats)]
+    out = {"info": info, "kinds": {}, "ratios": {}}
+    for k in calls:
+        t = [r[k] for r in rounds]
+        med = float(np.median(t))  # (experiments/statistics.py shadows the stdlib module here)
+        out["kinds"][k] = {"median_s": med, "min_s": min(t), "max_s": max(t), "times_s": t,
+                           "first_call_s": first[k], "compile_s": first[k] - med}
+    if "probe" in calls:
+        for name, base in (("probe/forward_period", ("forward_period",)),
+                           ("probe/forward_period_best", ("forward_period", "forward_period_vmap")),
+                           ("probe/forward_all", ("forward_all",))):
+            if all(b in calls for b in base):
+                r = [x["probe"] / min(x[b] for b in base) for x in rounds]
+                out["ratios"][name] = {"median": float(np.median(r)), "min": min(r), "max": max(r)}
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -163,16 +193,15 @@ def _available_gb() -> float:
     return float("inf")
 
 
-def measure(model_name: str, size: int, kind: str, cfg: Config) -> dict:
-    """Run one measurement in a fresh subprocess under the memory guard; its result or why it stopped."""
+def measure(child_args: list[str], cfg: Config) -> dict:
+    """Run ``benchmark_large.py --child ...`` in a fresh subprocess under the memory guard: its result, or why not."""
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(1 << 20))
     limit = int((cfg.memory_limit_gb + 3) * 2**30)
 
     def cap():  # in the child, before exec: a hard backstop if a spike outruns the watchdog
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", f"{model_name}:{size}:{kind}", "--repeats",
-           str(cfg.repeats)]
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", *child_args]
     if _available_gb() < cfg.memory_limit_gb + cfg.min_free_gb:
         return {"status": "skipped", "reason": f"only {_available_gb():.1f} GB available"}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -214,33 +243,39 @@ def run(cfg: Config) -> dict:
     import jax
     from tqdm.auto import tqdm
 
-    rows = []
-    todo = [(m, s, k) for m, s in cfg.cases for k in cfg.kinds]
-    for model_name, size, kind in tqdm(todo, desc="benchmark_large", unit="run"):
-        r = measure(model_name, size, kind, cfg)
-        rows.append({"model": model_name, "size": size, "kind": kind, **r})
-        if r["status"] == "ok":
-            msg = (f"median {r['median_s']:.2f} s ({r['min_s']:.2f}-{r['max_s']:.2f}), compile {r['compile_s']:.1f} s, "
-                   f"peak RSS {r['peak_rss_gb']:.2f} GB")
-        else:
-            msg = (f"{r['status']}: {r.get('reason') or r.get('error')} "
-                   f"(peak RSS seen {r.get('peak_rss_seen_gb', 0):.2f} GB)")
-        tqdm.write(f"{model_name:14s} {size:4d} {kind:15s} {msg}")
-    ratios = []
+    rows, ratios = [], []
+    bar = tqdm(total=len(cfg.cases) * (len(cfg.kinds) + 1), desc="benchmark_large", unit="run")
     for model_name, size in cfg.cases:
-        by = {r["kind"]: r for r in rows if (r["model"], r["size"]) == (model_name, size) and r["status"] == "ok"}
-        if "probe" in by and "forward_period" in by:
-            p, f = by["probe"], by["forward_period"]
-            best = min(f["median_s"], by.get("forward_period_vmap", f)["median_s"])
-            ratios.append({"model": model_name, "size": size,
-                           "probe/forward_period": p["median_s"] / f["median_s"],
-                           "probe/forward_period_best": p["median_s"] / best,
-                           "probe/forward_all": p["median_s"] / by["forward_all"]["median_s"] if "forward_all" in by
-                           else None,
-                           "probe_rss/forward_period_rss": p["peak_rss_gb"] / f["peak_rss_gb"]})
+        case = []
+        for kind in cfg.kinds:
+            r = measure(["memory", model_name, str(size), kind], cfg)
+            case.append({"model": model_name, "size": size, "kind": kind, **r})
+            bar.update(1)
+            bar.write(f"{model_name:14s} {size:4d} {kind:20s} memory: {_describe(r)}")
+        fits = [r["kind"] for r in case if r["status"] == "ok"]
+        timing = measure(["timing", model_name, str(size), ",".join(fits), str(cfg.repeats)], cfg) if fits else {}
+        bar.update(1)
+        if timing.get("status", "ok") != "ok":
+            bar.write(f"{model_name:14s} {size:4d} timing: {_describe(timing)}")
+        for r in case:
+            r.update(timing.get("kinds", {}).get(r["kind"], {}))
+            if r["status"] == "ok" and "median_s" in r:
+                bar.write(f"{model_name:14s} {size:4d} {r['kind']:20s} time: median {r['median_s']:.2f} s "
+                          f"({r['min_s']:.2f}-{r['max_s']:.2f}), compile {r['compile_s']:.1f} s")
+        if timing.get("ratios"):
+            ratios.append({"model": model_name, "size": size, **timing["ratios"]})
+        rows += case
+    bar.close()
     return {"config": dataclasses.asdict(cfg), "rows": rows, "ratios": ratios,
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "jax": jax.__version__,
-                        "backend": jax.default_backend()}}
+                        "backend": jax.default_backend(), "load_average_at_end": os.getloadavg()}}
+
+
+def _describe(r: dict) -> str:
+    if r.get("status") == "ok":
+        return f"peak RSS {r['peak_rss_gb']:.2f} GB" if "peak_rss_gb" in r else "ok"
+    return (f"{r.get('status')}: {r.get('reason') or r.get('error')} "
+            f"(peak RSS seen {r.get('peak_rss_seen_gb', 0):.2f} GB)")
 
 
 def write_outputs(results: dict, path: str) -> None:
@@ -309,15 +344,19 @@ def parse_args(argv=None):
     p.add_argument("--kinds", default=None, help="comma-separated subset of " + ", ".join(KINDS))
     p.add_argument("--repeats", type=int, default=None, help="timed repeats after the warm-up call")
     p.add_argument("--memory-limit-gb", type=float, default=None, help="kill a child past this resident memory")
-    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--child", nargs="+", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
 def main(argv=None):
     a = parse_args(argv)
     if a.child:
-        model_name, size, kind = a.child.split(":")
-        print("RESULT " + json.dumps(child(model_name, int(size), kind, a.repeats)), flush=True)
+        mode, model_name, size, kinds, *rest = a.child
+        if mode == "memory":
+            result = child_memory(model_name, int(size), kinds)
+        else:
+            result = child_timing(model_name, int(size), kinds.split(","), int(rest[0]))
+        print("RESULT " + json.dumps(result), flush=True)
         return
     cfg = Config.quick() if a.quick else Config()
     if a.cases:
