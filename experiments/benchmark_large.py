@@ -202,7 +202,7 @@ def measure(child_args: list[str], cfg: Config) -> dict:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     cmd = [sys.executable, os.path.abspath(__file__), "--child", *child_args]
-    if _available_gb() < cfg.memory_limit_gb + cfg.min_free_gb:
+    if _available_gb() < 2 * cfg.min_free_gb:  # the watchdog would stop it at once
         return {"status": "skipped", "reason": f"only {_available_gb():.1f} GB available"}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.monotonic()
@@ -311,7 +311,7 @@ def plot(results: dict, path: str) -> None:
         for kind, marker in zip(KINDS, "oDs^"):
             rs = sorted((r for r in results["rows"] if r["model"] == model_name and r["kind"] == kind),
                         key=lambda r: r["size"])
-            ok = [r for r in rs if r["status"] == "ok"]
+            ok = [r for r in rs if r["status"] == "ok" and "median_s" in r]
             if ok:
                 ax_t.errorbar([r["size"] for r in ok], [r["median_s"] for r in ok],
                               yerr=[[r["median_s"] - r["min_s"] for r in ok], [r["max_s"] - r["median_s"] for r in ok]],
