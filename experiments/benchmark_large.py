@@ -193,8 +193,24 @@ def _available_gb() -> float:
     return float("inf")
 
 
-def measure(child_args: list[str], cfg: Config) -> dict:
-    """Run ``benchmark_large.py --child ...`` in a fresh subprocess under the memory guard: its result, or why not."""
+def measure(child_args: list[str], cfg: Config, retries: int = 2) -> dict:
+    """Run ``benchmark_large.py --child ...`` in a fresh subprocess under the memory guard: its result, or why not.
+
+    A child stopped because other processes took the machine's memory is run again (up to ``retries``
+    times) once as much memory as it had reached is available again (waiting up to 10 minutes).
+    """
+    r = _measure_once(child_args, cfg)
+    for _ in range(retries):
+        if r["status"] != "killed" or "available memory" not in r["reason"]:
+            break
+        deadline = time.monotonic() + 600
+        while _available_gb() < r["peak_rss_seen_gb"] + 2 * cfg.min_free_gb and time.monotonic() < deadline:
+            time.sleep(5)
+        r = {**_measure_once(child_args, cfg), "retried": True}
+    return r
+
+
+def _measure_once(child_args: list[str], cfg: Config) -> dict:
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(1 << 20))
     limit = int((cfg.memory_limit_gb + 3) * 2**30)
 
