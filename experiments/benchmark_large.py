@@ -201,7 +201,7 @@ def measure(child_args: list[str], cfg: Config, retries: int = 2) -> dict:
     """
     r = _measure_once(child_args, cfg)
     for _ in range(retries):
-        if r["status"] != "killed" or "available memory" not in r["reason"]:
+        if r.get("status") != "killed" or "available memory" not in r["reason"]:
             break
         deadline = time.monotonic() + 600
         while _available_gb() < r["peak_rss_seen_gb"] + 2 * cfg.min_free_gb and time.monotonic() < deadline:
