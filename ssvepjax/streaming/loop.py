@@ -38,7 +38,15 @@ from ssvepjax import _checks as V
 from ssvepjax.spectral.design import Design
 from ssvepjax.streaming.checkpoint import Checkpoints
 from ssvepjax.streaming.reductions import Reduction, spectrum_reduction
-from ssvepjax.streaming.runtime import NO_VMA_CHECK, check_mesh, enable_compilation_cache, shard_map, synchronised
+from ssvepjax.streaming.runtime import (
+    NO_VMA_CHECK,
+    any_process,
+    check_mesh,
+    devices_per_process,
+    enable_compilation_cache,
+    shard_map,
+    synchronised,
+)
 
 
 def _leaves(batch) -> list[np.ndarray]:
@@ -127,6 +135,8 @@ def _programs(reduction: Reduction, mesh: Mesh, axis_name: str, example_leaves: 
 
     @jax.jit
     def merge_devices(state):
+        # Replicated first: a mesh with explicit axes (jax.make_mesh's default) refuses to slice a sharded axis.
+        state = jax.tree.map(lambda x: jax.sharding.reshard(x, NamedSharding(mesh, PartitionSpec())), state)
         parts = [jax.tree.map(lambda x, i=i: x[i], state) for i in range(n_dev)]
         return functools.reduce(reduction.merge, parts)
 
@@ -176,28 +186,34 @@ def reduce_dataset(
     mesh = check_mesh(mesh, axis_name)
     n_dev = int(mesh.shape[axis_name])
     n_proc = jax.process_count()
-    local_dev = max(n_dev // n_proc, 1)
+    local_dev = devices_per_process(mesh, axis_name)
     if chunk_size % local_dev:
         raise ValueError(f"chunk_size={chunk_size} must be a multiple of the {local_dev} device(s) (per "
                          f"process) on mesh axis {axis_name!r}")
-    shapes, it, n_examples = first_chunk(batches)
-    if n_examples is not None:
-        if n_examples < local_dev:
-            raise ValueError(f"images holds {n_examples} example(s) but mesh axis {axis_name!r} has {n_dev} "
-                             f"devices: need at least one example per device")
-        chunk_size = min(chunk_size, -(-n_examples // local_dev) * local_dev)  # never pad a small dataset up
+    # Bad input on one process must stop every process before the first collective step.
+    try:
+        shapes, it, n_examples = first_chunk(batches)
+        refusal = None
+    except ValueError as e:
+        refusal = e
+    if n_proc > 1 and any_process(refusal is not None) and refusal is None:
+        raise ValueError("another process refused its images (see its error); every process needs at least one "
+                         "example")
+    if refusal is not None:
+        raise refusal
+    if n_examples is not None and n_proc == 1:
+        # Never pad a small dataset up (one process: no other process's chunk size to match). Fewer
+        # examples than devices: the missing ones are zero-weight padding.
+        chunk_size = min(chunk_size, -(-n_examples // local_dev) * local_dev)
     data = NamedSharding(mesh, PartitionSpec(axis_name))
     state = ckpt = last = None
     done = n_chunks = 0
     steps = None if n_examples is None else -(-n_examples // chunk_size)
     bar = tqdm(total=steps, desc=desc, unit="chunk", disable=not progress, leave=False)
     chunks = rechunk(it, chunk_size, shapes, reduction.check)
-    for i, (chunk, n_valid) in enumerate(synchronised(chunks, None, n_proc)):
+    for i, (chunk, n_valid) in enumerate(synchronised(chunks, (None, 0), n_proc)):
         if chunk is None:  # another process still has data: a zero-weight step with this one's shapes
             chunk, n_valid = jax.tree.map(np.zeros_like, last), 0
-        if i == 0 and n_valid < local_dev:
-            raise ValueError(f"images holds {n_valid} example(s) but mesh axis {axis_name!r} has {n_dev} "
-                             f"devices: need at least one example per device")
         last = chunk
         n_chunks = i + 1
         if state is None:

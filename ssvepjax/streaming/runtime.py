@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterator
 
 import jax
@@ -45,6 +46,30 @@ def check_mesh(mesh, axis_name: str) -> Mesh:
     return mesh
 
 
+def devices_per_process(mesh: Mesh, axis_name: str) -> int:
+    """Devices of this process along ``axis_name`` of ``mesh``; ``ValueError`` unless every process has as many.
+
+    With several processes (hosts) the mesh must hold devices of every process, the same number each
+    (each process feeds its own examples to its own devices). Decided from the mesh alone, so every
+    process raises the same error without a collective.
+    """
+    n_proc = jax.process_count()
+    n_axis = int(mesh.shape[axis_name])
+    if n_proc == 1:
+        return n_axis
+    counts = collections.Counter(d.process_index for d in mesh.devices.flat)
+    missing = sorted(set(range(n_proc)) - set(counts))
+    if missing:
+        raise ValueError(f"mesh holds no device of process(es) {missing} of {n_proc}: with several processes, "
+                         f"build the mesh over every process's devices (e.g. jax.make_mesh((jax.device_count(),), "
+                         f"({axis_name!r},)))")
+    if len(set(counts.values())) > 1:
+        raise ValueError(f"processes hold different numbers of devices on the mesh "
+                         f"({dict(sorted(counts.items()))}): every process needs the same number of devices")
+    per_process = n_axis * counts[jax.process_index()] // mesh.devices.size
+    return max(per_process, 1)
+
+
 def any_process(flag: bool) -> bool:
     """True if ``flag`` is True on any process (a collective: every process must call it)."""
     from jax.experimental import multihost_utils
@@ -66,4 +91,5 @@ def synchronised(chunks: Iterator, filler, n_proc: int) -> Iterator:
             yield filler
 
 
-__all__ = ["NO_VMA_CHECK", "any_process", "check_mesh", "enable_compilation_cache", "shard_map", "synchronised"]
+__all__ = ["NO_VMA_CHECK", "any_process", "check_mesh", "devices_per_process", "enable_compilation_cache", "shard_map",
+           "synchronised"]

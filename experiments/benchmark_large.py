@@ -1,0 +1,399 @@
+"""Benchmark probing ImageNet-size models: ResNet-50 and a ViT, one image, against their forward pass (issue 13).
+
+Random weights (``models.random_variables``: cost does not depend on them), one random image, the
+paper's design (``sj.Design()``: 6 and 7.5 Hz, 120 fps, 240 frames; one stimulus period is
+``TagConfig.period_frames`` = 80 frames). For each case (model, image side) four contenders:
+
+- ``forward_period``: the plain jitted forward pass (logits only) of the 80 frames of one period, the
+  frames the probe runs, as one batch;
+- ``forward_period_vmap``: the same 80 frames through ``jax.vmap`` of the one-frame forward pass
+  (``model.apply(variables, frame[None])``), the form in which the probe runs the network. XLA on
+  CPUs compiles the two differently (the vmapped ViTs ran about 20% faster here), so the probe is
+  also compared with the faster of the two (``probe/forward_period_best``);
+- ``forward_all``: the batched forward pass of all 240 frames;
+- ``probe``: ``sj.probe_dataset(fn, image[None], masks, sj.Design(), chunk_size=1, progress=False)``
+  with ``fn = sj.linen_fn(model, variables, capture_intermediates=False, train=False)``, which records
+  every sown unit: every conv's pre- and post-activation for the ResNet, the attention, MLP and block
+  outputs of every ViT block (patch and class tokens as units, ``[n_tokens, dim]``), until the
+  image-averaged spectra ``{layer: [121, *unit_shape]}`` are ready.
+
+Memory: each contender runs in a fresh subprocess (warm-up call and one more) and reports its peak
+resident memory (``ru_maxrss``), with glibc's mmap threshold fixed at 1 MiB so that RSS follows
+live memory. Time: one more subprocess holds every contender that fitted in memory, calls each once
+(its first call minus its median is ``compile_s``), then runs ``--repeats`` rounds in which every
+contender runs once, interleaved, so that a busy machine slows them alike: medians, min-max, and the
+min-max over rounds of each round's ratio. The frames are made before timing (``sj.tag_frames``)
+for the forward passes; the probe tags inside its program.
+
+Memory guard: the probe of a full ResNet-50 at 224 x 224 records 20.7 M units over 80 frames and
+returns 121 bins of each, more than this machine can spare. Every child runs under an address-space
+limit (``--memory-limit-gb`` + 3 GB of virtual overhead; an allocation past it is reported as
+``"out_of_memory"``) and is killed when its resident memory passes ``--memory-limit-gb`` or the
+machine's available memory falls below ``--min-free-gb`` (``"killed"``, with the peak seen); the run
+goes on with the next case.
+
+Commands (the README repeats them):
+
+    python experiments/benchmark_large.py --json runs/benchmark_large.json          # ~60 min on 2 busy CPU cores
+    python experiments/benchmark_large.py --quick --json /tmp/benchmark_large.json  # tiny models, ~1 min
+
+Writes the JSON (``--json``), a CSV table beside it and ``benchmark_large.png`` (time and peak memory
+against image side for the ResNet cases).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+KINDS = ("forward_period", "forward_period_vmap", "forward_all", "probe")
+MODELS = ("resnet50", "vit_s16", "vit_ti16", "resnet_tiny", "vit_tiny_test")
+FULL_CASES = (("resnet50", 112), ("resnet50", 160), ("resnet50", 224), ("vit_ti16", 224), ("vit_s16", 224))
+QUICK_CASES = (("resnet_tiny", 64), ("vit_tiny_test", 64))
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    cases: tuple[tuple[str, int], ...] = FULL_CASES
+    repeats: int = 3
+    memory_limit_gb: float = 12.0
+    min_free_gb: float = 1.5
+    timeout_s: float = 1800.0
+    kinds: tuple[str, ...] = KINDS
+
+    @classmethod
+    def quick(cls) -> Config:
+        return cls(cases=QUICK_CASES, repeats=2, memory_limit_gb=4.0, timeout_s=300.0)
+
+
+def build(name: str):
+    from ssvepjax import models
+
+    return {
+        "resnet50": lambda: models.resnet50(),
+        "vit_s16": lambda: models.vit_small(16),
+        "vit_ti16": lambda: models.vit_tiny(16),
+        "resnet_tiny": lambda: models.ImageNetResNet((1, 1, 1, 1), num_classes=10, width=8),
+        "vit_tiny_test": lambda: models.VisionTransformer(8, 32, depth=2, heads=2, num_classes=10),
+    }[name]()
+
+
+# ----------------------------------------------------------------------------------------------
+# Child: one measurement in a fresh process.
+
+
+def contenders(model_name: str, size: int, kinds) -> tuple[dict, dict]:
+    """``({kind: call}, info)``: a no-argument function per contender that runs it to completion."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import ssvepjax as sj
+    from ssvepjax import models
+
+    model = build(model_name)
+    variables = jax.device_put(models.random_variables(model, jax.ShapeDtypeStruct((1, size, size, 3), jnp.float32)))
+    image = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
+    masks = sj.halves(size, size)
+    design = sj.Design()
+    tags = design.tags
+    fn = sj.linen_fn(model, variables, capture_intermediates=False, train=False)
+    acts = jax.eval_shape(fn, jax.ShapeDtypeStruct((size, size, 3), jnp.float32))
+    units = {k: int(np.prod(a.shape)) for k, a in acts.items() if k != "output"}
+    info = {"params": models.param_count(variables), "layers": len(units), "units": sum(units.values()),
+            "period_frames": tags.period_frames, "n_frames": tags.n_frames}
+    frames = sj.tag_frames(image, masks, tags.freqs_hz, fps=tags.fps, n_frames=tags.n_frames)
+    batched = jax.jit(lambda v, x: model.apply(v, x, train=False))
+    vmapped = jax.jit(lambda v, x: jax.vmap(lambda f: model.apply(v, f[None], train=False)[0])(x))
+    period, every = frames[: tags.period_frames], frames
+    calls = {
+        "forward_period": lambda: jax.block_until_ready(batched(variables, period)),
+        "forward_period_vmap": lambda: jax.block_until_ready(vmapped(variables, period)),
+        "forward_all": lambda: jax.block_until_ready(batched(variables, every)),
+        "probe": lambda: jax.block_until_ready(sj.probe_dataset(fn, image[None], masks, design, chunk_size=1,
+                                                                progress=False)),
+    }
+    return {k: calls[k] for k in kinds}, info
+
+
+def _timed(call) -> float:
+    t0 = time.perf_counter()
+    out = call()
+    seconds = time.perf_counter() - t0
+    del out  # never two results alive at once: the probe's are GBs
+    return seconds
+
+
+def _peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def child_memory(model_name: str, size: int, kind: str) -> dict:
+    """One contender in this fresh process: warm-up call, one more, peak resident memory."""
+    calls, info = contenders(model_name, size, [kind])
+    first = _timed(calls[kind])
+    second = _timed(calls[kind])
+    frames = info["n_frames"] if kind == "forward_all" else info["period_frames"]
+    return {**info, "status": "ok", "frames": frames, "first_call_s": first, "second_call_s": second,
+            "peak_rss_gb": _peak_rss_gb()}
+
+
+def child_timing(model_name: str, size: int, kinds, repeats: int) -> dict:
+    """Every contender in one process: warm-up, then ``repeats`` interleaved rounds."""
+    import numpy as np
+
+    calls, info = contenders(model_name, size, kinds)
+    first = {k: _timed(c) for k, c in calls.items()}
+    rounds = [{k: _timed(c) for k, c in calls.items()} for _ in range(repeats)]
+    out = {"info": info, "kinds": {}, "ratios": {}}
+    for k in calls:
+        t = [r[k] for r in rounds]
+        med = float(np.median(t))  # (experiments/statistics.py shadows the stdlib module here)
+        out["kinds"][k] = {"median_s": med, "min_s": min(t), "max_s": max(t), "times_s": t,
+                           "first_call_s": first[k], "compile_s": first[k] - med}
+    if "probe" in calls:
+        for name, base in (("probe/forward_period", ("forward_period",)),
+                           ("probe/forward_period_best", ("forward_period", "forward_period_vmap")),
+                           ("probe/forward_all", ("forward_all",))):
+            if all(b in calls for b in base):
+                r = [x["probe"] / min(x[b] for b in base) for x in rounds]
+                out["ratios"][name] = {"median": float(np.median(r)), "min": min(r), "max": max(r)}
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Parent: children under a memory guard.
+
+
+def _rss_gb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return 0.0
+
+
+def _available_gb() -> float:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 2**20
+    return float("inf")
+
+
+def measure(child_args: list[str], cfg: Config, retries: int = 2) -> dict:
+    """Run ``benchmark_large.py --child ...`` in a fresh subprocess under the memory guard: its result, or why not.
+
+    A child stopped because other processes took the machine's memory is run again (up to ``retries``
+    times) once as much memory as it had reached is available again (waiting up to 10 minutes).
+    """
+    r = _measure_once(child_args, cfg)
+    for _ in range(retries):
+        if r.get("status") != "killed" or "available memory" not in r["reason"]:
+            break
+        deadline = time.monotonic() + 600
+        while _available_gb() < r["peak_rss_seen_gb"] + 2 * cfg.min_free_gb and time.monotonic() < deadline:
+            time.sleep(5)
+        r = {**_measure_once(child_args, cfg), "retried": True}
+    return r
+
+
+def _measure_once(child_args: list[str], cfg: Config) -> dict:
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(1 << 20))
+    limit = int((cfg.memory_limit_gb + 3) * 2**30)
+
+    def cap():  # in the child, before exec: a hard backstop if a spike outruns the watchdog
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", *child_args]
+    if _available_gb() < 2 * cfg.min_free_gb:  # the watchdog would stop it at once
+        return {"status": "skipped", "reason": f"only {_available_gb():.1f} GB available"}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, text=True, preexec_fn=cap)
+        peak, reason = 0.0, None
+        while proc.poll() is None:
+            rss = _rss_gb(proc.pid)
+            peak = max(peak, rss)
+            if rss > cfg.memory_limit_gb:
+                reason = f"resident memory passed {cfg.memory_limit_gb} GB"
+            elif _available_gb() < cfg.min_free_gb:
+                reason = f"machine's available memory fell below {cfg.min_free_gb} GB"
+            elif time.monotonic() - start > cfg.timeout_s:
+                reason = f"ran past {cfg.timeout_s} s"
+            if reason:
+                proc.kill()
+                proc.wait()
+                break
+            time.sleep(0.1)
+        seconds = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if reason:
+        return {"status": "killed", "reason": reason, "peak_rss_seen_gb": peak, "seconds": seconds}
+    lines = [x for x in stdout.splitlines() if x.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        tail = stderr.strip().splitlines()[-3:]
+        # XLA's allocator failing at the address-space limit: the backstop, not a bug.
+        oom = any(m in stderr for m in ("RESOURCE_EXHAUSTED", "MemoryError", "std::bad_alloc"))
+        return {"status": "out_of_memory" if oom else "failed", "returncode": proc.returncode,
+                "reason": f"address-space limit {cfg.memory_limit_gb + 3:.0f} GB" if oom else None,
+                "peak_rss_seen_gb": peak, "seconds": seconds, "error": " | ".join(tail)}
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def run(cfg: Config) -> dict:
+    import jax
+    from tqdm.auto import tqdm
+
+    rows, ratios = [], []
+    bar = tqdm(total=len(cfg.cases) * (len(cfg.kinds) + 1), desc="benchmark_large", unit="run")
+    for model_name, size in cfg.cases:
+        case = []
+        for kind in cfg.kinds:
+            r = measure(["memory", model_name, str(size), kind], cfg)
+            case.append({"model": model_name, "size": size, "kind": kind, **r})
+            bar.update(1)
+            bar.write(f"{model_name:14s} {size:4d} {kind:20s} memory: {_describe(r)}")
+        fits = [r["kind"] for r in case if r["status"] == "ok"]
+        timing = measure(["timing", model_name, str(size), ",".join(fits), str(cfg.repeats)], cfg) if fits else {}
+        bar.update(1)
+        if timing.get("status", "ok") != "ok":
+            bar.write(f"{model_name:14s} {size:4d} timing: {_describe(timing)}")
+        for r in case:
+            r.update(timing.get("kinds", {}).get(r["kind"], {}))
+            if r["status"] == "ok" and "median_s" in r:
+                bar.write(f"{model_name:14s} {size:4d} {r['kind']:20s} time: median {r['median_s']:.2f} s "
+                          f"({r['min_s']:.2f}-{r['max_s']:.2f}), compile {r['compile_s']:.1f} s")
+        if timing.get("ratios"):
+            ratios.append({"model": model_name, "size": size, **timing["ratios"]})
+        rows += case
+    bar.close()
+    return {"config": dataclasses.asdict(cfg), "rows": rows, "ratios": ratios,
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "jax": jax.__version__,
+                        "backend": jax.default_backend(), "load_average_at_end": os.getloadavg()}}
+
+
+def _describe(r: dict) -> str:
+    if r.get("status") == "ok":
+        return f"peak RSS {r['peak_rss_gb']:.2f} GB" if "peak_rss_gb" in r else "ok"
+    return (f"{r.get('status')}: {r.get('reason') or r.get('error')} "
+            f"(peak RSS seen {r.get('peak_rss_seen_gb', 0):.2f} GB)")
+
+
+def write_outputs(results: dict, path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(results, f, indent=1)
+    os.replace(tmp, path)
+    cols = ["model", "size", "kind", "status", "frames", "layers", "units", "params", "median_s", "min_s", "max_s",
+            "compile_s", "peak_rss_gb", "peak_rss_seen_gb", "reason"]
+    csv_path = os.path.splitext(path)[0] + ".csv"
+    with open(f"{csv_path}.tmp", "w", newline="") as f:
+        w = csv.DictWriter(f, cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(results["rows"])
+    os.replace(f"{csv_path}.tmp", csv_path)
+    plot(results, os.path.join(folder, "benchmark_large.png"))
+
+
+def plot(results: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4))
+    labels = {"forward_period": "forward, 80 frames", "forward_period_vmap": "forward, 80 frames, vmapped",
+              "forward_all": "forward, 240 frames",
+              "probe": "probe_dataset (80 frames, all units)"}
+    models_seen = sorted({r["model"] for r in results["rows"]})
+    for model_name in models_seen:
+        for kind, marker in zip(KINDS, "oDs^"):
+            rs = sorted((r for r in results["rows"] if r["model"] == model_name and r["kind"] == kind),
+                        key=lambda r: r["size"])
+            ok = [r for r in rs if r["status"] == "ok" and "median_s" in r]
+            if ok:
+                ax_t.errorbar([r["size"] for r in ok], [r["median_s"] for r in ok],
+                              yerr=[[r["median_s"] - r["min_s"] for r in ok], [r["max_s"] - r["median_s"] for r in ok]],
+                              marker=marker, capsize=3, label=f"{model_name}: {labels[kind]}")
+            mem = [(r["size"], r.get("peak_rss_gb") or r.get("peak_rss_seen_gb")) for r in rs]
+            mem = [m for m in mem if m[1]]
+            if mem:
+                ax_m.plot(*zip(*mem), marker=marker, label=f"{model_name}: {labels[kind]}")
+            for r in rs:
+                if r["status"] in ("killed", "out_of_memory"):
+                    ax_m.annotate(r["status"].replace("_", " "), (r["size"], r["peak_rss_seen_gb"]),
+                                  textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax_m.axhline(results["config"]["memory_limit_gb"], color="grey", ls="--", lw=1, label="memory limit")
+    ax_t.set(xlabel="image side (pixels)", ylabel="time per image (s, median; bars: min-max)", yscale="log",
+             title="Time")
+    ax_m.set(xlabel="image side (pixels)", ylabel="peak resident memory (GB)", title="Memory (fresh process each)")
+    for ax in (ax_t, ax_m):
+        ax.grid(alpha=0.3)
+    ax_m.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="tiny models (CI smoke test)")
+    p.add_argument("--json", default="runs/benchmark_large.json", help="where to write the results")
+    p.add_argument("--cases", default=None, help="model:side,... (models: " + ", ".join(MODELS) + ")")
+    p.add_argument("--kinds", default=None, help="comma-separated subset of " + ", ".join(KINDS))
+    p.add_argument("--repeats", type=int, default=None, help="timed repeats after the warm-up call")
+    p.add_argument("--memory-limit-gb", type=float, default=None, help="kill a child past this resident memory")
+    p.add_argument("--child", nargs="+", default=None, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    if a.child:
+        mode, model_name, size, kinds, *rest = a.child
+        if mode == "memory":
+            result = child_memory(model_name, int(size), kinds)
+        else:
+            result = child_timing(model_name, int(size), kinds.split(","), int(rest[0]))
+        print("RESULT " + json.dumps(result), flush=True)
+        return
+    cfg = Config.quick() if a.quick else Config()
+    if a.cases:
+        cases = tuple((m, int(s)) for m, s in (c.split(":") for c in a.cases.split(",")))
+        bad = [m for m, _ in cases if m not in MODELS]
+        if bad:
+            raise SystemExit(f"--cases: unknown models {bad}; choose from {MODELS}")
+        cfg = dataclasses.replace(cfg, cases=cases)
+    if a.kinds:
+        kinds = tuple(a.kinds.split(","))
+        if not set(kinds) <= set(KINDS):
+            raise SystemExit(f"--kinds must be a subset of {KINDS}, got {kinds}")
+        cfg = dataclasses.replace(cfg, kinds=kinds)
+    if a.repeats is not None:
+        cfg = dataclasses.replace(cfg, repeats=a.repeats)
+    if a.memory_limit_gb is not None:
+        cfg = dataclasses.replace(cfg, memory_limit_gb=a.memory_limit_gb)
+    results = run(cfg)
+    write_outputs(results, a.json)
+    print(json.dumps(results["ratios"], indent=1))
+
+
+if __name__ == "__main__":
+    main()

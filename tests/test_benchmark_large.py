@@ -1,0 +1,55 @@
+"""Tests for experiments/benchmark_large.py: the memory guard, and the --quick run end to end."""
+
+import csv
+import importlib.util
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "experiments" / "benchmark_large.py"
+
+
+def script():
+    spec = importlib.util.spec_from_file_location("exp_benchmark_large", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_memory_guard_kills_a_child_past_the_limit():
+    bench = script()
+    # 50 MB: the child passes it while importing JAX; it must be stopped and reported, not crash the run.
+    cfg = bench.Config(cases=(("resnet_tiny", 32),), repeats=1, memory_limit_gb=0.05, timeout_s=60.0)
+    r = bench.measure(["memory", "resnet_tiny", "32", "forward_period"], cfg)
+    assert r["status"] == "killed", r
+    assert "resident memory" in r["reason"] and r["peak_rss_seen_gb"] > 0.05
+
+
+@pytest.mark.slow
+def test_quick_benchmark_runs_and_writes_results(tmp_path):
+    out = tmp_path / "bench.json"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+               MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--json", str(out)], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert len(res["rows"]) == 2 * 4  # two models x four kinds
+    for row in res["rows"]:
+        assert row["status"] == "ok", row
+        assert row["min_s"] <= row["median_s"] <= row["max_s"] and row["peak_rss_gb"] > 0
+        assert row["frames"] == (240 if row["kind"] == "forward_all" else 80)
+    assert {r["model"] for r in res["ratios"]} == {"resnet_tiny", "vit_tiny_test"}
+    for r in res["ratios"]:
+        plain, best = r["probe/forward_period"], r["probe/forward_period_best"]
+        assert 0 < plain["min"] <= plain["median"] <= plain["max"]
+        assert best["median"] >= plain["median"] * (1 - 1e-9)  # against the faster forward: never a smaller ratio
+    with open(out.with_suffix(".csv")) as f:
+        assert len(list(csv.DictReader(f))) == 8
+    assert (tmp_path / "benchmark_large.png").stat().st_size > 10_000
