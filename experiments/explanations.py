@@ -397,13 +397,18 @@ def plot_examples(ex: dict, path: Path, k: int, title: str) -> None:
     plt.close(fig)
 
 
-def main(argv=None) -> dict:
+def parse_args(argv=None) -> argparse.Namespace:
+    """The options of the command line (nothing runs)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="CI size (about 2 minutes)")
     p.add_argument("--out", default=None, help="output folder (runs/explanations[_quick])")
     p.add_argument("--cache-dir", default=None, help="model cache (default: sj's cache folder)")
     p.add_argument("--no-progress", action="store_true")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
     cfg = Config.quick() if args.quick else Config()
     out = Path(args.out or ("runs/explanations_quick" if args.quick else "runs/explanations"))
     (out / "seeds").mkdir(parents=True, exist_ok=True)

@@ -25,12 +25,17 @@ from pathlib import Path
 from ssvepjax.pruning import curves
 
 
-def main(argv=None) -> dict:
+def parse_args(argv=None) -> argparse.Namespace:
+    """The options of the command line (nothing runs)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="CI size")
     p.add_argument("--out", default=None, help="output folder (default runs/pruning_curves[_quick])")
     p.add_argument("--no-progress", action="store_true")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
     cfg = curves.CurvesConfig.quick() if args.quick else curves.CurvesConfig()
     out = Path(args.out or ("runs/pruning_curves_quick" if args.quick else "runs/pruning_curves"))
     t0 = time.time()

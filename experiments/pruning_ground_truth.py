@@ -25,13 +25,18 @@ from pathlib import Path
 from ssvepjax.pruning import part_experiment as PE
 
 
-def main(argv=None) -> dict:
+def parse_args(argv=None) -> argparse.Namespace:
+    """The options of the command line (nothing runs)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="CI size")
     p.add_argument("--out", default=None, help="output folder (default runs/pruning_ground_truth[_quick])")
     p.add_argument("--distractor", choices=("digit", "clutter"), default="digit")
     p.add_argument("--no-progress", action="store_true")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
     cfg = PE.GroundTruthConfig.quick() if args.quick else PE.GroundTruthConfig()
     if args.distractor != cfg.distractor:
         import dataclasses

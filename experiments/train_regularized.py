@@ -298,7 +298,8 @@ def benchmark(cfg: Config, data, out: Path, progress: bool) -> dict:
     return report
 
 
-def parse(argv) -> tuple[Config, argparse.Namespace]:
+def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
+    """The configuration and the options of the command line (nothing runs)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="CI size (about 1-2 minutes)")
     p.add_argument("--benchmark", action="store_true", help="time plain and regularised steps, then stop")
@@ -328,7 +329,7 @@ def parse(argv) -> tuple[Config, argparse.Namespace]:
 
 
 def main(argv=None) -> dict:
-    cfg, args = parse(argv)
+    cfg, args = parse_args(argv)
     data = sj.load_dataset("mnist5k", max_train=cfg.max_train)
     check(cfg, data.image_shape)
     default = "runs/train_regularized" + ("_bench" if args.benchmark else "") + ("_quick" if args.quick else "")

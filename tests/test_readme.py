@@ -57,6 +57,7 @@ def test_readme_command_lines_parse(monkeypatch):
             if hasattr(mod, "parse_args"):  # benchmarks parse their own options
                 mod.parse_args(argv[2:])
             else:  # experiments: stop right after the configuration is built and validated
+                assert "sj.load_model(" in path.read_text(), f"{argv[1]}: give it a parse_args (it would run here)"
 
                 def stop(cfg):
                     raise _Parsed

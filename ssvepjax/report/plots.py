@@ -281,8 +281,12 @@ def plot_rf_classes(summary: dict[str, dict[str, dict]], path: str, *,
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3, axis="y")
     axes[0, 0].set_ylabel("fraction of the layer's units that respond")
-    axes[0, -1].legend(fontsize=7, loc="upper right")
+    # One legend for all panels, below them: inside a panel it hides bars.
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, [n.replace("_", " ") for n in names], loc="lower center", ncol=len(keys), fontsize=8,
+               frameon=False)
     fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return save_figure(fig, path)
 
 
