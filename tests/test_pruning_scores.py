@@ -125,6 +125,11 @@ def test_tag_scores_rank_responsive_filters_first():
     assert np.all(s["all"]["layer"] >= s["significant"]["layer"] - 1e-9)
     maps = P.tag_scores(fn, images, sj.halves(1, 2), design, "tag1", per_neuron=True)
     assert maps["layer"].shape == (1, 1, 4)
+    # One image: amplitude scores need no test across images; "significant" does, and says so.
+    one = P.tag_scores(fn, images[:1], sj.halves(1, 2), design, "tag1")["layer"]
+    assert_close(one[0], 0.25 * images[0, 0, 0, 0], rtol=1e-3)
+    with pytest.raises(ValueError, match="at least 2 images"):
+        P.tag_scores(fn, images[:1], sj.halves(1, 2), design, "significant")
 
 
 def test_importance_tag_methods_on_a_cifar_resnet(tiny):

@@ -148,7 +148,8 @@ def run_curves(config: CurvesConfig, out_dir, *, progress: bool = True) -> dict:
             store.put(f"s{seed}_scores_time", {"seconds": time.perf_counter() - t1})
         recal_x = data.train_images[_subset(len(data.train_images), config.recal_images, seed, 2)]
         costs: dict[tuple, dict] = {}
-        ft_cfg = dataclasses.replace(config.finetune, seed=seed)
+        ft_opt = dataclasses.replace(config.finetune.optimizer, seed=seed)
+        ft_cfg = dataclasses.replace(config.finetune, optimizer=ft_opt)
         for m, f in tqdm(todo, desc=f"prune seed {seed}", disable=not progress, leave=False):
             keep = keep_masks(scores[m], model, f, budget=config.budget, policy=config.policy)
             masked = apply_masks(v, keep, model)

@@ -91,7 +91,15 @@ def tag_scores(
     bad = [k for k in kinds if k not in allowed]
     if bad or not kinds:
         raise ValueError(f"kind must be one or more of {allowed}, got {kind!r}")
-    spec, relative = probe_dataset(fn, images, masks, design, relative=True, progress=False)
+    # The amplitude test (across images) is needed only by "significant" under the amplitude rule.
+    tested = "significant" in kinds and design.significance == "amplitude"
+    if tested and len(images) < 2:
+        raise ValueError(f"kind 'significant' needs at least 2 images for the amplitude test across images, got "
+                         f"{len(images)} (or use Design(significance='z'))")
+    if tested:
+        spec, relative = probe_dataset(fn, images, masks, design, relative=True, progress=False)
+    else:
+        spec, relative = probe_dataset(fn, images, masks, design, progress=False), None
     results = measure(spec, design, relative)
     out = {}
     for k in kinds:
