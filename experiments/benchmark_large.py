@@ -2,7 +2,7 @@
 
 Random weights (``models.random_variables``: cost does not depend on them), one random image, the
 paper's design (``sj.Design()``: 6 and 7.5 Hz, 120 fps, 240 frames; one stimulus period is
-``TagConfig.period_frames`` = 80 frames). For each case (model, image side) four contenders:
+``TagConfig.period_frames`` = 80 frames). For each case (model, image side) five contenders:
 
 - ``forward_period``: the plain jitted forward pass (logits only) of the 80 frames of one period, the
   frames the probe runs, as one batch;
@@ -15,7 +15,9 @@ paper's design (``sj.Design()``: 6 and 7.5 Hz, 120 fps, 240 frames; one stimulus
   with ``fn = sj.linen_fn(model, variables, capture_intermediates=False, train=False)``, which records
   every sown unit: every conv's pre- and post-activation for the ResNet, the attention, MLP and block
   outputs of every ViT block (patch and class tokens as units, ``[n_tokens, dim]``), until the
-  image-averaged spectra ``{layer: [121, *unit_shape]}`` are ready.
+  image-averaged spectra ``{layer: [121, *unit_shape]}`` are ready;
+- ``probe_blocks``: the same with ``frame_block=16``: the coefficients are accumulated block by block of
+  16 frames as the network produces them, so no more than 16 frames of activations are alive.
 
 Memory: each contender runs in a fresh subprocess (warm-up call and one more) and reports its peak
 resident memory (``ru_maxrss``), with glibc's mmap threshold fixed at 1 MiB so that RSS follows
@@ -55,7 +57,8 @@ import sys
 import tempfile
 import time
 
-KINDS = ("forward_period", "forward_period_vmap", "forward_all", "probe")
+KINDS = ("forward_period", "forward_period_vmap", "forward_all", "probe", "probe_blocks")
+FRAME_BLOCK = 16  # frames per block of probe_blocks (divides the 80-frame period)
 MODELS = ("resnet50", "vit_s16", "vit_ti16", "resnet_tiny", "vit_tiny_test")
 FULL_CASES = (("resnet50", 112), ("resnet50", 160), ("resnet50", 224), ("vit_ti16", 224), ("vit_s16", 224))
 QUICK_CASES = (("resnet_tiny", 64), ("vit_tiny_test", 64))
@@ -121,6 +124,8 @@ def contenders(model_name: str, size: int, kinds) -> tuple[dict, dict]:
         "forward_all": lambda: jax.block_until_ready(batched(variables, every)),
         "probe": lambda: jax.block_until_ready(sj.probe_dataset(fn, image[None], masks, design, chunk_size=1,
                                                                 progress=False)),
+        "probe_blocks": lambda: jax.block_until_ready(sj.probe_dataset(
+            fn, image[None], masks, design, chunk_size=1, progress=False, frame_block=FRAME_BLOCK)),
     }
     return {k: calls[k] for k in kinds}, info
 
@@ -160,12 +165,14 @@ def child_timing(model_name: str, size: int, kinds, repeats: int) -> dict:
         med = float(np.median(t))  # (experiments/statistics.py shadows the stdlib module here)
         out["kinds"][k] = {"median_s": med, "min_s": min(t), "max_s": max(t), "times_s": t,
                            "first_call_s": first[k], "compile_s": first[k] - med}
-    if "probe" in calls:
-        for name, base in (("probe/forward_period", ("forward_period",)),
-                           ("probe/forward_period_best", ("forward_period", "forward_period_vmap")),
-                           ("probe/forward_all", ("forward_all",))):
+    for probe in ("probe", "probe_blocks"):
+        if probe not in calls:
+            continue
+        for name, base in ((f"{probe}/forward_period", ("forward_period",)),
+                           (f"{probe}/forward_period_best", ("forward_period", "forward_period_vmap")),
+                           (f"{probe}/forward_all", ("forward_all",))):
             if all(b in calls for b in base):
-                r = [x["probe"] / min(x[b] for b in base) for x in rounds]
+                r = [x[probe] / min(x[b] for b in base) for x in rounds]
                 out["ratios"][name] = {"median": float(np.median(r)), "min": min(r), "max": max(r)}
     return out
 
@@ -321,10 +328,11 @@ def plot(results: dict, path: str) -> None:
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4))
     labels = {"forward_period": "forward, 80 frames", "forward_period_vmap": "forward, 80 frames, vmapped",
               "forward_all": "forward, 240 frames",
-              "probe": "probe_dataset (80 frames, all units)"}
+              "probe": "probe_dataset (80 frames, all units)",
+              "probe_blocks": f"probe_dataset, blocks of {FRAME_BLOCK} frames"}
     models_seen = sorted({r["model"] for r in results["rows"]})
     for model_name in models_seen:
-        for kind, marker in zip(KINDS, "oDs^"):
+        for kind, marker in zip(KINDS, "oDs^v"):
             rs = sorted((r for r in results["rows"] if r["model"] == model_name and r["kind"] == kind),
                         key=lambda r: r["size"])
             ok = [r for r in rs if r["status"] == "ok" and "median_s" in r]

@@ -12,6 +12,10 @@ them alike) of:
 - ``torch_loop_s``: the same architecture in PyTorch with forward hooks on every conv layer, one
   frame at a time, then ``torch.fft`` and the same measures (what published code does).
 - ``torch_batched_s``: the same with all frames of an image in one batch.
+- ``probe_every_frame``: every frame through the network (``one_period=False``), the time series stored
+  and transformed; ``probe_blocks``: every frame, the coefficients accumulated block by block of
+  ``--frame-block`` frames as the network produces them (``frame_block=``, ``lattice_only=True``: the
+  time series is never stored), compared with ``forward`` (the same frames);
 - ``compile_s``: the probe's first call minus its steady-state time.
 
 Commands (the README repeats them):
@@ -19,12 +23,16 @@ Commands (the README repeats them):
     python experiments/benchmark_probe.py --json runs/benchmark_probe.json           # ~9 min on 2 CPU cores
     python experiments/benchmark_probe.py --quick --json /tmp/bench.json             # smoke test, ~2.5 min
     python experiments/benchmark_probe.py --memory --json runs/benchmark_memory.json # ~7 min on 2 CPU cores
+    python experiments/benchmark_probe.py --memory-frames 240,480,960 --json runs/benchmark_memory_frames.json
     python experiments/benchmark_probe.py --device cuda --json runs/benchmark_probe_gpu.json  # ~1 min, GPU
 
 PyTorch is optional (``pip install torch==2.13.0``); without it the torch numbers are skipped.
 ``--memory`` runs ``probe_dataset`` on 64, 256 and 1024 images (a data loader of 16-image batches),
 each in a fresh subprocess, and reports the peak resident memory (``ru_maxrss``) of each, with
 glibc's mmap threshold fixed at 1 MiB so that RSS follows live memory (``--keep-malloc``: as is).
+``--memory-frames 240,480,960`` instead measures, for each recording length T (the same 80-frame
+stimulus period), the peak RSS of one image's every-frame probe stored and in frame blocks, and of
+the plain forward pass of its T frames, each in a fresh subprocess (ResNet ``--depth``).
 """
 
 from __future__ import annotations
@@ -72,13 +80,17 @@ def parse_args(argv=None):
     p.add_argument("--keep-malloc", action="store_true",
                    help="--memory: leave glibc's dynamic mmap threshold on (RSS then includes freed "
                         "buffers that the allocator keeps)")
+    p.add_argument("--memory-frames", default=None,
+                   help="comma-separated recording lengths: peak RSS of the every-frame probe against T instead")
+    p.add_argument("--frame-block", type=int, default=40, help="frames per block of the block-wise probe")
     p.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--frames-child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
         args.repeats, args.batch, args.chunk = min(args.repeats, 2), min(args.batch, 2), min(args.chunk, 2)
         args.memory_sizes = "4,8,16"
-    if args.batch < 1 or args.chunk < 1 or args.repeats < 1:
-        p.error("--batch, --chunk and --repeats must be >= 1")
+    if args.batch < 1 or args.chunk < 1 or args.repeats < 1 or args.frame_block < 1:
+        p.error("--batch, --chunk, --repeats and --frame-block must be >= 1")
     return args
 
 
@@ -108,6 +120,7 @@ def summarise(times: dict[str, list[float]]) -> dict:
              "probe_every_frame/forward": ("probe_every_frame", "forward"),
              "torch_loop/probe_every_frame": ("torch_loop", "probe_every_frame"),
              "torch_batched/probe_every_frame": ("torch_batched", "probe_every_frame"),
+             "probe_blocks/forward": ("probe_blocks", "forward"),
              "dataset/forward": ("dataset", "forward"),
              "dataset_every_frame/forward": ("dataset_every_frame", "forward")}
     ratios = {}
@@ -193,15 +206,23 @@ def run_single(args, model, variables, fn, design, masks, torch_probe) -> dict:
         return run
 
     probe, every = measures_of(True), measures_of(False)
+
+    def blocks(im):
+        spec = sj.probe_dataset(fn, im[None], masks, design, progress=False, one_period=False,
+                                frame_block=args.frame_block, lattice_only=True)
+        return sj.spectrum_measures(spec, design, measures=names)
+
     first = timed(lambda: jax.block_until_ready(probe(image)))  # compiles
     first_every = timed(lambda: jax.block_until_ready(every(image)))
+    first_blocks = timed(lambda: jax.block_until_ready(blocks(image)))
     forward = jax.jit(lambda f: model.apply(variables, f))
     jax.block_until_ready(forward(frames))
     jax.block_until_ready(forward(period))
     contenders = {"forward": lambda: jax.block_until_ready(forward(frames)),
                   "forward_period": lambda: jax.block_until_ready(forward(period)),
                   "probe": lambda: jax.block_until_ready(probe(image)),
-                  "probe_every_frame": lambda: jax.block_until_ready(every(image))}
+                  "probe_every_frame": lambda: jax.block_until_ready(every(image)),
+                  "probe_blocks": lambda: jax.block_until_ready(blocks(image))}
     if torch_probe is not None:
         contenders["torch_batched"] = lambda: torch_probe.probe(image[None], one_at_a_time=False)
         contenders["torch_loop"] = lambda: torch_probe.probe(image[None], one_at_a_time=True)
@@ -216,6 +237,8 @@ def run_single(args, model, variables, fn, design, masks, torch_probe) -> dict:
     out["first_call_s"] = first
     out["compile_s"] = first - out["probe_s"]
     out["compile_every_frame_s"] = first_every - out["probe_every_frame_s"]
+    out["compile_blocks_s"] = first_blocks - out["probe_blocks_s"]
+    out["frame_block"] = args.frame_block
     out["images"], out["period_frames"], out["frames_per_image"] = 1, design.tags.period_frames, design.tags.n_frames
     return out
 
@@ -308,6 +331,53 @@ def run_memory(args) -> dict:
             "peak_growth_mib": max(peaks) - min(peaks)}
 
 
+def frames_child(args) -> None:
+    """One (kind, T) in this (fresh) process: peak RSS of one image's every-frame probe or forward pass."""
+    kind, n_frames = args.frames_child.split(":")
+    design = sj.Design(sj.TagConfig((6.0, 7.5), fps=120.0, n_frames=int(n_frames)))
+    masks = sj.halves(32, 32)
+    model, variables, fn = build(args.depth)
+    image = images_of(1)[0]
+    if kind == "forward":
+        frames = sj.tag_batch(image[None], masks, design.tags)[0]
+        forward = jax.jit(lambda f: model.apply(variables, f))
+        run = lambda: forward(frames)  # noqa: E731
+    else:
+        kw = {"frame_block": args.frame_block, "lattice_only": True} if kind == "blocks" else {}
+        run = lambda: sj.probe_dataset(fn, image[None], masks, design, progress=False, one_period=False,  # noqa: E731
+                                       **kw)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    jax.block_until_ready(run())  # compiles and runs
+    t0 = time.perf_counter()
+    jax.block_until_ready(run())
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"kind": kind, "n_frames": int(n_frames), "seconds": seconds, "setup_rss_mib": before / 1024,
+                      "peak_rss_mib": peak / 1024}))
+
+
+def run_memory_frames(args) -> dict:
+    env = dict(os.environ)
+    if not args.keep_malloc:
+        env.setdefault("MALLOC_MMAP_THRESHOLD_", str(1 << 20))
+    rows = []
+    for t in (int(v) for v in args.memory_frames.split(",")):
+        for kind in ("forward", "blocks", "stored"):
+            cmd = [sys.executable, os.path.abspath(__file__), "--frames-child", f"{kind}:{t}", "--depth",
+                   str(args.depth), "--frame-block", str(args.frame_block)]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(f"  T={t:5d} {kind:8s}: peak RSS {rows[-1]['peak_rss_mib']:.0f} MiB "
+                  f"(after setup {rows[-1]['setup_rss_mib']:.0f} MiB), {rows[-1]['seconds']:.2f} s", flush=True)
+    peak = {(r["kind"], r["n_frames"]): r["peak_rss_mib"] for r in rows}
+    ts = sorted({r["n_frames"] for r in rows})
+    return {"depth": args.depth, "frame_block": args.frame_block, "runs": rows,
+            "malloc_mmap_threshold": env.get("MALLOC_MMAP_THRESHOLD_"),
+            "blocks_growth_mib": peak[("blocks", ts[-1])] - peak[("blocks", ts[0])],
+            "blocks_over_forward": {t: peak[("blocks", t)] / peak[("forward", t)] for t in ts},
+            "stored_over_forward": {t: peak[("stored", t)] / peak[("forward", t)] for t in ts}}
+
+
 def check_floors(results: dict) -> dict:
     """Each floor of issue 4 on the default probe (one stimulus period), and the same floors for the
     probe that runs every frame (``one_period=False``: the path for aperiodic designs)."""
@@ -328,6 +398,11 @@ def check_floors(results: dict) -> dict:
             judge(name, single["ratios"].get(name, {}).get("median"), op, bound)
             every = name.replace("probe", "probe_every_frame")
             judge(f"{every} (every frame)", single["ratios"].get(every, {}).get("median"), op, bound)
+        # Issue 13: each path against the forward pass of the frames it runs.
+        judge("probe/forward_period (issue 13)", single["ratios"].get("probe/forward_period", {}).get("median"),
+              "<=", 1.3)
+        judge("probe_blocks/forward (issue 13)", single["ratios"].get("probe_blocks/forward", {}).get("median"),
+              "<=", 1.3)
     if batch:
         for name in ("dataset/forward", "dataset_every_frame/forward"):
             judge(name, batch["ratios"].get(name, {}).get("median"), "<=", DATASET_FLOOR)
@@ -345,11 +420,17 @@ def main(argv=None):
     args = parse_args(argv)
     if args.memory_child is not None:
         return memory_child(args)
+    if args.frames_child is not None:
+        return frames_child(args)
     info = {"jax": jax.__version__, "jax_device": str(jax.devices()[0].device_kind),
             "jax_backend": jax.default_backend(), "python": platform.python_version(),
             "cpu_count": os.cpu_count(), "loadavg_start": list(os.getloadavg()), "args": vars(args)}
     results: dict = {"info": info}
-    if args.memory:
+    if args.memory_frames:
+        print(f"peak RSS against the recording length (ResNet-{args.depth}, one image, frame block "
+              f"{args.frame_block}):")
+        results["memory_frames"] = run_memory_frames(args)
+    elif args.memory:
         print(f"peak RSS of probe_dataset (ResNet-{args.memory_depth}, chunk_size {args.memory_chunk}):")
         results["memory"] = run_memory(args)
     else:

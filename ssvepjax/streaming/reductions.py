@@ -187,11 +187,25 @@ class _BlockedSpectra(_Spectra):
         return self.spectrum(rows)[np.asarray(bins)]
 
 
-def _finite(spectra: dict) -> dict:
-    bad = [k for k, v in spectra.items() if not bool(jnp.all(jnp.isfinite(v)))]
-    if bad:
-        raise ValueError(f"activations of {bad} hold NaN or infinite values")
-    return spectra
+def mean_spectra(expand: Callable[[jax.Array], jax.Array]) -> Callable[[dict, jax.Array], dict]:
+    """``(sums {layer: rows}, count) -> {layer: spectrum / count}`` in one jitted program, checked finite.
+
+    One program and one host transfer for every layer (eager indexing per layer cost more than the probe
+    of one image); ``ValueError`` naming the layers that hold NaN or infinite values.
+    """
+    @jax.jit
+    def run(sums, count):
+        out = {k: expand(v) / count for k, v in sums.items()}
+        return out, {k: jnp.all(jnp.isfinite(v)) for k, v in out.items()}
+
+    def finalize(sums, count):
+        out, finite = run(sums, count)
+        bad = [k for k, ok in jax.device_get(finite).items() if not ok]
+        if bad:
+            raise ValueError(f"activations of {bad} hold NaN or infinite values")
+        return out
+
+    return finalize
 
 
 def spectrum_reduction(
@@ -264,9 +278,10 @@ def _spectrum_reduction(fn, masks_key, design, one_period, method, relative, noi
                 out["relative"][k] = {"sum": r, "sumsq": jnp.square(r)}
         return out
 
+    mean = mean_spectra(spectra.spectrum)
+
     def finalize(state):
-        count = float(np.asarray(state["count"]))
-        out = _finite({k: spectra.spectrum(v) / count for k, v in state["sum"].items()})
+        out = mean(state["sum"], state["count"])
         if not relative:
             return out
         return out, {k: {"n": state["count"], **v} for k, v in state["relative"].items()}
@@ -340,11 +355,11 @@ def _moments_reduction(fn, masks_key, design, target, one_period, method) -> Red
                 "relative": sum_merge(a["relative"], b["relative"]),
                 "moments": {k: merge_moments(a["moments"][k], b["moments"][k]) for k in a["moments"]}}
 
+    mean = mean_spectra(lambda rows: bins_of_rows(rows, plan))
+
     def finalize(state):
         relative = {k: {"n": state["count"], **v} for k, v in state["relative"].items()}
-        count = float(np.asarray(state["count"]))
-        spectra = _finite({k: bins_of_rows(v, plan) / count for k, v in state["sum"].items()})
-        return spectra, state["moments"], relative
+        return mean(state["sum"], state["count"]), state["moments"], relative
 
     return Reduction(init, update, merge, finalize, image_check(m),
                      f"moments {design.key(one_period, plan.method, target)}")
