@@ -3,6 +3,7 @@
 import importlib.util
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,7 @@ def test_readme_command_lines_parse(monkeypatch):
             assert path.exists(), argv
             spec = importlib.util.spec_from_file_location(path.stem, path)
             mod = importlib.util.module_from_spec(spec)
+            monkeypatch.setitem(sys.modules, path.stem, mod)  # dataclasses look their module up there
             spec.loader.exec_module(mod)
             if hasattr(mod, "parse_args"):  # benchmarks parse their own options
                 mod.parse_args(argv[2:])
