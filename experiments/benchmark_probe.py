@@ -6,8 +6,9 @@ ResNet-32 (random weights: speed does not depend on them) on a 32x32x3 image, th
 them alike) of:
 
 - ``probe_s``: ssvepjax from image(s) to per-neuron amplitude, SNR and z at every component bin of
-  every conv layer (pre- and post-activation): ``sj.probe_dataset`` (image-averaged spectra, ``--chunk``
-  images per step) then ``sj.spectrum_measures``.
+  every conv layer (pre- and post-activation): ``sj.probe_dataset(..., measures=...)`` (``--chunk`` images
+  per step; the measures are read from the accumulated rows, the full spectra are never formed);
+  ``spectra_then_measures``: ``sj.probe_dataset`` (the spectra) then ``sj.spectrum_measures``.
 - ``forward_s``: the same frames through the same network, jitted, nothing recorded (the floor).
 - ``torch_loop_s``: the same architecture in PyTorch with forward hooks on every conv layer, one
   frame at a time, then ``torch.fft`` and the same measures (what published code does).
@@ -121,6 +122,7 @@ def summarise(times: dict[str, list[float]]) -> dict:
              "torch_loop/probe_every_frame": ("torch_loop", "probe_every_frame"),
              "torch_batched/probe_every_frame": ("torch_batched", "probe_every_frame"),
              "probe_blocks/forward": ("probe_blocks", "forward"),
+             "spectra_then_measures/forward": ("spectra_then_measures", "forward"),
              "dataset/forward": ("dataset", "forward"),
              "dataset_every_frame/forward": ("dataset_every_frame", "forward")}
     ratios = {}
@@ -198,23 +200,21 @@ def run_single(args, model, variables, fn, design, masks, torch_probe) -> dict:
     period = frames[: design.tags.period_frames]
     names = ("amplitude", "snr", "z")
 
-    def measures_of(one_period):
-        def run(im):
-            spec = sj.probe_dataset(fn, im[None], masks, design, progress=False, one_period=one_period)
-            return sj.spectrum_measures(spec, design, measures=names)
-
-        return run
+    def measures_of(one_period, **kw):
+        return lambda im: sj.probe_dataset(fn, im[None], masks, design, progress=False, one_period=one_period,
+                                           measures=names, **kw)
 
     probe, every = measures_of(True), measures_of(False)
+    blocks = measures_of(False, frame_block=args.frame_block, lattice_only=True)
 
-    def blocks(im):
-        spec = sj.probe_dataset(fn, im[None], masks, design, progress=False, one_period=False,
-                                frame_block=args.frame_block, lattice_only=True)
+    def two_steps(im):
+        spec = sj.probe_dataset(fn, im[None], masks, design, progress=False)
         return sj.spectrum_measures(spec, design, measures=names)
 
     first = timed(lambda: jax.block_until_ready(probe(image)))  # compiles
     first_every = timed(lambda: jax.block_until_ready(every(image)))
     first_blocks = timed(lambda: jax.block_until_ready(blocks(image)))
+    jax.block_until_ready(two_steps(image))
     forward = jax.jit(lambda f: model.apply(variables, f))
     jax.block_until_ready(forward(frames))
     jax.block_until_ready(forward(period))
@@ -222,7 +222,8 @@ def run_single(args, model, variables, fn, design, masks, torch_probe) -> dict:
                   "forward_period": lambda: jax.block_until_ready(forward(period)),
                   "probe": lambda: jax.block_until_ready(probe(image)),
                   "probe_every_frame": lambda: jax.block_until_ready(every(image)),
-                  "probe_blocks": lambda: jax.block_until_ready(blocks(image))}
+                  "probe_blocks": lambda: jax.block_until_ready(blocks(image)),
+                  "spectra_then_measures": lambda: jax.block_until_ready(two_steps(image))}
     if torch_probe is not None:
         contenders["torch_batched"] = lambda: torch_probe.probe(image[None], one_at_a_time=False)
         contenders["torch_loop"] = lambda: torch_probe.probe(image[None], one_at_a_time=True)
@@ -251,8 +252,8 @@ def run_batch(args, model, variables, fn, design, masks, torch_probe) -> dict:
     names = ("amplitude", "snr", "z")
 
     def probe():
-        spec = sj.probe_dataset(fn, images, masks, design, chunk_size=chunk, progress=False)
-        return jax.block_until_ready(sj.spectrum_measures(spec, design, measures=names))
+        return jax.block_until_ready(sj.probe_dataset(fn, images, masks, design, chunk_size=chunk, progress=False,
+                                                      measures=names))
 
     def dataset_only(one_period=True):
         return jax.block_until_ready(sj.probe_dataset(fn, images, masks, design, chunk_size=chunk,

@@ -107,6 +107,31 @@ def test_loop_under_64_bit_types_keeps_its_float32_state(model_fn, images, refer
     assert float(moments["stem/post"]["n"]) == 5
 
 
+@pytest.mark.parametrize("kw", [{}, {"one_period": False}, {"frame_block": 10},
+                                {"one_period": False, "frame_block": 8, "lattice_only": True}])
+def test_measures_from_the_loop_equal_spectrum_measures(model_fn, images, kw):
+    # The measures read from the accumulated rows equal those of the formed spectra, on every path.
+    names = ("amplitude", "snr", "z", "bca")
+    design = sj.Design(PTAGS, sj.NoiseConfig(n_neighbors=3, skip=1), max_order=3)
+    masks = sj.halves(SIZE, SIZE)
+    want = sj.spectrum_measures(sj.probe_dataset(model_fn, images, masks, design, progress=False, **kw),
+                                design, measures=names)
+    got = sj.probe_dataset(model_fn, images, masks, design, progress=False, measures=names, **kw)
+    assert sorted(got) == sorted(want)
+    for k in want:
+        for n in names:
+            a, b = np.asarray(want[k][n]), np.asarray(got[k][n])
+            assert a.shape == b.shape and a.shape[0] == len(design.bins()[0])
+            np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=f"{k} {n}")
+            np.testing.assert_array_equal(np.isinf(a), np.isinf(b), err_msg=f"{k} {n}")
+            fin = np.isfinite(a)
+            np.testing.assert_allclose(b[fin], a[fin], rtol=5e-3, atol=1e-7, err_msg=f"{k} {n}")
+    with pytest.raises(ValueError, match="measures and relative"):
+        sj.probe_dataset(model_fn, images, masks, design, progress=False, measures=names, relative=True)
+    with pytest.raises(ValueError, match="measures must be"):
+        sj.probe_dataset(model_fn, images, masks, design, progress=False, measures=("loudness",))
+
+
 def test_a_user_reduction_runs_through_the_same_loop(model_fn, images):
     # Mean post-activation of every unit over images, with labels in the batch: no new loop needed.
     def contribution(example):

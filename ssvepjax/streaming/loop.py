@@ -258,6 +258,7 @@ def probe_dataset(
     noise_seed: int = 0,
     frame_block: int | None = None,
     lattice_only: bool = False,
+    measures=None,
     **loop_kwargs,
 ) -> dict[str, Array]:
     """Image-averaged amplitude spectra of every unit, streamed over a dataset in bounded memory.
@@ -279,6 +280,9 @@ def probe_dataset(
         frame_block, lattice_only: accumulate the coefficients block by block of frames, never storing the time
             series (``streaming.spectrum_reduction``); ``lattice_only`` keeps memory flat in ``n_frames`` for a
             deterministic ``fn`` probed over every frame.
+        measures: e.g. ``("amplitude", "snr", "z")``: return the per-neuron measures at the component bins,
+            ``{layer: {name: [m, *unit_shape]}}`` (``analysis.spectrum_measures`` of the spectra, without forming
+            the ``[K, *unit_shape]`` spectra: cheaper per call).
         **loop_kwargs: ``chunk_size``, ``mesh``, ``axis_name``, ``progress``, ``checkpoint_dir``,
             ``checkpoint_every``, ``compilation_cache_dir`` (:func:`reduce_dataset`).
 
@@ -288,7 +292,7 @@ def probe_dataset(
     """
     reduction = spectrum_reduction(fn, masks, design, one_period=one_period, method=method, relative=relative,
                                    pixel_noise=pixel_noise, noise_seed=noise_seed, frame_block=frame_block,
-                                   lattice_only=lattice_only)
+                                   lattice_only=lattice_only, measures=measures)
     return reduce_dataset(images, reduction, desc="probe dataset", **loop_kwargs)
 
 

@@ -49,6 +49,7 @@ from ssvepjax.spectral.fourier import (
     static_bins,
     transform,
 )
+from ssvepjax.spectral.noise import check_measures, measures_from_rows
 from ssvepjax.stats.t2 import coefficient_moments, merge_moments
 from ssvepjax.tagging.frames import check_image
 from ssvepjax.tagging.masks import check_masks
@@ -120,6 +121,8 @@ class _Spectra:
     def __init__(self, record, plan: Plan, design: Design):
         self.record, self.plan, self.design = record, plan, design
         self.n_rows = plan.n_rows
+        # Bin k of the spectrum is row row_of_bin[k]; zero_row (None: no such row) holds the bins off the lattice.
+        self.row_of_bin, self.zero_row = np.asarray(plan.row_of_bin), plan.zero_row
 
     def shapes(self, example) -> dict:
         return {k: v.shape[1:] for k, v in jax.eval_shape(self.record, example).items()}
@@ -157,6 +160,7 @@ class _BlockedSpectra(_Spectra):
         t_bins = self.stride * self.bplan.bins
         self.row_of_bin = np.full(tags.n_bins, self.n_rows)  # bins without a row read a zero row
         self.row_of_bin[t_bins] = np.arange(self.n_rows)
+        self.zero_row = self.n_rows  # not stored: measures_from_rows counts it without reading it
 
     def shapes(self, example) -> dict:
         start = jax.ShapeDtypeStruct((), jnp.int32)
@@ -187,6 +191,40 @@ class _BlockedSpectra(_Spectra):
         return self.spectrum(rows)[np.asarray(bins)]
 
 
+def mean_measures(spectra, design: Design, names: tuple[str, ...]) -> Callable[[dict, jax.Array], dict]:
+    """``(sums {layer: rows}, count) -> {layer: {name: [m, *unit]}}`` at the design's component bins.
+
+    The measures of ``spectral.noise.measures_from_rows`` read straight from the accumulated rows (one
+    jitted program for every layer): the ``[K, *unit]`` spectrum is never formed, so the cost follows the
+    rows kept (one period: a third of the bins), not ``n_frames``. ``ValueError`` naming layers whose
+    activations held NaN or infinite values.
+    """
+    bins = tuple(int(b) for b in design.bins()[0])
+    exclude = design.excluded_bins()
+    row_of_bin, zero_row = spectra.row_of_bin, spectra.zero_row
+    if zero_row is not None and np.any(row_of_bin[list(bins)] == zero_row):  # components sit on the lattice
+        raise ValueError("a component bin lies off the rows kept (lattice_only): use the spectra instead")
+
+    @jax.jit
+    def run(sums, count):
+        out, finite = {}, {}
+        for k, v in sums.items():
+            rows = (v / count).reshape(v.shape[0], -1)
+            got = measures_from_rows(rows, row_of_bin, bins, design.noise, names, zero_row, exclude)
+            out[k] = {n: x.reshape(len(bins), *v.shape[1:]) for n, x in got.items()}
+            finite[k] = jnp.all(jnp.isfinite(rows))
+        return out, finite
+
+    def finalize(sums, count):
+        out, finite = run(sums, count)
+        bad = [k for k, ok in jax.device_get(finite).items() if not ok]
+        if bad:
+            raise ValueError(f"activations of {bad} hold NaN or infinite values")
+        return out
+
+    return finalize
+
+
 def mean_spectra(expand: Callable[[jax.Array], jax.Array]) -> Callable[[dict, jax.Array], dict]:
     """``(sums {layer: rows}, count) -> {layer: spectrum / count}`` in one jitted program, checked finite.
 
@@ -211,7 +249,7 @@ def mean_spectra(expand: Callable[[jax.Array], jax.Array]) -> Callable[[dict, ja
 def spectrum_reduction(
     fn: Callable, masks, design: Design = Design(), *, one_period: bool = True, method: str = "auto",
     relative: bool = False, pixel_noise: float = 0.0, noise_seed: int = 0, frame_block: int | None = None,
-    lattice_only: bool = False,
+    lattice_only: bool = False, measures=None,
 ) -> Reduction:
     """Image-averaged amplitude spectra of every unit ``fn`` records: ``{layer: [K, *unit_shape]}``.
 
@@ -230,6 +268,10 @@ def spectrum_reduction(
             block (``fourier.BlockPlan``): the time series is never stored; it must divide the frames run.
         lattice_only: with ``frame_block`` and every frame, keep only the bins on the tags' lattice (every other
             bin of a deterministic network is 0), so memory does not grow with ``n_frames``.
+        measures: names of ``spectral.noise.MEASURES`` (e.g. ``("amplitude", "snr", "z")``): the result is the
+            per-neuron measures of the mean spectra at the component bins ``design.bins()[0]``,
+            ``{layer: {name: [m, *unit_shape]}}``, computed from the accumulated rows (the full spectrum is never
+            formed; equal to ``analysis.spectrum_measures`` of the spectra). Not with ``relative``.
 
     Returns:
         A :class:`Reduction` whose result is the mean over images of each unit's amplitude spectrum,
@@ -246,13 +288,17 @@ def spectrum_reduction(
         raise ValueError("lattice_only needs frame_block (the whole-series transform keeps every bin)")
     if frame_block is not None:
         V.check_positive("frame_block", frame_block, integer=True)
+    if measures is not None:
+        measures = check_measures(measures)
+        if bins:
+            raise ValueError("measures and relative cannot be combined: ask for one of them")
     return _spectrum_reduction(fn, (m.tobytes(), m.shape), design, one_period, resolve_method(method), bins,
-                               (float(pixel_noise), int(noise_seed)), frame_block, bool(lattice_only))
+                               (float(pixel_noise), int(noise_seed)), frame_block, bool(lattice_only), measures)
 
 
 @functools.lru_cache(maxsize=16)
-def _spectrum_reduction(fn, masks_key, design, one_period, method, relative, noise, frame_block, lattice_only
-                        ) -> Reduction:
+def _spectrum_reduction(fn, masks_key, design, one_period, method, relative, noise, frame_block, lattice_only,
+                        measures=None) -> Reduction:
     # Cached: the loop caches its compiled programs per reduction, so the same settings compile once.
     m, plan, record = _spectral_setup(fn, masks_key, design, one_period, method, noise)
     spectra = (_Spectra(record, plan, design) if frame_block is None else
@@ -278,7 +324,7 @@ def _spectrum_reduction(fn, masks_key, design, one_period, method, relative, noi
                 out["relative"][k] = {"sum": r, "sumsq": jnp.square(r)}
         return out
 
-    mean = mean_spectra(spectra.spectrum)
+    mean = mean_spectra(spectra.spectrum) if measures is None else mean_measures(spectra, design, measures)
 
     def finalize(state):
         out = mean(state["sum"], state["count"])
@@ -287,7 +333,8 @@ def _spectrum_reduction(fn, masks_key, design, one_period, method, relative, noi
         return out, {k: {"n": state["count"], **v} for k, v in state["relative"].items()}
 
     return Reduction(init, summed(contribution), sum_merge, finalize, image_check(m),
-                     f"spectrum {design.key(one_period, plan.method, relative, noise, frame_block, lattice_only)}")
+                     f"spectrum {design.key(one_period, plan.method, relative, noise, frame_block, lattice_only)}"
+                     + (f" measures {measures}" if measures else ""))
 
 
 def moments_reduction(
