@@ -32,8 +32,9 @@ PyTorch is optional (``pip install torch==2.13.0``); without it the torch number
 each in a fresh subprocess, and reports the peak resident memory (``ru_maxrss``) of each, with
 glibc's mmap threshold fixed at 1 MiB so that RSS follows live memory (``--keep-malloc``: as is).
 ``--memory-frames 240,480,960`` instead measures, for each recording length T (the same 80-frame
-stimulus period), the peak RSS of one image's every-frame probe stored and in frame blocks, and of
-the plain forward pass of its T frames, each in a fresh subprocess (ResNet ``--depth``).
+stimulus period), the peak RSS of one image's every-frame probe stored, in frame blocks (spectra), in
+frame blocks returning only the measures at the components, and of the plain forward pass of its T
+frames, each in a fresh subprocess (ResNet ``--depth``).
 """
 
 from __future__ import annotations
@@ -344,7 +345,9 @@ def frames_child(args) -> None:
         forward = jax.jit(lambda f: model.apply(variables, f))
         run = lambda: forward(frames)  # noqa: E731
     else:
-        kw = {"frame_block": args.frame_block, "lattice_only": True} if kind == "blocks" else {}
+        kw = {"frame_block": args.frame_block, "lattice_only": True} if kind.startswith("blocks") else {}
+        if kind == "blocks_measures":  # the measures at the components only: no [T/2+1, units] result
+            kw["measures"] = ("amplitude", "snr", "z")
         run = lambda: sj.probe_dataset(fn, image[None], masks, design, progress=False, one_period=False,  # noqa: E731
                                        **kw)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -363,18 +366,20 @@ def run_memory_frames(args) -> dict:
         env.setdefault("MALLOC_MMAP_THRESHOLD_", str(1 << 20))
     rows = []
     for t in (int(v) for v in args.memory_frames.split(",")):
-        for kind in ("forward", "blocks", "stored"):
+        for kind in ("forward", "blocks_measures", "blocks", "stored"):
             cmd = [sys.executable, os.path.abspath(__file__), "--frames-child", f"{kind}:{t}", "--depth",
                    str(args.depth), "--frame-block", str(args.frame_block)]
             done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(f"  T={t:5d} {kind:8s}: peak RSS {rows[-1]['peak_rss_mib']:.0f} MiB "
+            print(f"  T={t:5d} {kind:15s}: peak RSS {rows[-1]['peak_rss_mib']:.0f} MiB "
                   f"(after setup {rows[-1]['setup_rss_mib']:.0f} MiB), {rows[-1]['seconds']:.2f} s", flush=True)
     peak = {(r["kind"], r["n_frames"]): r["peak_rss_mib"] for r in rows}
     ts = sorted({r["n_frames"] for r in rows})
     return {"depth": args.depth, "frame_block": args.frame_block, "runs": rows,
             "malloc_mmap_threshold": env.get("MALLOC_MMAP_THRESHOLD_"),
             "blocks_growth_mib": peak[("blocks", ts[-1])] - peak[("blocks", ts[0])],
+            "blocks_measures_growth_mib": peak[("blocks_measures", ts[-1])] - peak[("blocks_measures", ts[0])],
+            "blocks_measures_over_forward": {t: peak[("blocks_measures", t)] / peak[("forward", t)] for t in ts},
             "blocks_over_forward": {t: peak[("blocks", t)] / peak[("forward", t)] for t in ts},
             "stored_over_forward": {t: peak[("stored", t)] / peak[("forward", t)] for t in ts}}
 
