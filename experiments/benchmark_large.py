@@ -2,7 +2,7 @@
 
 Random weights (``models.random_variables``: cost does not depend on them), one random image, the
 paper's design (``sj.Design()``: 6 and 7.5 Hz, 120 fps, 240 frames; one stimulus period is
-``TagConfig.period_frames`` = 80 frames). For each case (model, image side) five contenders:
+``TagConfig.period_frames`` = 80 frames). For each case (model, image side) six contenders:
 
 - ``forward_period``: the plain jitted forward pass (logits only) of the 80 frames of one period, the
   frames the probe runs, as one batch;
@@ -17,7 +17,9 @@ paper's design (``sj.Design()``: 6 and 7.5 Hz, 120 fps, 240 frames; one stimulus
   outputs of every ViT block (patch and class tokens as units, ``[n_tokens, dim]``), until the
   image-averaged spectra ``{layer: [121, *unit_shape]}`` are ready;
 - ``probe_blocks``: the same with ``frame_block=16``: the coefficients are accumulated block by block of
-  16 frames as the network produces them, so no more than 16 frames of activations are alive.
+  16 frames as the network produces them, so no more than 16 frames of activations are alive;
+- ``probe_amplitude``: the same, returning only each unit's amplitude at the 27 components
+  (``measures=("amplitude",)``) instead of its 121-bin spectrum.
 
 Memory: each contender runs in a fresh subprocess (warm-up call and one more) and reports its peak
 resident memory (``ru_maxrss``), with glibc's mmap threshold fixed at 1 MiB so that RSS follows
@@ -57,7 +59,7 @@ import sys
 import tempfile
 import time
 
-KINDS = ("forward_period", "forward_period_vmap", "forward_all", "probe", "probe_blocks")
+KINDS = ("forward_period", "forward_period_vmap", "forward_all", "probe", "probe_blocks", "probe_amplitude")
 FRAME_BLOCK = 16  # frames per block of probe_blocks (divides the 80-frame period)
 MODELS = ("resnet50", "vit_s16", "vit_ti16", "resnet_tiny", "vit_tiny_test")
 FULL_CASES = (("resnet50", 112), ("resnet50", 160), ("resnet50", 224), ("vit_ti16", 224), ("vit_s16", 224))
@@ -126,6 +128,9 @@ def contenders(model_name: str, size: int, kinds) -> tuple[dict, dict]:
                                                                 progress=False)),
         "probe_blocks": lambda: jax.block_until_ready(sj.probe_dataset(
             fn, image[None], masks, design, chunk_size=1, progress=False, frame_block=FRAME_BLOCK)),
+        "probe_amplitude": lambda: jax.block_until_ready(sj.probe_dataset(
+            fn, image[None], masks, design, chunk_size=1, progress=False, frame_block=FRAME_BLOCK,
+            measures=("amplitude",))),
     }
     return {k: calls[k] for k in kinds}, info
 
@@ -165,7 +170,7 @@ def child_timing(model_name: str, size: int, kinds, repeats: int) -> dict:
         med = float(np.median(t))  # (experiments/statistics.py shadows the stdlib module here)
         out["kinds"][k] = {"median_s": med, "min_s": min(t), "max_s": max(t), "times_s": t,
                            "first_call_s": first[k], "compile_s": first[k] - med}
-    for probe in ("probe", "probe_blocks"):
+    for probe in ("probe", "probe_blocks", "probe_amplitude"):
         if probe not in calls:
             continue
         for name, base in ((f"{probe}/forward_period", ("forward_period",)),
@@ -329,10 +334,11 @@ def plot(results: dict, path: str) -> None:
     labels = {"forward_period": "forward, 80 frames", "forward_period_vmap": "forward, 80 frames, vmapped",
               "forward_all": "forward, 240 frames",
               "probe": "probe_dataset (80 frames, all units)",
-              "probe_blocks": f"probe_dataset, blocks of {FRAME_BLOCK} frames"}
+              "probe_blocks": f"probe_dataset, blocks of {FRAME_BLOCK} frames",
+              "probe_amplitude": "probe_dataset, blocks, amplitudes at the components"}
     models_seen = sorted({r["model"] for r in results["rows"]})
     for model_name in models_seen:
-        for kind, marker in zip(KINDS, "oDs^v"):
+        for kind, marker in zip(KINDS, "oDs^v*"):
             rs = sorted((r for r in results["rows"] if r["model"] == model_name and r["kind"] == kind),
                         key=lambda r: r["size"])
             ok = [r for r in rs if r["status"] == "ok" and "median_s" in r]
