@@ -40,7 +40,9 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     res = json.loads(out.read_text())
-    assert len(res["rows"]) == 2 * 4  # two models x four kinds
+    kinds = script().KINDS
+    assert len(res["rows"]) == 2 * len(kinds)  # two models x every kind
+    assert {r["kind"] for r in res["rows"]} == set(kinds)
     for row in res["rows"]:
         assert row["status"] == "ok", row
         assert row["min_s"] <= row["median_s"] <= row["max_s"] and row["peak_rss_gb"] > 0
@@ -51,5 +53,5 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path):
         assert 0 < plain["min"] <= plain["median"] <= plain["max"]
         assert best["median"] >= plain["median"] * (1 - 1e-9)  # against the faster forward: never a smaller ratio
     with open(out.with_suffix(".csv")) as f:
-        assert len(list(csv.DictReader(f))) == 8
+        assert len(list(csv.DictReader(f))) == 2 * len(kinds)
     assert (tmp_path / "benchmark_large.png").stat().st_size > 10_000
