@@ -37,10 +37,8 @@ cached by ``sj.train_or_load``.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import hashlib
-import io
 import json
 import os
 import time
@@ -115,12 +113,6 @@ class Config:
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:12]
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def selector_scores(cfg: Config, trained, cd, design) -> tuple[dict, dict]:
@@ -304,16 +296,6 @@ def versus_random(results: list[dict], selectors) -> list[dict]:
     return out
 
 
-def write_csv(path: Path, rows: list[dict]) -> None:
-    cols = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols)
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (";".join(map(str, v)) if isinstance(v, list) else v) for k, v in r.items()})
-    write_atomic(path, buf.getvalue())
-
-
 LABELS = {"energy_in_box": "energy inside the box", "concentration": "energy concentration (top 20 %)",
           "localisation": "localisation accuracy (IoU >= 0.5)", "deletion": "deletion AUC (lower is better)",
           "insertion": "insertion AUC (higher is better)"}
@@ -426,7 +408,7 @@ def main(argv=None) -> dict:
         tmp = ex_path.with_name(ex_path.stem + ".tmp.npz")
         np.savez_compressed(tmp, **ex)
         os.replace(tmp, ex_path)
-        write_atomic(path, json.dumps(res))
+        sj.write_text(path, json.dumps(res))
         results.append(res)
         print(f"seed {seed}: accuracy {res['test_accuracy']:.3f}, {res['seconds']}", flush=True)
     table = aggregate(results)
@@ -440,8 +422,8 @@ def main(argv=None) -> dict:
         ex = {k: z[k] for k in z.files}
     plot_examples(ex, out / "explanations_examples.png", min(cfg.example_k, c),
                   f"Grad-CAM at {cfg.layer}, seed {cfg.seeds[0]} (green: object box)")
-    write_csv(out / "explanations_table.csv", table)
-    write_csv(out / "explanations_vs_random.csv", vs)
+    sj.write_csv(out / "explanations_table.csv", table)
+    sj.write_csv(out / "explanations_vs_random.csv", vs)
     report = {
         "experiment": "explanations",
         "config": dataclasses.asdict(cfg),
@@ -456,7 +438,7 @@ def main(argv=None) -> dict:
         "seconds": {"total_this_call": round(time.time() - t0, 1),
                     "sum_of_seeds": round(sum(r["seconds"]["total"] for r in results), 1)},
     }
-    write_atomic(out / "explanations.json", json.dumps(report, indent=1))
+    sj.write_text(out / "explanations.json", json.dumps(report, indent=1))
     print(summary(table, vs, c))
     print(f"wrote {out}/explanations.json, explanations_table.csv, explanations_vs_random.csv, "
           f"explanations_metrics.png, explanations_examples.png in {report['seconds']['total_this_call']} s")

@@ -32,10 +32,8 @@ by seed), ``train_regularized_table.csv``, ``train_regularized_vs_plain.csv`` an
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import hashlib
-import io
 import json
 import os
 import time
@@ -179,20 +177,6 @@ def aggregate(results: list[dict], layers) -> tuple[list[dict], list[dict]]:
             if cond != "plain":
                 diffs.append(d_row)
     return table, diffs
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def write_csv(path: Path, rows: list[dict]) -> None:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
-    w.writeheader()
-    w.writerows(rows)
-    write_atomic(path, buf.getvalue())
 
 
 def markdown(table: list[dict], layer: str) -> str:
@@ -357,8 +341,8 @@ def main(argv=None) -> dict:
              f"{', '.join(layers)} on {cfg.n_tagged} tagged images per step\nmeasured at {last} on {cfg.n_probe} "
              f"test images (accuracies on {len(data.test_images)}); mean ± sd over {len(cfg.seeds)} seed(s)")
     plot(table, last, cfg, out / "train_regularized.png", title)
-    write_csv(out / "train_regularized_table.csv", table)
-    write_csv(out / "train_regularized_vs_plain.csv", diffs)
+    sj.write_csv(out / "train_regularized_table.csv", table)
+    sj.write_csv(out / "train_regularized_vs_plain.csv", diffs)
     report = {
         "experiment": "train_regularized", "config": dataclasses.asdict(cfg), "quick": args.quick,
         "regulated_layers": list(layers), "table_layer": last,

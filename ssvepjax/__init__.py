@@ -101,7 +101,9 @@ from ssvepjax.report import job_settings as job_settings
 from ssvepjax.report import load_model as load_model
 from ssvepjax.report import markdown_table as markdown_table
 from ssvepjax.report import run_script as run_script
+from ssvepjax.report import write_csv as write_csv
 from ssvepjax.report import write_json as write_json
+from ssvepjax.report import write_text as write_text
 from ssvepjax.report.plots import plot_column_profiles as plot_column_profiles
 from ssvepjax.report.plots import plot_conditions as plot_conditions
 from ssvepjax.report.plots import plot_detections as plot_detections

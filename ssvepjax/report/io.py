@@ -1,7 +1,9 @@
-"""Results on disk, written atomically: JSON (inf as "inf", NaN as null) and compressed npz."""
+"""Results on disk, written atomically: text, CSV, JSON (inf as "inf", NaN as null) and compressed npz."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
@@ -26,13 +28,28 @@ def jsonable(x):
     return x
 
 
-def write_json(path: str | os.PathLike, obj) -> Path:
-    """Write ``obj`` as JSON atomically (temporary file, then rename); return the path."""
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` atomically (temporary file, then rename); return the path."""
     path = Path(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(jsonable(obj), indent=1, allow_nan=False))
+    tmp.write_text(text)
     os.replace(tmp, path)
     return path
+
+
+def write_csv(path: str | os.PathLike, rows: list[dict]) -> Path:
+    """Write ``rows`` as CSV atomically, one column per key seen (in order); list values joined by ``;``."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (";".join(map(str, v)) if isinstance(v, list) else v) for k, v in r.items()})
+    return write_text(path, buf.getvalue())
+
+
+def write_json(path: str | os.PathLike, obj) -> Path:
+    """Write ``obj`` as JSON atomically (temporary file, then rename); return the path."""
+    return write_text(path, json.dumps(jsonable(obj), indent=1, allow_nan=False))
 
 
 def write_npz(path: str | os.PathLike, **arrays) -> Path:
@@ -44,4 +61,4 @@ def write_npz(path: str | os.PathLike, **arrays) -> Path:
     return path
 
 
-__all__ = ["jsonable", "write_json", "write_npz"]
+__all__ = ["jsonable", "write_csv", "write_json", "write_npz", "write_text"]

@@ -215,6 +215,12 @@ def mean_measures(spectra, design: Design, names: tuple[str, ...]) -> Callable[[
             finite[k] = jnp.all(jnp.isfinite(rows))
         return out, finite
 
+    return _checked_finite(run)
+
+
+def _checked_finite(run: Callable) -> Callable[[dict, jax.Array], dict]:
+    """``run(sums, count) -> (out, {layer: all finite})`` as ``(sums, count) -> out``; one host transfer for
+    the flags, ``ValueError`` naming the layers whose activations held NaN or infinite values."""
     def finalize(sums, count):
         out, finite = run(sums, count)
         bad = [k for k, ok in jax.device_get(finite).items() if not ok]
@@ -236,14 +242,7 @@ def mean_spectra(expand: Callable[[jax.Array], jax.Array]) -> Callable[[dict, ja
         out = {k: expand(v) / count for k, v in sums.items()}
         return out, {k: jnp.all(jnp.isfinite(v)) for k, v in out.items()}
 
-    def finalize(sums, count):
-        out, finite = run(sums, count)
-        bad = [k for k, ok in jax.device_get(finite).items() if not ok]
-        if bad:
-            raise ValueError(f"activations of {bad} hold NaN or infinite values")
-        return out
-
-    return finalize
+    return _checked_finite(run)
 
 
 def spectrum_reduction(
