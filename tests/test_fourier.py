@@ -7,7 +7,16 @@ import pytest
 from conftest import assert_close
 
 import ssvepjax as sj
-from ssvepjax.spectral.fourier import bins_of_rows, make_plan, one_sided_scale, transform
+from ssvepjax.spectral.fourier import (
+    bins_of_rows,
+    block_finish,
+    block_init,
+    block_update,
+    make_block_plan,
+    make_plan,
+    one_sided_scale,
+    transform,
+)
 
 
 def numpy_coefficients(x):
@@ -111,3 +120,44 @@ def test_bad_input():
         transform(jnp.ones((7, 2)), make_plan(8, "fft"))
     with pytest.raises(ValueError, match="bins"):
         sj.repeated_spectrum(np.ones(5), 10, 2)
+
+
+def accumulate(x, plan, detection_limit=0.0):
+    """``block_finish`` of ``x [F, n]`` fed block by block (a scan, as the probe runs it)."""
+    def run(v):
+        def step(acc, i):
+            return block_update(acc, jax.lax.dynamic_slice_in_dim(v, i * plan.block, plan.block), i * plan.block,
+                                plan), None
+        acc, _ = jax.lax.scan(step, block_init(plan, v.shape[1]), jnp.arange(plan.n_blocks))
+        return block_finish(acc, plan, detection_limit, 0.0 if not detection_limit else 1e-7, phase=True)
+    re, im = jax.jit(run)(jnp.asarray(x))
+    return np.asarray(re) + 1j * np.asarray(im)
+
+
+@pytest.mark.parametrize(("n_frames", "step", "block"), [(240, 3, 16), (240, 3, 48), (60, 1, 12), (45, 3, 5)])
+def test_block_accumulation_equals_numpy_rfft(n_frames, step, block):
+    # ANY series (not periodic), a lattice of bins or some bins, accumulated block by block of frames.
+    rng = np.random.default_rng(n_frames + step)
+    x = rng.standard_normal((n_frames, 7)).astype(np.float32) + np.linspace(0, 3, 7, dtype=np.float32)
+    x[:, 0] = 2.0  # a constant unit
+    for bins in (tuple(range(0, n_frames // 2 + 1, step)), (1, 5, n_frames // 2)):
+        got = accumulate(x, make_block_plan(n_frames, bins, block))
+        assert_close(got, numpy_coefficients(x)[list(bins)], rtol=1e-4, atol=2e-5)
+
+
+def test_block_accumulation_floors_like_the_whole_series():
+    # The detection floor from the accumulated sums: blocks zero exactly the coefficients the whole-series
+    # transform zeroes.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((60, 5)).astype(np.float32)
+    t = np.arange(60)
+    # cosines of amplitude 1 and 0.005 on bins 1 and 2: the floor (1e-2 of the AC amplitude) keeps one only
+    x[:, 1] = np.cos(2 * np.pi * t / 60) + 0.005 * np.cos(4 * np.pi * t / 60)
+    x[:, 2] = 3.0 + 1e-9 * t  # an AC content under float32's resolution of its peak
+    bins = tuple(range(31))
+    whole = make_plan(60, "matmul")
+    want = np.asarray(bins_of_rows(jax.jit(lambda v: transform(v, whole, 1e-2))(jnp.asarray(x)), whole))
+    got = np.abs(accumulate(x, make_block_plan(60, bins, 12), 1e-2))
+    assert_close(got, want, rtol=1e-4, atol=1e-6)
+    assert np.array_equal(got[1:] == 0, want[1:] == 0) and (got[1:, 2] == 0).all() and (got[1:, 0] > 0).any()
+    assert got[1, 1] > 0.99 and got[2, 1] == 0

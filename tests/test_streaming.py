@@ -312,3 +312,6 @@ def test_frame_blocks_with_injected_noise_equal_the_whole_series(model_fn, image
         sj.probe_dataset(model_fn, images, sj.halves(SIZE, SIZE), TAGS, frame_block=0)
     with pytest.raises(ValueError, match="lattice_only needs frame_block"):
         sj.probe_dataset(model_fn, images, sj.halves(SIZE, SIZE), TAGS, lattice_only=True)
+    with pytest.raises(ValueError, match="pixel_noise > 0 puts power on every bin"):
+        sj.probe_dataset(model_fn, images, sj.halves(SIZE, SIZE), PTAGS, one_period=False, frame_block=8,
+                         lattice_only=True, pixel_noise=0.1)

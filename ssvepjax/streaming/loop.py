@@ -133,7 +133,7 @@ def _programs(reduction: Reduction, mesh: Mesh, axis_name: str, example_leaves: 
     step = jax.jit(shard_map(local_step, mesh=mesh, in_specs=spec, out_specs=spec, **NO_VMA_CHECK),
                    donate_argnums=0)
 
-    @jax.jit
+    @functools.partial(jax.jit, donate_argnums=0)  # the per-device states are not used again: no copy of them
     def merge_devices(state):
         # Replicated first: a mesh with explicit axes (jax.make_mesh's default) refuses to slice a sharded axis.
         state = jax.tree.map(lambda x: jax.sharding.reshard(x, NamedSharding(mesh, PartitionSpec())), state)

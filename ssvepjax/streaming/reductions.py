@@ -191,6 +191,15 @@ class _BlockedSpectra(_Spectra):
         return self.spectrum(rows)[np.asarray(bins)]
 
 
+LINEAR = ("amplitude", "bca")  # the measures that scale with the amplitudes (SNR and z are ratios)
+
+
+def _all_finite(sums):
+    """Whether every element of a sum of amplitudes is finite, as one scalar reduction: the total of non-negative
+    sums is NaN or infinite exactly when one of them is (short of a float32 overflow past 3e38)."""
+    return jnp.isfinite(jnp.sum(sums))
+
+
 def mean_measures(spectra, design: Design, names: tuple[str, ...]) -> Callable[[dict, jax.Array], dict]:
     """``(sums {layer: rows}, count) -> {layer: {name: [m, *unit]}}`` at the design's component bins.
 
@@ -209,10 +218,12 @@ def mean_measures(spectra, design: Design, names: tuple[str, ...]) -> Callable[[
     def run(sums, count):
         out, finite = {}, {}
         for k, v in sums.items():
-            rows = (v / count).reshape(v.shape[0], -1)
-            got = measures_from_rows(rows, row_of_bin, bins, design.noise, names, zero_row, exclude)
-            out[k] = {n: x.reshape(len(bins), *v.shape[1:]) for n, x in got.items()}
-            finite[k] = jnp.all(jnp.isfinite(rows))
+            # From the sums: SNR and z do not change with the scale of the rows, amplitude and BCA are divided by
+            # the count after the gather (the [R, n] means are never formed).
+            got = measures_from_rows(v.reshape(v.shape[0], -1), row_of_bin, bins, design.noise, names, zero_row,
+                                     exclude)
+            out[k] = {n: (x / count if n in LINEAR else x).reshape(len(bins), *v.shape[1:]) for n, x in got.items()}
+            finite[k] = _all_finite(v)
         return out, finite
 
     return _checked_finite(run)
@@ -239,8 +250,7 @@ def mean_spectra(expand: Callable[[jax.Array], jax.Array]) -> Callable[[dict, ja
     """
     @jax.jit
     def run(sums, count):
-        out = {k: expand(v) / count for k, v in sums.items()}
-        return out, {k: jnp.all(jnp.isfinite(v)) for k, v in out.items()}
+        return {k: expand(v) / count for k, v in sums.items()}, {k: _all_finite(v) for k, v in sums.items()}
 
     return _checked_finite(run)
 
@@ -266,7 +276,8 @@ def spectrum_reduction(
         frame_block: run the network over blocks of this many frames and accumulate the coefficients block by
             block (``fourier.BlockPlan``): the time series is never stored; it must divide the frames run.
         lattice_only: with ``frame_block`` and every frame, keep only the bins on the tags' lattice (every other
-            bin of a deterministic network is 0), so memory does not grow with ``n_frames``.
+            bin of a deterministic network is 0), so memory does not grow with ``n_frames``. For a deterministic
+            ``fn`` only (not with ``pixel_noise``).
         measures: names of ``spectral.noise.MEASURES`` (e.g. ``("amplitude", "snr", "z")``): the result is the
             per-neuron measures of the mean spectra at the component bins ``design.bins()[0]``,
             ``{layer: {name: [m, *unit_shape]}}``, computed from the accumulated rows (the full spectrum is never
@@ -285,6 +296,9 @@ def spectrum_reduction(
         bins = static_bins(relative, design.tags.n_frames) if relative is not False else ()
     if lattice_only and frame_block is None:
         raise ValueError("lattice_only needs frame_block (the whole-series transform keeps every bin)")
+    if lattice_only and pixel_noise:
+        raise ValueError("lattice_only keeps the tags' lattice only, and pixel_noise > 0 puts power on every bin: "
+                         "probe the noise without lattice_only")
     if frame_block is not None:
         V.check_positive("frame_block", frame_block, integer=True)
     if measures is not None:
