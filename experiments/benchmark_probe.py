@@ -1,4 +1,4 @@
-"""Benchmark the probe against a plain forward pass and against PyTorch (issue 4).
+"""Benchmark the probe against a plain forward pass and against PyTorch (the targets of issues 4 and 13).
 
 ResNet-32 (random weights: speed does not depend on them) on a 32x32x3 image, the paper's design
 (6 and 7.5 Hz, 120 fps, 240 frames), one image and a batch of images. After warm-up, medians over
@@ -34,7 +34,8 @@ glibc's mmap threshold fixed at 1 MiB so that RSS follows live memory (``--keep-
 ``--memory-frames 240,480,960`` instead measures, for each recording length T (the same 80-frame
 stimulus period), the peak RSS of one image's every-frame probe stored, in frame blocks (spectra), in
 frame blocks returning only the measures at the components, and of the plain forward pass of its T
-frames, each in a fresh subprocess (ResNet ``--depth``).
+frames, each in a fresh subprocess (ResNet ``--depth``); the peak includes the compiler's unless ``--warm-cache``
+(each case run twice, the second reading its programs from a persistent compilation cache).
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 # JAX and PyTorch share one GPU here: JAX must not reserve most of its memory up front.
@@ -84,6 +87,9 @@ def parse_args(argv=None):
                         "buffers that the allocator keeps)")
     p.add_argument("--memory-frames", default=None,
                    help="comma-separated recording lengths: peak RSS of the every-frame probe against T instead")
+    p.add_argument("--warm-cache", action="store_true",
+                   help="--memory-frames: run each case twice with a persistent compilation cache and report the "
+                        "second (the run's peak without the compiler's)")
     p.add_argument("--frame-block", type=int, default=40, help="frames per block of the block-wise probe")
     p.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--frames-child", default=None, help=argparse.SUPPRESS)
@@ -361,21 +367,30 @@ def frames_child(args) -> None:
 
 
 def run_memory_frames(args) -> dict:
+    """Each (kind, T) in a fresh process; with ``--warm-cache`` twice, the second reading its programs from a
+    persistent compilation cache that the first filled, so that its peak is the run's, without the compiler's."""
     env = dict(os.environ)
     if not args.keep_malloc:
         env.setdefault("MALLOC_MMAP_THRESHOLD_", str(1 << 20))
+    cache = tempfile.mkdtemp(prefix="ssvepjax_jcc_") if args.warm_cache else None
+    if cache:
+        env.update(JAX_COMPILATION_CACHE_DIR=cache, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                   JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
     rows = []
     for t in (int(v) for v in args.memory_frames.split(",")):
         for kind in ("forward", "blocks_measures", "blocks", "stored"):
             cmd = [sys.executable, os.path.abspath(__file__), "--frames-child", f"{kind}:{t}", "--depth",
                    str(args.depth), "--frame-block", str(args.frame_block)]
-            done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+            for _ in range(2 if cache else 1):  # the last run counts
+                done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(f"  T={t:5d} {kind:15s}: peak RSS {rows[-1]['peak_rss_mib']:.0f} MiB "
                   f"(after setup {rows[-1]['setup_rss_mib']:.0f} MiB), {rows[-1]['seconds']:.2f} s", flush=True)
+    if cache:
+        shutil.rmtree(cache, ignore_errors=True)
     peak = {(r["kind"], r["n_frames"]): r["peak_rss_mib"] for r in rows}
     ts = sorted({r["n_frames"] for r in rows})
-    return {"depth": args.depth, "frame_block": args.frame_block, "runs": rows,
+    return {"depth": args.depth, "frame_block": args.frame_block, "runs": rows, "warm_compilation_cache": bool(cache),
             "malloc_mmap_threshold": env.get("MALLOC_MMAP_THRESHOLD_"),
             "blocks_growth_mib": peak[("blocks", ts[-1])] - peak[("blocks", ts[0])],
             "blocks_measures_growth_mib": peak[("blocks_measures", ts[-1])] - peak[("blocks_measures", ts[0])],
