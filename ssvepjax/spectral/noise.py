@@ -242,17 +242,23 @@ def window_stats(rows, row_of_bin, target, n_neighbors: int, skip: int, drop_ext
     r = np.asarray(row_of_bin)[idx]  # [m, 2 n_neighbors] rows of the window bins
     d = drop_extremes
     if d == 0:
-        # Each window's mean and mean square as one [m, R] x [R, n] product (the weights are static): a
-        # cache-friendly pass over the rows instead of m x 2n gathers. Bins of the zero row weigh in the
-        # count without being read. var = E[x^2] - mu^2 in float32 is exact for all-zero windows and
-        # loses relative precision only where the window's spread is below ~1e-3 of its level.
+        # Each window's mean and mean square as one product of static weights [m, R'] with the R' rows some window
+        # reads (the default design on one period reads 12 of 46): a cache-friendly pass instead of m x 2n
+        # gathers. Bins of the zero row weigh in the count without being read. var = E[x^2] - mu^2 in float32 is
+        # exact for all-zero windows and loses relative precision only where the window's spread is below ~1e-3
+        # of its level.
         n_rows = rows.shape[0]
         m = len(target)
         w = np.zeros((m, n_rows), np.float64)
         read = valid & (r < n_rows) & ((r != zero_row) if zero_row is not None else True)
         rows_i = np.broadcast_to(np.arange(m)[:, None], r.shape)
         np.add.at(w, (rows_i[read], r[read]), (1.0 / np.where(ok, count, 1))[rows_i[read]])
-        mu, msq = _weighted_rows(w, rows)
+        used = np.flatnonzero(np.any(w != 0, axis=0))
+        part, w = (rows, w) if len(used) == n_rows else (rows[used], w[:, used])
+        weights = jnp.asarray(w, rows.dtype)
+        hi = jax.lax.Precision.HIGHEST
+        mu = jnp.matmul(weights, part, precision=hi)
+        msq = jnp.matmul(weights, jnp.square(part), precision=hi)
         var = jnp.maximum(msq - jnp.square(mu), 0.0)
     else:
         vals = jnp.sort(jnp.where(valid[:, :, None], rows[r], jnp.inf), axis=1)  # invalid bins sort last
@@ -265,21 +271,6 @@ def window_stats(rows, row_of_bin, target, n_neighbors: int, skip: int, drop_ext
         var = jnp.sum(jnp.square(vals - mu[:, None]) * w, axis=1)
     nan = np.where(ok, 0.0, np.nan).astype(np.float32)[:, None]
     return mu + nan, jnp.sqrt(var) + nan
-
-
-def _weighted_rows(w: np.ndarray, rows):
-    """``(w @ rows, w @ rows**2)`` for static weights ``w [m, R]`` and rows ``[R, n]``.
-
-    Only the rows some window reads take part: windows of a repeated series, or of a design that leaves its
-    components out, read a handful of rows (the default design on one period reads 12 of 46), so the products
-    are that much smaller.
-    """
-    used = np.flatnonzero(np.any(w != 0, axis=0))
-    if len(used) < w.shape[1]:
-        w, rows = w[:, used], rows[used]
-    weights = jnp.asarray(w, rows.dtype)
-    hi = jax.lax.Precision.HIGHEST
-    return jnp.matmul(weights, rows, precision=hi), jnp.matmul(weights, jnp.square(rows), precision=hi)
 
 
 def harmonic_range(significant) -> int:

@@ -191,13 +191,26 @@ class _BlockedSpectra(_Spectra):
         return self.spectrum(rows)[np.asarray(bins)]
 
 
-LINEAR = ("amplitude", "bca")  # the measures that scale with the amplitudes (SNR and z are ratios)
+_LINEAR = ("amplitude", "bca")  # the measures that scale with the amplitudes (SNR and z are ratios)
 
 
-def _all_finite(sums):
-    """Whether every element of a sum of amplitudes is finite, as one scalar reduction: the total of non-negative
-    sums is NaN or infinite exactly when one of them is (short of a float32 overflow past 3e38)."""
-    return jnp.isfinite(jnp.sum(sums))
+def _per_layer(mean: Callable[[jax.Array, jax.Array], Any]) -> Callable[[dict, jax.Array], dict]:
+    """``(sums {layer: rows}, count) -> {layer: mean(rows, count)}``: one jitted program for every layer, and one
+    host transfer of a finiteness flag per layer; ``ValueError`` naming the layers whose activations held NaN or
+    infinite values. A flag is one scalar sum: a total of non-negative amplitude sums is NaN or infinite exactly
+    when one of them is (short of a float32 overflow past 3e38)."""
+    @jax.jit
+    def run(sums, count):
+        return {k: mean(v, count) for k, v in sums.items()}, {k: jnp.isfinite(jnp.sum(v)) for k, v in sums.items()}
+
+    def finalize(sums, count):
+        out, finite = run(sums, count)
+        bad = [k for k, ok in jax.device_get(finite).items() if not ok]
+        if bad:
+            raise ValueError(f"activations of {bad} hold NaN or infinite values")
+        return out
+
+    return finalize
 
 
 def mean_measures(spectra, design: Design, names: tuple[str, ...]) -> Callable[[dict, jax.Array], dict]:
@@ -214,32 +227,13 @@ def mean_measures(spectra, design: Design, names: tuple[str, ...]) -> Callable[[
     if zero_row is not None and np.any(row_of_bin[list(bins)] == zero_row):  # components sit on the lattice
         raise ValueError("a component bin lies off the rows kept (lattice_only): use the spectra instead")
 
-    @jax.jit
-    def run(sums, count):
-        out, finite = {}, {}
-        for k, v in sums.items():
-            # From the sums: SNR and z do not change with the scale of the rows, amplitude and BCA are divided by
-            # the count after the gather (the [R, n] means are never formed).
-            got = measures_from_rows(v.reshape(v.shape[0], -1), row_of_bin, bins, design.noise, names, zero_row,
-                                     exclude)
-            out[k] = {n: (x / count if n in LINEAR else x).reshape(len(bins), *v.shape[1:]) for n, x in got.items()}
-            finite[k] = _all_finite(v)
-        return out, finite
+    def mean(v, count):
+        # From the sums: SNR and z do not change with the scale of the rows, amplitude and BCA are divided by the
+        # count after the gather (the [R, n] means are never formed).
+        got = measures_from_rows(v.reshape(v.shape[0], -1), row_of_bin, bins, design.noise, names, zero_row, exclude)
+        return {n: (x / count if n in _LINEAR else x).reshape(len(bins), *v.shape[1:]) for n, x in got.items()}
 
-    return _checked_finite(run)
-
-
-def _checked_finite(run: Callable) -> Callable[[dict, jax.Array], dict]:
-    """``run(sums, count) -> (out, {layer: all finite})`` as ``(sums, count) -> out``; one host transfer for
-    the flags, ``ValueError`` naming the layers whose activations held NaN or infinite values."""
-    def finalize(sums, count):
-        out, finite = run(sums, count)
-        bad = [k for k, ok in jax.device_get(finite).items() if not ok]
-        if bad:
-            raise ValueError(f"activations of {bad} hold NaN or infinite values")
-        return out
-
-    return finalize
+    return _per_layer(mean)
 
 
 def mean_spectra(expand: Callable[[jax.Array], jax.Array]) -> Callable[[dict, jax.Array], dict]:
@@ -248,11 +242,7 @@ def mean_spectra(expand: Callable[[jax.Array], jax.Array]) -> Callable[[dict, ja
     One program and one host transfer for every layer (eager indexing per layer cost more than the probe
     of one image); ``ValueError`` naming the layers that hold NaN or infinite values.
     """
-    @jax.jit
-    def run(sums, count):
-        return {k: expand(v) / count for k, v in sums.items()}, {k: _all_finite(v) for k, v in sums.items()}
-
-    return _checked_finite(run)
+    return _per_layer(lambda v, count: expand(v) / count)
 
 
 def spectrum_reduction(
