@@ -99,7 +99,7 @@ class Config:
     @classmethod
     def quick(cls) -> Config:
         return cls(seeds=(0, 1), canvas_size=32, n_fragments=2, fragment_size=10, depth=8, width=4, epochs=4,
-                   max_train=1000, n_calib=8, n_eval=24, ks=(2, 4, 8), n_random=3, n_di=6, di_ks=(4,), di_steps=4,
+                   max_train=1000, n_calib=8, n_eval=24, ks=(2, 4, 16), n_random=3, n_di=6, di_ks=(4,), di_steps=4,
                    di_random=2, example_k=4, n_examples=3)
 
     @property

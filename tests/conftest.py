@@ -1,5 +1,28 @@
-import numpy as np
-import pytest
+"""Shared test helpers, and what the whole run shares: one cache folder inside the clone and JAX's persistent
+compilation cache in it, so a program compiled by one test (or one process) is read from disk by the next.
+
+The folder is ``$SSVEPJAX_CACHE`` when set (``.ci/run`` points it inside the clone), else ``<repo>/.test-cache``.
+The environment variables are set before JAX is imported, so subprocesses that tests start (the CLI, scripts,
+kernels of the notebooks, multi-process runs) inherit them.
+"""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.setdefault("SSVEPJAX_CACHE", str(ROOT / ".test-cache"))).resolve()
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(CACHE / "jax-tests"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.3")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                  float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -16,21 +39,28 @@ def rng():
     return np.random.default_rng(0)
 
 
-def random_variables(model, size, seed=0, channels=3):
-    """Random weights and batch statistics with the shapes of ``model.init`` (which compiles slowly)."""
-    import jax
+@pytest.fixture(scope="session")
+def tiny():
+    """An untrained CIFAR ResNet-8 (width 4, 10 classes) on 8x8 grey images, and three images in [0, 1]."""
     import jax.numpy as jnp
 
-    rng = np.random.default_rng(seed)
-    shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, size, size, channels)))
+    import ssvepjax as sj
 
-    def fill(path, leaf):
-        name = jax.tree_util.keystr(path)
-        if "var" in name:
-            return rng.uniform(0.5, 1.5, leaf.shape).astype(np.float32)
-        return (0.3 * rng.standard_normal(leaf.shape)).astype(np.float32)
+    model = sj.CifarResNet(8, 10, width=4)
+    variables = model.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)))
+    images = np.asarray(jax.random.uniform(jax.random.key(2), (3, 8, 8, 1)))
+    return model, variables, images
 
-    return jax.tree_util.tree_map_with_path(fill, shapes)
+
+@pytest.fixture(scope="session")
+def tiny3():
+    """An untrained CIFAR ResNet-8 (width 4) with 3 classes, for the pruning tests: ``(model, variables)``."""
+    import jax.numpy as jnp
+
+    import ssvepjax as sj
+
+    model = sj.CifarResNet(depth=8, num_classes=3, width=4)
+    return model, model.init(jax.random.key(0), jnp.ones((1, 8, 8, 1)))
 
 
 def numpy_spectra(fn, images, masks, tags, detection_limit=1e-4, resolution=1e-7):

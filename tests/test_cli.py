@@ -97,11 +97,17 @@ def test_cli_help_and_version(capsys):
     assert text.count("(default") >= 15
 
 
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One model cache for the runs that only vary the stimulus: the tiny model is trained once for them."""
+    return str(tmp_path_factory.mktemp("cli_cache"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("freqs", [["6"], ["6", "7.5", "9"], ["6", "7.5", "9", "10.5"]])
-def test_cli_any_number_of_tags(freqs, tmp_path, capsys):
+def test_cli_any_number_of_tags(freqs, tmp_path, capsys, shared_cache):
     out = tmp_path / "run"
-    args = TINY + ["--freqs", *freqs, "--out", str(out), "--cache-dir", str(tmp_path / "cache")]
+    args = TINY + ["--freqs", *freqs, "--out", str(out), "--cache-dir", shared_cache]
     assert main(args) == 0
     report = json.loads((out / "report.json").read_text())
     s = report["layers"]["stage3_block0/conv2/post"]

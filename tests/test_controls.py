@@ -1,7 +1,5 @@
 """Tests for ssvepjax.analysis.controls (control conditions)."""
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -9,14 +7,6 @@ import ssvepjax as sj
 from ssvepjax.analysis import controls
 
 DESIGN = sj.Design()
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    model = sj.CifarResNet(8, 10, width=4)
-    variables = model.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)))
-    images = np.asarray(jax.random.uniform(jax.random.key(2), (3, 8, 8, 1)))
-    return model, variables, images
 
 
 def test_control_conditions_build(tiny):

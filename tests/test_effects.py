@@ -5,9 +5,10 @@ import jax
 import numpy as np
 import pytest
 import scipy.stats
-from conftest import assert_close, random_variables
+from conftest import assert_close
 
 import ssvepjax as sj
+from ssvepjax.models import random_variables
 
 
 def test_unit_effects_analytic():
@@ -94,7 +95,8 @@ SIZE = 12
 @pytest.fixture(scope="module")
 def small():
     model = sj.CifarResNet(8, width=4)
-    fn = sj.linen_fn(model, random_variables(model, SIZE), capture_intermediates=False, train=False,
+    variables = random_variables(model, jax.ShapeDtypeStruct((1, SIZE, SIZE, 3), np.float32))
+    fn = sj.linen_fn(model, variables, capture_intermediates=False, train=False,
                      include=["stem/post", "stage2_block0/conv2/post", "stage3_block0/conv2/post"])
     images = np.random.default_rng(3).random((6, SIZE, SIZE, 3)).astype(np.float32)
     return fn, images

@@ -36,7 +36,14 @@ def test_quick_run_writes_tables_and_figures(tmp_path):
                     "tag-image:combined", "random", "l1", "activation", "activation-image"):
             for k in cfg.ks:
                 r = rows[(method, sel, k)]
-                assert 0 <= r["energy_in_box"] <= 1 and 0 < r["concentration"] <= 1 and 0 <= r["localisation"] <= 1
+                assert 0 <= r["energy_in_box"] <= 1 and 0 <= r["localisation"] <= 1
+                assert 0.2 - 1e-6 <= r["concentration"] <= 1  # the top 20% of pixels hold at least 20% of the energy
+        c = 16  # the layer's filters: k = c selects every filter, whatever the selector, so it is the "all" map
+        assert c in cfg.ks
+        for sel in ("tag:combined", "tag-image:combined", "random", "l1", "activation-image"):
+            for metric in ("energy_in_box", "concentration", "localisation"):
+                assert rows[(method, sel, c)][metric] == pytest.approx(rows[(method, "all", c)][metric],
+                                                                      abs=1e-6), (method, sel, metric)
         assert 0 <= rows[(method, "tag:combined", cfg.di_ks[0])]["deletion"] <= 1
     vs = [v for v in saved["versus_random"] if v["selector"] == "tag:combined" and v["metric"] == "energy_in_box"]
     assert vs and all(len(v["per_seed"]) == len(cfg.seeds) for v in vs)

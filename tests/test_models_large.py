@@ -230,6 +230,14 @@ def test_vit_without_class_token_reads_mean_of_patches(image):
     assert acts["embed"].shape == (16, DIM) and acts["output"].shape == (10,)
     out = jax.jit(lambda v, x: model.apply(v, x))(variables, image)
     assert out.shape == (1, 10) and np.all(np.isfinite(out))
+    # NumPy: the head reads the mean over the 16 patch tokens of the final layer norm of the last block's output.
+    tokens = np.asarray(fn(image[0])["block1/out"], np.float64)  # [16, DIM]
+    p = {k: np.asarray(v, np.float64) for k, v in variables["params"]["ln_final"].items()}
+    mu, var = tokens.mean(-1, keepdims=True), tokens.var(-1, keepdims=True)
+    normed = (tokens - mu) / np.sqrt(var + models.vit.LN_EPSILON) * p["scale"] + p["bias"]
+    head = {k: np.asarray(v, np.float64) for k, v in variables["params"]["head"].items()}
+    assert_close(out[0], normed.mean(0) @ head["kernel"] + head["bias"], rtol=1e-4, atol=1e-5)
+    assert_close(fn(image[0])["output"], out[0])
 
 
 # ---------------------------------------------------------------------------------------------

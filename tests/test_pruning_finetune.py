@@ -1,5 +1,4 @@
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import assert_close
@@ -10,9 +9,8 @@ from ssvepjax.pruning import ground_truth as G
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    model = sj.CifarResNet(depth=8, num_classes=3, width=4)
-    v = model.init(jax.random.key(0), jnp.ones((1, 8, 8, 1)))
+def tiny(tiny3):
+    model, v = tiny3
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 3, size=48).astype(np.int32)
     # A learnable toy task: the class sets the brightness of one third of the image.

@@ -72,10 +72,29 @@ def test_readme_command_lines_parse(monkeypatch):
 
 
 @pytest.mark.slow
-def test_readme_python_blocks_run(tmp_path, monkeypatch):
+def test_readme_python_blocks_run(tmp_path, monkeypatch, capsys):
+    """The blocks run, and what their comments say of shapes, names and printed values is what they give."""
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     code = blocks("python")
-    assert code
+    assert len(code) == 3
     for i, block in enumerate(code):
         exec(compile(block, f"README.md python block {i}", "exec"), namespace)  # noqa: S102 (the README's own code)
+    ns = namespace
+    assert ns["masks"].shape == (2, 28, 28) and ns["frames"].shape == (240, 28, 28, 1)
+    assert len(ns["acts"]) == 14 and ns["acts"]["stage3_block0/conv2/post"].shape == (240, 7, 7, 64)
+    assert ns["amp"].shape == (121, 7, 7, 64) and ns["z"].shape == (3, 7, 7, 64)
+    res, summary = ns["res"], ns["summary"]
+    assert list(res.labels[:4]) == ["f2-f1", "2f2-2f1", "2f1-f2", "f1"]
+    assert ns["responds"].shape == (27, 7, 7, 64) and ns["im_share"].shape == (7, 7, 64)
+    assert 0 <= summary["any_intermodulation"] <= 1 and 0 <= summary["z_rule"]["any_intermodulation"] <= 1
+    assert set(ns["logs"]) == {"loss", "task_loss", "intermodulation"}
+    printed = capsys.readouterr().out.strip().splitlines()[-4:]
+    assert printed[0] == f"{res.labels[:4]} {res.freqs_hz[:4]}"
+    im, z_im = summary["any_intermodulation"], summary["z_rule"]["any_intermodulation"]
+    assert printed[1] == f"{summary['rule']} {im} {z_im}"
+    assert printed[2] == str({k: round(float(v), 4) for k, v in ns["logs"].items()})
+    ratio = float(printed[3])  # the pruned network's FLOPs over the original's: a quarter of each layer removed
+    assert 0.3 < ratio < 0.95 and ratio == pytest.approx(
+        ns["pruning"].flops(ns["small"], ns["data"].image_shape) / ns["pruning"].flops(ns["trained"].module,
+                                                                                        ns["data"].image_shape))

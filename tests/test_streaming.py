@@ -9,10 +9,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import numpy_spectra, random_variables
+from conftest import numpy_spectra
 from jax.sharding import Mesh
 
 import ssvepjax as sj
+from ssvepjax.models import random_variables
 
 # 40 frames at 40 fps: 1 Hz bins, tags on bins 4 and 5, 21 rfft bins.
 TAGS = sj.TagConfig((4.0, 5.0), fps=40.0, n_frames=40)
@@ -23,7 +24,8 @@ SIZE = 12
 @pytest.fixture(scope="module")
 def model_fn():
     model = sj.CifarResNet(8, width=4)
-    return sj.linen_fn(model, random_variables(model, SIZE), capture_intermediates=False, train=False)
+    variables = random_variables(model, jax.ShapeDtypeStruct((1, SIZE, SIZE, 3), jnp.float32))
+    return sj.linen_fn(model, variables, capture_intermediates=False, train=False)
 
 
 @pytest.fixture(scope="module")
@@ -158,14 +160,15 @@ _SHARDED = textwrap.dedent("""
     from jax.sharding import Mesh
     sys.path.insert(0, TESTS_DIR)
     import ssvepjax as sj
-    from conftest import random_variables
+    from ssvepjax.models import random_variables
     from test_streaming import assert_spectra_close
 
     assert jax.device_count() == 4, jax.devices()
     tags = sj.TagConfig((4.0, 5.0), fps=40.0, n_frames=40)
     design = sj.Design(tags, sj.NoiseConfig(n_neighbors=3, skip=1), max_order=3)
     model = sj.CifarResNet(8, width=4)
-    fn = sj.linen_fn(model, random_variables(model, 12), capture_intermediates=False, train=False)
+    variables = random_variables(model, jax.ShapeDtypeStruct((1, 12, 12, 3), np.float32))
+    fn = sj.linen_fn(model, variables, capture_intermediates=False, train=False)
     images = np.random.default_rng(1).random((10, 12, 12, 3)).astype(np.float32)
     masks = sj.halves(12, 12)
     one = sj.probe_dataset(fn, images, masks, design, chunk_size=4, progress=False)

@@ -1,7 +1,5 @@
 """Tests for ssvepjax.analysis.trials: T-squared tests across images through the one image loop."""
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -10,14 +8,6 @@ from ssvepjax.analysis import trials
 
 DESIGN = sj.Design()
 LAYER = "stage1_block0/conv2/post"
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    model = sj.CifarResNet(8, 10, width=4)
-    variables = model.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)))
-    images = np.asarray(jax.random.uniform(jax.random.key(2), (3, 8, 8, 1)))
-    return model, variables, images
 
 
 def test_statistics_bins():

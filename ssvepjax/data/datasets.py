@@ -71,7 +71,7 @@ def _embedded(name: str, cache_dir: str | None):
         y = d.target
     y = np.asarray(y, np.int32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # one temporary per process: concurrent runs never clash
     np.savez_compressed(tmp, x=x, y=y)  # parsing the CSV takes seconds; the npz loads in ms
     os.replace(tmp, path)
     return x, y

@@ -22,6 +22,7 @@ from ssvepjax.pruning.baselines import taylor_reduction as taylor_reduction
 from ssvepjax.pruning.finetune import FinetuneConfig as FinetuneConfig
 from ssvepjax.pruning.finetune import accuracy as accuracy
 from ssvepjax.pruning.finetune import finetune as finetune
+from ssvepjax.pruning.finetune import predictions as predictions
 from ssvepjax.pruning.finetune import recalibrate_bn as recalibrate_bn
 from ssvepjax.pruning.flops import compare_forward_times as compare_forward_times
 from ssvepjax.pruning.flops import cost_report as cost_report

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from ssvepjax.data.datasets import load_dataset
 from ssvepjax.models.cifar_resnet import ModelConfig
 from ssvepjax.pruning._store import ResultStore, write_csv, write_json
-from ssvepjax.pruning.finetune import FinetuneConfig, accuracy, finetune, recalibrate_bn
+from ssvepjax.pruning.finetune import FinetuneConfig, accuracy, finetune, predictions, recalibrate_bn
 from ssvepjax.pruning.flops import compare_forward_times, flops, forward_time, param_count
 from ssvepjax.pruning.scores import BASELINES, importance
 from ssvepjax.pruning.structure import apply_masks, keep_masks, prune, removed_filters
@@ -176,6 +176,8 @@ def run_curves(config: CurvesConfig, out_dir, *, progress: bool = True) -> dict:
                     # The smaller network computes what the masked one computes (tests check outputs);
                     # recorded once per width pattern as a check on the trained network.
                     rec["recal_physical"] = accuracy(small, small_v, data.test_images, data.test_labels)
+                    rec["physical_agrees"] = float(np.mean(predictions(small, small_v, data.test_images)
+                                                           == predictions(model, recal, data.test_images)))
                 rec["forward_s"] = costs[widths]["forward_s"]
             store.put(_key(seed, m, f), rec)
     if not store.has("speed"):

@@ -128,15 +128,17 @@ def _predict(model, variables, x):
     return jnp.argmax(model.apply(variables, x, train=False), -1)
 
 
-def accuracy(model, variables: dict, images: np.ndarray, labels: np.ndarray, *, batch_size: int = 500) -> float:
-    """Share of ``images`` classified as ``labels`` (inference mode), in [0, 1].
+def predictions(model, variables: dict, images: np.ndarray, *, batch_size: int = 500) -> np.ndarray:
+    """The class each of ``images`` ``[N, H, W, C]`` is given (inference mode): ``[N]`` integers.
 
     The compiled program is cached per model, so networks of equal shapes (e.g. the masked networks of
     ``structure.apply_masks``) share one compilation.
     """
+    return np.concatenate([np.asarray(_predict(model, variables, jnp.asarray(images[i:i + batch_size])))
+                           for i in range(0, len(images), batch_size)])
+
+
+def accuracy(model, variables: dict, images: np.ndarray, labels: np.ndarray, *, batch_size: int = 500) -> float:
+    """Share of ``images`` classified as ``labels`` (inference mode), in [0, 1] (see :func:`predictions`)."""
     _check_data(images, labels)
-    correct = 0
-    for i in range(0, len(images), batch_size):
-        pred = _predict(model, variables, jnp.asarray(images[i:i + batch_size]))
-        correct += int((np.asarray(pred) == labels[i:i + batch_size]).sum())
-    return correct / len(images)
+    return float((predictions(model, variables, images, batch_size=batch_size) == labels).mean())
