@@ -564,25 +564,35 @@ class PrunedModel:
     """A traced program re-run with smaller arrays: ``apply(variables, x)`` as a Linen module's.
 
     ``variables`` are those :meth:`DependencyGraph.shrink` returns; ``x`` is ``[N, ...]`` (any N: the
-    program of one example is mapped over the batch). Extra keyword arguments are accepted and ignored
-    (they were fixed when the model was traced).
+    program of one example is mapped over the batch). An input of another shape than the traced one is
+    traced afresh (the program's reshapes and means depend on it) and pruned by the same keep masks.
+    Extra keyword arguments are accepted and ignored (they were fixed when the model was traced).
     """
 
-    def __init__(self, graph: DependencyGraph, kept: np.ndarray):
-        self._graph, self._kept = graph, kept
+    def __init__(self, graph: DependencyGraph, keep: dict):
+        self._keep = {k: np.asarray(m) for k, m in keep.items()}
+        self._graphs = {tuple(graph.example.shape[1:]): graph}
+
+    def _graph(self, shape) -> tuple[DependencyGraph, np.ndarray]:
+        shape = tuple(int(d) for d in shape)
+        if shape not in self._graphs:
+            self._graphs[shape] = next(iter(self._graphs.values())).retrace(shape)
+        g = self._graphs[shape]
+        return g, g._kept_ids(g.removed_components(self._keep))
 
     def apply(self, variables, x, **_):
-        g = self._graph
+        x = jnp.asarray(x)
+        g, kept = self._graph(x.shape[1:])
         leaves = jax.tree.leaves(variables)
         if len(leaves) != len(g.leaf_names):
             raise ValueError(f"variables must hold the {len(g.leaf_names)} arrays that shrink returned, got "
                              f"{len(leaves)}")
 
         def one(xi):
-            consts = [jnp.asarray(c)[g._index(lab, self._kept)] for c, lab in zip(g.jaxpr.consts, g.const_labels)]
-            return _run(g.jaxpr.jaxpr, consts, [*leaves, xi[None]], g.records, self._kept)[0][0]
+            consts = [jnp.asarray(c)[g._index(lab, kept)] for c, lab in zip(g.jaxpr.consts, g.const_labels)]
+            return _run(g.jaxpr.jaxpr, consts, [*leaves, xi[None]], g.records, kept)[0][0]
 
-        return jax.vmap(one)(jnp.asarray(x))
+        return jax.vmap(one)(x)
 
     def __call__(self, variables, x, **kw):
         return self.apply(variables, x, **kw)
@@ -599,12 +609,13 @@ class DependencyGraph:
     """
 
     def __init__(self, fn, variables, example, *, maskable, linen_model=None):
-        self.fn, self.linen_model = fn, linen_model
+        self.fn, self.linen_model, self.example, self._maskable = fn, linen_model, example, maskable
         leaves, self.treedef = jax.tree_util.tree_flatten_with_path(variables)
         self.leaf_keys = [_keys(path) for path, _ in leaves]
         self.leaf_names = ["/".join(k) for k in self.leaf_keys]
         self.maskable = [maskable(k) for k in self.leaf_keys]
         shapes = [jax.ShapeDtypeStruct(np.shape(v), jnp.result_type(v)) for _, v in leaves]
+        self._shapes = shapes
         self.jaxpr = jax.make_jaxpr(lambda ls, x: fn(jax.tree_util.tree_unflatten(self.treedef, ls), x))(
             shapes, example)
         ids = _Ids()
@@ -685,6 +696,12 @@ class DependencyGraph:
                 self.groups.append(Group(tuple(ms), f"stream{k + 1}"))
                 self.group_comp.append(c)
 
+    def retrace(self, input_shape) -> DependencyGraph:
+        """The same model traced for one example of another shape (same parameter shapes)."""
+        example = jax.ShapeDtypeStruct((1, *input_shape), self.example.dtype)
+        return DependencyGraph(self.fn, jax.tree_util.tree_unflatten(self.treedef, self._shapes), example,
+                               maskable=self._maskable, linen_model=self.linen_model)
+
     def width_of(self, layer: str) -> int:
         return self.widths[self.layers.index(layer)]
 
@@ -728,12 +745,15 @@ class DependencyGraph:
             out.append(leaf)
         return jax.tree.unflatten(treedef, out)
 
-    def shrink(self, variables, removed) -> tuple[PrunedModel, object]:
-        """The physically smaller model: ``(PrunedModel, smaller variables)`` with the removed components gone."""
-        kept = self._kept_ids(removed)
+    def shrink(self, variables, keep) -> tuple[PrunedModel, object]:
+        """The physically smaller model: ``(PrunedModel, smaller variables)`` without the groups ``keep`` removes.
+
+        ``keep``: complete, checked ``{layer: bool [c]}`` masks (``structure._check_masks``).
+        """
+        kept = self._kept_ids(self.removed_components(keep))
         leaves, treedef = jax.tree.flatten(variables)
         small = [jnp.asarray(np.asarray(leaf)[self._index(lab, kept)]) for leaf, lab in zip(leaves, self.leaf_labels)]
-        return PrunedModel(self, kept), jax.tree.unflatten(treedef, small)
+        return PrunedModel(self, keep), jax.tree.unflatten(treedef, small)
 
 
 # ------------------------------------------------------------------------------ re-running with smaller arrays

@@ -311,10 +311,9 @@ def prune(model, variables, keep: Mapping[str, np.ndarray]):
     """
     topo = topology(model, variables)
     masks = _check_masks(keep, topo)
-    removed = topo.removed_components(masks)
     if not isinstance(model, CifarResNet):
-        return topo.shrink(variables, removed)
-    _, small_v = topo.shrink(variables, removed)
+        return topo.shrink(variables, masks)
+    _, small_v = topo.shrink(variables, masks)
     stream = [masks["stem"]] + [masks[f"stage{s}_block0/conv2"] for s in (2, 3)]
     new_sc = []
     for s in range(2):
