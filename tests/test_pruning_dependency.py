@@ -188,3 +188,24 @@ def test_bad_input_raises():
         P.trace(_Branchy(), None, (8, 0, 3))
     with pytest.raises(ValueError, match="model"):
         P.topology(_Branchy())
+
+
+def test_unit_tag_scores_read_heads_units_and_filters_from_their_outputs():
+    model = VisionTransformer(patch_size=4, dim=8, depth=1, heads=2, mlp_ratio=2, num_classes=3)
+    v = _noisy(model.init(jax.random.key(0), jnp.ones((1, 8, 8, 1))))
+    images = np.random.default_rng(4).uniform(size=(2, 8, 8, 1)).astype(np.float32)
+    design = sj.Design(sj.TagConfig((6.0, 7.5), 120.0, 240))
+    s = P.unit_tag_scores(model, v, images, sj.halves(8, 8), design, "all")
+    graph = P.topology(model, v)
+    assert set(s) == set(graph.layers) and all(s[k].shape == (graph.width_of(k),) for k in s)
+    assert all(np.all(np.isfinite(a)) and np.all(a >= 0) for a in s.values()) and s["patch_embed"].max() > 0
+    # The same numbers as tag_scores over a function returning the qkv output by hand.
+    def qkv(frame):
+        _, st = model.apply(v, frame[None], capture_intermediates=True, mutable=["intermediates"])
+        return {"q": st["intermediates"]["block0"]["attention"]["qkv"]["__call__"][0][0]}
+    ref = P.tag_scores(qkv, images, sj.halves(8, 8), design, "all")["q"]
+    assert_close(s["block0/attention/qkv"], ref, rtol=1e-5, atol=1e-9)
+    heads = P.group_scores(s, [g for g in graph.groups if g.family == "block0/attention/qkv"])
+    assert heads.shape == (2,) and np.all(heads >= 0)
+    keep = P.keep_masks(s, model, 0.5, policy="internal")
+    assert keep["block0/attention/qkv"].sum() == 12  # one of two heads: its 3 x 4 columns

@@ -46,5 +46,7 @@ from ssvepjax.pruning.structure import keep_masks as keep_masks
 from ssvepjax.pruning.structure import prune as prune
 from ssvepjax.pruning.structure import removed_filters as removed_filters
 from ssvepjax.pruning.structure import topology as topology
+from ssvepjax.pruning.tag_scores import layer_output_fn as layer_output_fn
 from ssvepjax.pruning.tag_scores import tag_kinds as tag_kinds
 from ssvepjax.pruning.tag_scores import tag_scores as tag_scores
+from ssvepjax.pruning.tag_scores import unit_tag_scores as unit_tag_scores

@@ -730,10 +730,21 @@ class DependencyGraph:
                                  "them); remove whole groups")
         return np.ix_(*index) if index else ()
 
+    def _leaves(self, variables):
+        leaves, treedef = jax.tree.flatten(variables)
+        shapes = [tuple(np.shape(v)) for v in leaves]
+        if shapes != [tuple(s.shape) for s in self._shapes]:
+            bad = next(k for k, (a, b) in enumerate(zip(shapes, self._shapes)) if a != tuple(b.shape)) \
+                if len(shapes) == len(self._shapes) else None
+            where = f" ({self.leaf_names[bad]}: {shapes[bad]} vs {tuple(self._shapes[bad].shape)})" \
+                if bad is not None else ""
+            raise ValueError(f"variables do not have the arrays of the traced model{where}")
+        return leaves, treedef
+
     def mask(self, variables, removed):
         """``variables`` with every maskable element of the removed components set to 0 (same shapes)."""
         kept = self._kept_ids(removed)
-        leaves, treedef = jax.tree.flatten(variables)
+        leaves, treedef = self._leaves(variables)
         out = []
         for leaf, lab, ok in zip(leaves, self.leaf_labels, self.maskable):
             if ok:
@@ -751,7 +762,7 @@ class DependencyGraph:
         ``keep``: complete, checked ``{layer: bool [c]}`` masks (``structure._check_masks``).
         """
         kept = self._kept_ids(self.removed_components(keep))
-        leaves, treedef = jax.tree.flatten(variables)
+        leaves, treedef = self._leaves(variables)
         small = [jnp.asarray(np.asarray(leaf)[self._index(lab, kept)]) for leaf, lab in zip(leaves, self.leaf_labels)]
         return PrunedModel(self, keep), jax.tree.unflatten(treedef, small)
 

@@ -84,8 +84,11 @@ def topology(model, variables=None) -> DependencyGraph:
     elif isinstance(model, ImageNetResNet):
         shape = (32, 32, _input_channels(variables, "stem", "conv", "kernel"))
     elif isinstance(model, VisionTransformer):
-        p = model.patch_size
-        shape = (2 * p, 2 * p, _input_channels(variables, "patch_embed", "kernel"))
+        p, side = model.patch_size, 2
+        if variables is not None and "pos_embedding" in variables.get("params", {}):
+            # The position embeddings fix the number of patches the variables were made for.
+            side = int(round(np.sqrt(np.shape(variables["params"]["pos_embedding"])[1] - int(model.class_token))))
+        shape = (side * p, side * p, _input_channels(variables, "patch_embed", "kernel"))
     else:
         raise ValueError(f"model must be a CifarResNet, ImageNetResNet or VisionTransformer, or the graph of "
                          f"pruning.trace(model, variables, input_shape) for any other Linen or NNX model; got "
