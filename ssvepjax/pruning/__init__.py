@@ -1,8 +1,9 @@
-"""Filter importance and dependency-aware structured pruning of CIFAR ResNets.
+"""Filter importance and dependency-aware structured pruning of any model (traced from its program).
 
 - ``scores``: ``importance(method, model, variables, images)`` for tag-based scores and baselines;
 - ``tag_scores``: the one function that turns tag responses into per-filter scores;
 - ``baselines``: random, L1, batch-norm scale, and image-loop reductions (mean activation, Taylor, HRank);
+- ``dependency``: channel dependencies traced from the model's jaxpr, the smaller program, costs;
 - ``structure``: coupled channel groups, keep masks with global or per-set budgets, masked and
   physically smaller networks;
 - ``flops``: parameter counts, multiply-accumulates and measured forward time;
@@ -19,6 +20,11 @@ from ssvepjax.pruning.baselines import l1_scores as l1_scores
 from ssvepjax.pruning.baselines import mean_activation_reduction as mean_activation_reduction
 from ssvepjax.pruning.baselines import random_scores as random_scores
 from ssvepjax.pruning.baselines import taylor_reduction as taylor_reduction
+from ssvepjax.pruning.dependency import DependencyGraph as DependencyGraph
+from ssvepjax.pruning.dependency import PrunedModel as PrunedModel
+from ssvepjax.pruning.dependency import program_costs as program_costs
+from ssvepjax.pruning.dependency import program_macs as program_macs
+from ssvepjax.pruning.dependency import trace as trace
 from ssvepjax.pruning.finetune import FinetuneConfig as FinetuneConfig
 from ssvepjax.pruning.finetune import accuracy as accuracy
 from ssvepjax.pruning.finetune import finetune as finetune
@@ -34,7 +40,6 @@ from ssvepjax.pruning.scores import TAG_METHODS as TAG_METHODS
 from ssvepjax.pruning.scores import importance as importance
 from ssvepjax.pruning.scores import methods as methods
 from ssvepjax.pruning.structure import Group as Group
-from ssvepjax.pruning.structure import Topology as Topology
 from ssvepjax.pruning.structure import apply_masks as apply_masks
 from ssvepjax.pruning.structure import channel_groups as channel_groups
 from ssvepjax.pruning.structure import group_scores as group_scores
@@ -42,5 +47,7 @@ from ssvepjax.pruning.structure import keep_masks as keep_masks
 from ssvepjax.pruning.structure import prune as prune
 from ssvepjax.pruning.structure import removed_filters as removed_filters
 from ssvepjax.pruning.structure import topology as topology
+from ssvepjax.pruning.tag_scores import layer_output_fn as layer_output_fn
 from ssvepjax.pruning.tag_scores import tag_kinds as tag_kinds
 from ssvepjax.pruning.tag_scores import tag_scores as tag_scores
+from ssvepjax.pruning.tag_scores import unit_tag_scores as unit_tag_scores

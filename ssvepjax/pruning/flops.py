@@ -3,10 +3,11 @@
 Conventions (those of the filter-pruning papers the results are compared with: Li et al. 2017 count
 1.25e8 FLOPs for ResNet-56 on CIFAR-10, HRank the same):
 
-- ``flops`` counts multiply-accumulates (one MAC = one "FLOP" in those papers) of every ``nn.Conv``
-  (``H_out * W_out * kh * kw * c_in / groups * c_out``) and every ``nn.Dense`` (``d_in * d_out``), for
-  one example. Batch norm, nonlinearities, residual additions, padding and pooling are left out;
-  so are bias additions. Multiply by 2 for floating-point operations in the strict sense.
+- ``flops`` counts multiply-accumulates (one MAC = one "FLOP" in those papers) of every convolution
+  (``H_out * W_out * kh * kw * c_in / groups * c_out``) and every matrix product (a dense layer's
+  ``d_in * d_out`` per token, and attention's query-key and weight-value products), for one example,
+  read from the program. Batch norm, nonlinearities, residual additions, padding and pooling are left
+  out; so are bias additions. Multiply by 2 for floating-point operations in the strict sense.
 - ``param_count`` counts the leaves of the ``params`` collection (conv kernels, batch-norm scale and
   bias, the classifier); batch-norm running statistics are state, not parameters.
 - ``forward_time`` is the median wall time of a jitted forward pass on this machine, after one
@@ -22,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ssvepjax.pruning.dependency import program_costs
+
 __all__ = ["compare_forward_times", "cost_report", "flops", "forward_time", "param_count"]
 
 
@@ -32,10 +35,6 @@ def _check_shape(input_shape) -> tuple[int, ...]:
     return tuple(int(d) for d in shape)
 
 
-def _keys(path) -> tuple[str, ...]:
-    return tuple(str(getattr(p, "key", getattr(p, "idx", p))) for p in path)
-
-
 def param_count(model: nn.Module, input_shape) -> int:
     """Number of parameters of a Linen ``model`` for one input of shape ``(H, W, C)`` (``params`` only)."""
     shape = _check_shape(input_shape)
@@ -43,38 +42,34 @@ def param_count(model: nn.Module, input_shape) -> int:
     return int(sum(np.prod(leaf.shape) for leaf in jax.tree.leaves(v.get("params", {}))))
 
 
-def flops(model: nn.Module, input_shape) -> int:
+def flops(model, input_shape) -> int:
     """Multiply-accumulates of one forward pass of one example ``(H, W, C)`` through ``model``.
 
-    Every ``nn.Conv`` and ``nn.Dense`` is counted (module docstring); the shapes come from an
-    abstract evaluation (nothing is computed). ValueError if the model has neither.
+    Read from the model's program (``dependency.program_macs``): every convolution and every matrix
+    product, so a transformer's attention products count as well as its dense layers; the shapes come
+    from an abstract trace (nothing is computed). Works for any Linen or NNX model, or a
+    :class:`~ssvepjax.pruning.dependency.PrunedModel` with its variables given as ``(model, variables)``.
+    ValueError if the program has neither a convolution nor a matrix product.
     """
     shape = _check_shape(input_shape)
-
-    def run():
-        x = jnp.zeros((1, *shape))
-        v = model.init(jax.random.key(0), x)
-        _, state = model.apply(v, x, capture_intermediates=lambda m, _: isinstance(m, (nn.Conv, nn.Dense)),
-                               mutable=["intermediates"])
-        return v.get("params", {}), state.get("intermediates", {})
-
-    params, inter = jax.eval_shape(run)
-    kernels = {_keys(p)[:-1]: leaf.shape for p, leaf in jax.tree_util.tree_flatten_with_path(params)[0]
-               if _keys(p)[-1] == "kernel"}
-    total, found = 0, 0
-    for p, out in jax.tree_util.tree_flatten_with_path(inter)[0]:
-        keys = tuple(k for k in _keys(p) if k != "__call__" and not k.isdigit())
-        k = kernels.get(keys)
-        if k is None:
-            continue
-        found += 1
-        # Conv kernels are [kh, kw, c_in / groups, c_out]; Dense kernels [d_in, d_out]. The output holds
-        # one position per spatial site (1 for Dense): MACs = sites * prod(kernel).
-        sites = int(np.prod(out.shape[1:-1])) if out.ndim > 2 else 1
-        total += sites * int(np.prod(k))
-    if found == 0:
-        raise ValueError("model has no nn.Conv or nn.Dense layer to count")
+    if isinstance(model, tuple):
+        m, v = model
+        total = program_costs(lambda v, x: m.apply(v, x), shape, v)["macs"]
+    else:
+        total = program_costs(model, shape, train=False)["macs"] if _takes_train(model) else \
+            program_costs(model, shape)["macs"]
+    if total == 0:
+        raise ValueError("model has no convolution or matrix product (no nn.Conv or nn.Dense layer) to count")
     return int(total)
+
+
+def _takes_train(model) -> bool:
+    import inspect
+
+    try:
+        return "train" in inspect.signature(type(model).__call__).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def forward_time(model: nn.Module, variables: dict, input_shape, *, batch_size: int = 256, repeats: int = 5) -> float:

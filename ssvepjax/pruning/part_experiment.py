@@ -30,7 +30,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ssvepjax.data.datasets import load_dataset
-from ssvepjax.models.cifar_resnet import ModelConfig
+from ssvepjax.models.cifar_resnet import ModelConfig, resnet_blocks
 from ssvepjax.pruning._store import ResultStore, write_csv, write_json
 from ssvepjax.pruning.baselines import random_scores
 from ssvepjax.pruning.finetune import accuracy, recalibrate_bn
@@ -233,7 +233,7 @@ def interpretability(config: GroundTruthConfig, seed: int, out_dir, *, progress:
     topo = topology(model)
     share = {k: s[0] for k, s in part_shares({"tag1": scores["tag1"], "tag2": scores["tag2"]}).items()}
     ratio = {k: scores["tag_intermodulation"][k] / (scores["tag_harmonic"][k] + _EPS) for k in scores["tag1"]}
-    view = [topo.stream_layers(s)[-1] for s in (1, 2)]
+    view = [f"stage{s + 1}_block{resnet_blocks(model.depth) - 1}/conv2" for s in (1, 2)]  # last of stages 2, 3
     maps = store.load_arrays(f"maps_s{seed}")
     images = data.test_images[:config.view_images]
     if maps is None:

@@ -1,156 +1,126 @@
-"""Dependency-aware structured pruning of CIFAR ResNets: coupled channel groups, keep masks, smaller models.
+"""Dependency-aware structured pruning of any model: coupled channel groups, keep masks, smaller models.
 
-A residual addition couples the channels it joins: in stage ``s`` the stem (stage 1) and the second
-conv of every block write into one residual stream, so channel ``j`` of all of them is one channel,
-and an option-A shortcut carries it on into the next stage's stream (channel ``j`` of stage 1 is
-channel ``j + w1/2`` of stage 2 in the standard network). Removing the second conv's filter ``j``
-alone silences only that conv's contribution: the shortcut keeps the channel alive. So:
+The groups come from the model's own program (``pruning.dependency``): a residual addition couples the
+channels it joins, so in a CIFAR ResNet the stem and the second conv of every block of a stage write into
+one residual stream, and an option-A shortcut carries channel ``j`` on into the next stage's stream
+(channel ``j + w1/2`` of stage 2 in the standard network); removing the second conv's filter ``j`` alone
+would silence only that conv's contribution while the shortcut keeps the channel alive. A ResNet-50's
+projection shortcuts, a ViT's residual stream, its attention heads and its MLP units, grouped and
+depthwise convolutions and concatenations are followed the same way. So:
 
 - a :class:`Group` is the set of ``(layer, filter)`` pairs that are pruned together: one filter of a
-  block's first conv (internal channel: pruned alone), or one residual-stream channel followed
-  through every stage it reaches (the stem's or a stage's second convs, and the next stages'
-  second convs at the channels its shortcut lands on);
-- ``policy="grouped"`` prunes both kinds; ``policy="internal"`` prunes only first convs and leaves
-  every residual stream alone (as Li et al. 2017 do for ResNet-56);
+  layer whose outputs no other kernel shares (a block's first conv, an MLP hidden unit, an attention
+  head's ``qkv`` columns), or one residual-stream channel followed through every layer it reaches;
+- ``policy="grouped"`` prunes both kinds; ``policy="internal"`` prunes only groups inside one layer and
+  leaves every residual stream alone (as Li et al. 2017 do for ResNet-56);
 - :func:`keep_masks` turns per-filter scores into keep masks that respect the groups, with a per-set
-  budget (every first conv and every stream family loses the same share) or a global one (all
-  groups ranked together, by score divided by the layer's mean score);
-- :func:`apply_masks` zeroes the removed filters (same shapes, for fast one-shot evaluation) and
-  :func:`prune` builds the physically smaller ``CifarResNet`` and its variables. Both give the same
-  outputs up to float rounding (tests check this).
+  budget (every layer and every stream family loses the same share) or a global one (all groups
+  ranked together, by score divided by the layer's mean score);
+- :func:`apply_masks` zeroes the removed groups (same shapes, for fast one-shot evaluation) and
+  :func:`prune` builds the physically smaller model: a ``CifarResNet`` with explicit widths for the
+  CIFAR ResNets (trainable as before), otherwise a :class:`~ssvepjax.pruning.dependency.PrunedModel`
+  that re-runs the traced program with the smaller arrays. Both give the same outputs up to float
+  rounding (tests check this), except through a layer norm over a pruned stream (its mean counts the
+  zeroed channels of the masked model).
+
+``model`` is a library model (``CifarResNet``, ``ImageNetResNet``, ``VisionTransformer``: traced on a
+small input), or, for any other Linen or NNX model, the :class:`DependencyGraph` of
+``pruning.trace(model, variables, input_shape)``.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 from collections.abc import Mapping
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from ssvepjax.models.cifar_resnet import CifarResNet, conv_layer_names, layer_widths, resnet_blocks
+from ssvepjax.models.cifar_resnet import CifarResNet, resnet_blocks
+from ssvepjax.models.resnet50 import ImageNetResNet
+from ssvepjax.models.vit import VisionTransformer
+from ssvepjax.pruning.dependency import DependencyGraph, Group, trace
 
 __all__ = [
-    "BUDGETS", "POLICIES", "Group", "Topology", "apply_masks", "channel_groups", "check_scores",
-    "group_scores", "keep_masks", "prune", "removed_filters", "topology",
+    "BUDGETS", "POLICIES", "Group", "apply_masks", "channel_groups", "check_scores", "group_scores",
+    "keep_masks", "prune", "removed_filters", "topology",
 ]
 
 POLICIES = ("grouped", "internal")
 BUDGETS = ("layer", "global")
 
 
-@dataclasses.dataclass(frozen=True)
-class Topology:
-    """The channel structure of a CIFAR ResNet.
+def _input_channels(variables, *path) -> int:
+    try:
+        node = variables["params"]
+        for k in path:
+            node = node[k]
+        return int(np.shape(node)[-2])
+    except (KeyError, TypeError, IndexError):
+        return 3
 
-    Attributes:
-        depth, num_classes, width, act: the ``CifarResNet`` settings.
-        layers: conv layer names in forward order.
-        widths: filters of each layer ``[len(layers)]``.
-        shortcut_channels: for the stage transitions 1 -> 2 and 2 -> 3, the channel of the wider stream
-            that each channel of the narrower one lands on.
+
+@functools.lru_cache(maxsize=64)
+def _traced(model, input_shape) -> DependencyGraph:
+    graph = trace(model, None, input_shape)
+    if isinstance(model, CifarResNet):
+        graph.shortcut_channels = _cifar_shortcuts(graph, model)
+    return graph
+
+
+def topology(model, variables=None) -> DependencyGraph:
+    """The traced :class:`DependencyGraph` of a model (``layers``, ``widths``, ``groups``, ``width_of``).
+
+    Args:
+        model: a ``CifarResNet``, ``ImageNetResNet`` or ``VisionTransformer`` (traced on a small
+            input: 8 x 8, 32 x 32, two patches square), or a graph from ``pruning.trace`` (returned as is).
+        variables: optional variables, to read the number of input channels from.
     """
-
-    depth: int
-    num_classes: int
-    width: int
-    act: str
-    layers: tuple[str, ...]
-    widths: tuple[int, ...]
-    shortcut_channels: tuple[tuple[int, ...], tuple[int, ...]]
-
-    @property
-    def n_blocks(self) -> int:
-        return resnet_blocks(self.depth)
-
-    def width_of(self, layer: str) -> int:
-        return self.widths[self.layers.index(layer)]
-
-    def stream_layers(self, stage: int) -> list[str]:
-        """Layers that write into the residual stream of ``stage`` (0, 1, 2)."""
-        out = ["stem"] if stage == 0 else []
-        return out + [f"stage{stage + 1}_block{b}/conv2" for b in range(self.n_blocks)]
-
-    def stream_width(self, stage: int) -> int:
-        return self.width_of(self.stream_layers(stage)[-1])
-
-    def input_stream(self, layer: str) -> int | None:
-        """The stream a first conv reads (None for the stem, which reads the image, and second convs)."""
-        if not layer.endswith("/conv1"):
-            return None
-        s, b = int(layer[5]) - 1, int(layer.split("_block")[1].split("/")[0])
-        return s - 1 if (s > 0 and b == 0) else s
-
-    def stream_of(self, layer: str) -> int | None:
-        """The stream a layer writes into (None for first convs, whose channels are internal)."""
-        if layer == "stem":
-            return 0
-        return int(layer[5]) - 1 if layer.endswith("/conv2") else None
-
-    def build(self, widths=None, shortcut_channels=None) -> CifarResNet:
-        """A ``CifarResNet`` with this topology's settings and the given (or this topology's) widths."""
-        return CifarResNet(self.depth, self.num_classes, self.width, self.act,
-                           tuple(widths or self.widths), tuple(tuple(c) for c in (shortcut_channels
-                                                                                   or self.shortcut_channels)))
-
-
-def topology(model) -> Topology:
-    """The :class:`Topology` of a ``CifarResNet`` (standard or pruned); ValueError for any other model."""
-    if not isinstance(model, CifarResNet):
-        raise ValueError(f"structured pruning supports ssvepjax CifarResNet models, got {type(model).__name__}")
-    widths = layer_widths(model.depth, model.width, model.widths)
-    layers = tuple(conv_layer_names(model.depth))
-    n = resnet_blocks(model.depth)
-    streams = [widths[0], widths[2 + 2 * n], widths[2 + 4 * n]]
-    if model.shortcut_channels is None:
-        sc = []
-        for s in range(2):
-            pad = streams[s + 1] - streams[s]
-            if pad < 0:
-                raise ValueError(f"stage {s + 2} is narrower than stage {s + 1}: set shortcut_channels")
-            sc.append(tuple(range(pad // 2, pad // 2 + streams[s])))
+    if isinstance(model, DependencyGraph):
+        return model
+    if isinstance(model, CifarResNet):
+        shape = (8, 8, _input_channels(variables, "stem", "conv", "kernel"))
+    elif isinstance(model, ImageNetResNet):
+        shape = (32, 32, _input_channels(variables, "stem", "conv", "kernel"))
+    elif isinstance(model, VisionTransformer):
+        p, side = model.patch_size, 2
+        if variables is not None and "pos_embedding" in variables.get("params", {}):
+            # The position embeddings fix the number of patches the variables were made for.
+            side = int(round(np.sqrt(np.shape(variables["params"]["pos_embedding"])[1] - int(model.class_token))))
+        shape = (side * p, side * p, _input_channels(variables, "patch_embed", "kernel"))
     else:
-        sc = [tuple(int(c) for c in t) for t in model.shortcut_channels]
-    return Topology(model.depth, model.num_classes, model.width, model.act, layers, widths, (sc[0], sc[1]))
+        raise ValueError(f"model must be a CifarResNet, ImageNetResNet or VisionTransformer, or the graph of "
+                         f"pruning.trace(model, variables, input_shape) for any other Linen or NNX model; got "
+                         f"{type(model).__name__}")
+    return _traced(model, shape)
 
 
-@dataclasses.dataclass(frozen=True)
-class Group:
-    """Filters that are pruned together.
-
-    Attributes:
-        members: ``(layer, filter)`` pairs.
-        family: the budget set the group belongs to: the first conv's layer name for an internal
-            channel, ``"stream1"``, ``"stream2"`` or ``"stream3"`` for a residual channel that starts in
-            that stage.
-    """
-
-    members: tuple[tuple[str, int], ...]
-    family: str
+def _cifar_shortcuts(graph: DependencyGraph, model: CifarResNet) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Where each stream channel of stages 1 and 2 lands in the next stage, read from the traced groups."""
+    n = resnet_blocks(model.depth)
+    where = {m: g for g in graph.groups for m in g.members}
+    out = []
+    for s in (1, 2):
+        last, nxt = f"stage{s}_block{n - 1}/conv2", f"stage{s + 1}_block0/conv2"
+        sc = []
+        for j in range(graph.width_of(last)):
+            lands = [c for layer, c in where[(last, j)].members if layer == nxt]
+            if len(lands) != 1:
+                raise ValueError(f"stream channel {j} of stage {s} lands on {len(lands)} channels of stage {s + 1}")
+            sc.append(lands[0])
+        out.append(tuple(sc))
+    return out[0], out[1]
 
 
 def channel_groups(model, policy: str = "grouped") -> list[Group]:
-    """Every prunable :class:`Group` of a ``CifarResNet`` under ``policy`` (``"grouped"`` or ``"internal"``)."""
+    """Every prunable :class:`Group` of a model under ``policy`` (``"grouped"`` or ``"internal"``)."""
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
-    topo = topology(model)
-    groups = [Group(((layer, j),), layer) for layer in topo.layers if layer.endswith("/conv1")
-              for j in range(topo.width_of(layer))]
+    groups = topology(model).groups
     if policy == "internal":
-        return groups
-    reached = [set(), set(), set()]
-    for start in range(3):
-        for j in range(topo.stream_width(start)):
-            if j in reached[start]:
-                continue
-            members, c = [], j
-            for s in range(start, 3):
-                reached[s].add(c)
-                members += [(layer, c) for layer in topo.stream_layers(s)]
-                if s < 2:
-                    c = topo.shortcut_channels[s][c]
-            groups.append(Group(tuple(members), f"stream{start + 1}"))
-    return groups
+        return [g for g in groups if not g.family.startswith("stream")]
+    return list(groups)
 
 
 def check_scores(scores: Mapping[str, np.ndarray], model) -> dict[str, np.ndarray]:
@@ -207,9 +177,9 @@ def keep_masks(
     Args:
         scores: ``{layer: [c]}`` importance of each filter (higher = keep); layers without scores
             count as described in :func:`group_scores`.
-        model: the ``CifarResNet``.
-        fraction: share to remove, in [0, 1). With ``budget="layer"`` every budget set (each first
-            conv, and each stream family ``"stream1"``, ``"stream2"``, ``"stream3"``) loses
+        model: as in :func:`topology`.
+        fraction: share to remove, in [0, 1). With ``budget="layer"`` every budget set (the groups
+            inside each layer, e.g. a first conv, and each stream family ``"stream1"``, ...) loses
             ``floor(fraction * its groups)``; a mapping ``{set: fraction}`` gives each set its own
             share (sets not named lose nothing). With ``budget="global"`` it is the share of all conv
             filters of the model to remove; groups are ranked together by :func:`group_scores` and
@@ -218,7 +188,7 @@ def keep_masks(
         policy: ``"grouped"`` or ``"internal"`` (:func:`channel_groups`).
 
     Returns:
-        ``{layer: bool [c]}`` for every conv layer, True = keep. Ties go by group order, so the
+        ``{layer: bool [c]}`` for every prunable layer, True = keep. Ties go by group order, so the
         result is deterministic.
     """
     if budget not in BUDGETS:
@@ -269,13 +239,15 @@ def keep_masks(
     return masks
 
 
-def _check_masks(keep: Mapping[str, np.ndarray], topo: Topology) -> dict[str, np.ndarray]:
+def _check_masks(keep: Mapping[str, np.ndarray], topo: DependencyGraph) -> dict[str, np.ndarray]:
     """Complete and validate keep masks: known layers, right shapes, no empty layer, coupled channels agree."""
+    if not isinstance(keep, Mapping):
+        raise ValueError(f"keep must be a mapping {{layer: bool [c]}}, got {type(keep).__name__}")
     out = {layer: np.ones(w, bool) for layer, w in zip(topo.layers, topo.widths)}
     for name, m in keep.items():
         name = name.removesuffix("/pre").removesuffix("/post")
         if name not in out:
-            raise ValueError(f"keep: unknown layer {name!r}; the model's conv layers are {list(topo.layers)}")
+            raise ValueError(f"keep: unknown layer {name!r}; the model's prunable layers are {list(topo.layers)}")
         m = np.asarray(m)
         if m.shape != out[name].shape or m.dtype != bool:
             raise ValueError(f"keep[{name!r}] must be a bool array of shape {out[name].shape}, got {m.dtype} "
@@ -283,92 +255,73 @@ def _check_masks(keep: Mapping[str, np.ndarray], topo: Topology) -> dict[str, np
         if not m.any():
             raise ValueError(f"keep[{name!r}] removes every filter of the layer; keep at least one")
         out[name] = m
-    for s in range(3):
-        layers = topo.stream_layers(s)
-        ref = out[layers[0]]
-        for layer in layers[1:]:
-            if not np.array_equal(out[layer], ref):
-                raise ValueError(f"keep: {layers[0]} and {layer} write into one residual stream (stage {s + 1}) and "
-                                 f"must keep the same channels (a filter added to a shortcut cannot be removed "
-                                 f"alone; use keep_masks with policy='grouped')")
-        if s < 2:
-            nxt = out[topo.stream_layers(s + 1)[0]]
-            lost = [j for j in np.flatnonzero(ref) if not nxt[topo.shortcut_channels[s][j]]]
-            if lost:
-                raise ValueError(f"keep: stream channels {lost} of stage {s + 1} are kept but the channels their "
-                                 f"shortcut lands on in stage {s + 2} are removed; coupled channels go together")
+    covered = {layer: np.zeros(w, bool) for layer, w in zip(topo.layers, topo.widths)}
+    for g in topo.groups:
+        states = {bool(out[layer][j]) for layer, j in g.members}
+        for layer, j in g.members:
+            covered[layer][j] = True
+        if len(states) > 1:
+            a = next(m for m in g.members if out[m[0]][m[1]])
+            b = next(m for m in g.members if not out[m[0]][m[1]])
+            raise ValueError(f"keep: filter {a[1]} of {a[0]} and filter {b[1]} of {b[0]} are coupled (a residual "
+                             f"stream, a shortcut, a concatenation or a grouped convolution joins them) and must be "
+                             f"kept or removed together (a filter added to a shortcut cannot be removed alone; use "
+                             f"keep_masks with policy='grouped')")
+    for layer, m in out.items():
+        if (~m & ~covered[layer]).any():
+            j = int(np.flatnonzero(~m & ~covered[layer])[0])
+            raise ValueError(f"keep: filter {j} of {layer} cannot be removed (it reaches the model's input or output)")
     return out
 
 
 def removed_filters(keep: Mapping[str, np.ndarray], model) -> float:
-    """Share of the model's conv filters that ``keep`` removes."""
+    """Share of the model's prunable filters (units) that ``keep`` removes."""
     topo = topology(model)
     masks = _check_masks(keep, topo)
     return float(sum(int((~m).sum()) for m in masks.values()) / sum(topo.widths))
 
 
-def _layer_of(path) -> tuple[str, str, str]:
-    keys = [str(getattr(p, "key", p)) for p in path]
-    return "/".join(keys[1:-2]), keys[-2], keys[-1]
+def apply_masks(variables, keep: Mapping[str, np.ndarray], model):
+    """Zero the removed groups: every parameter entry tied to them (kernel columns and the next kernels' rows,
+    batch- or layer-norm scale and bias, biases).
 
-
-def apply_masks(variables: dict, keep: Mapping[str, np.ndarray], model) -> dict:
-    """Zero the removed filters: conv kernel columns and batch-norm scale and bias.
-
-    A removed filter then outputs exactly 0 before any residual addition; with coupled channels
-    removed together (checked) the whole stream channel is 0, so the network computes what
-    :func:`prune`'s smaller network computes. Shapes are unchanged (one compiled program serves
-    every mask).
-    """
-    masks = _check_masks(keep, topology(model))
-
-    def visit(path, leaf):
-        layer, module, leaf_name = _layer_of(path)
-        if layer in masks and module in ("conv", "bn") and leaf_name in ("kernel", "scale", "bias"):
-            return leaf * masks[layer].astype(np.asarray(leaf).dtype)
-        return leaf
-
-    return jax.tree_util.tree_map_with_path(visit, variables)
-
-
-def prune(model, variables: dict, keep: Mapping[str, np.ndarray]) -> tuple[CifarResNet, dict]:
-    """The physically smaller network: a ``CifarResNet`` with explicit widths and its sliced variables.
+    A removed filter then outputs exactly 0 before any residual addition; with coupled channels removed
+    together (checked) the whole stream channel is 0, so the network computes what :func:`prune`'s
+    smaller network computes. Shapes are unchanged (one compiled program serves every mask).
 
     Args:
-        model: the ``CifarResNet`` (standard or already pruned).
-        variables: its variables (``params``, ``batch_stats``).
+        variables: the model's variables (Linen: only the ``params`` collection is changed; NNX: its state).
+        keep: ``{layer: bool [c]}`` (layers not named keep every filter).
+        model: as in :func:`topology`.
+    """
+    topo = topology(model, variables)
+    masks = _check_masks(keep, topo)
+    return topo.mask(variables, topo.removed_components(masks))
+
+
+def prune(model, variables, keep: Mapping[str, np.ndarray]):
+    """The physically smaller network and its sliced variables.
+
+    Args:
+        model: as in :func:`topology` (a ``CifarResNet`` standard or already pruned).
+        variables: its variables (``params``, ``batch_stats``; an NNX model's state).
         keep: ``{layer: bool [c]}`` (layers not named keep every filter); coupled channels must agree.
 
     Returns:
-        ``(smaller_model, smaller_variables)``; parameter tree names are those of ``model``.
+        ``(smaller_model, smaller_variables)`` with the tree structure of ``variables``: a ``CifarResNet``
+        with explicit widths for a CIFAR ResNet; otherwise a ``PrunedModel`` whose ``apply(variables, x)``
+        re-runs the traced program (inference: batch norm with running statistics).
     """
-    topo = topology(model)
+    topo = topology(model, variables)
     masks = _check_masks(keep, topo)
-    stream = [masks[topo.stream_layers(s)[0]] for s in range(3)]
-    in_keep = {}
-    for i, layer in enumerate(topo.layers):
-        if layer == "stem":
-            in_keep[layer] = None
-        elif layer.endswith("/conv1"):
-            in_keep[layer] = stream[topo.input_stream(layer)]
-        else:
-            in_keep[layer] = masks[topo.layers[i - 1]]
+    if not isinstance(model, CifarResNet):
+        return topo.shrink(variables, masks)
+    _, small_v = topo.shrink(variables, masks)
+    stream = [masks["stem"]] + [masks[f"stage{s}_block0/conv2"] for s in (2, 3)]
     new_sc = []
     for s in range(2):
         rank = np.cumsum(stream[s + 1]) - 1
         new_sc.append(tuple(int(rank[topo.shortcut_channels[s][j]]) for j in np.flatnonzero(stream[s])))
-    small = topo.build([int(masks[layer].sum()) for layer in topo.layers], new_sc)
-
-    def visit(path, leaf):
-        layer, module, leaf_name = _layer_of(path)
-        a = np.asarray(leaf)
-        if layer in masks and module == "conv" and leaf_name == "kernel":
-            a = a[..., masks[layer]]
-            return a if in_keep[layer] is None else a[:, :, in_keep[layer], :]
-        if layer in masks and module == "bn":
-            return a[masks[layer]]
-        if layer == "" and module == "head" and leaf_name == "kernel":
-            return a[stream[2]]
-        return a
-
-    return small, jax.tree_util.tree_map_with_path(visit, variables)
+    small = CifarResNet(model.depth, model.num_classes, model.width, model.act,
+                        tuple(int(masks[layer].sum()) for layer in topo.layers), tuple(new_sc))
+    return small, jax.tree.map(jnp.asarray, small_v)

@@ -30,13 +30,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import flax.linen as nn
 import numpy as np
 
 from ssvepjax.analysis.results import measure
 from ssvepjax.analysis.summaries import responding
+from ssvepjax.recording.adapters import linen_fn
 from ssvepjax.streaming.loop import probe_dataset
 
-__all__ = ["BASE_KINDS", "tag_kinds", "tag_scores"]
+__all__ = ["BASE_KINDS", "layer_output_fn", "tag_kinds", "tag_scores", "unit_tag_scores"]
 
 BASE_KINDS = ("harmonic", "intermodulation", "significant", "all")
 
@@ -115,3 +117,48 @@ def tag_scores(
             per_layer[name] = np.maximum(bca, 0.0).sum(0)
         out[k] = per_layer
     return out[kinds[0]] if isinstance(kind, str) else out
+
+
+def _unit_layer(name: str) -> str:
+    """``stage1_block0/conv1/conv/__call__`` -> ``stage1_block0/conv1`` (the names of ``pruning.dependency``)."""
+    parts = [q for q in name.split("/") if q != "__call__"]
+    if len(parts) > 1 and parts[-1] == "conv":
+        parts = parts[:-1]
+    return "/".join(parts)
+
+
+def layer_output_fn(model, variables, layers: Sequence[str], **apply_kwargs) -> Callable:
+    """Per-frame function ``[H, W, C] -> {layer: output [..., c]}`` of the conv and dense layers named ``layers``.
+
+    Each layer's output is what its filters, units or heads write (a conv's channels before batch norm,
+    an MLP's hidden units before the nonlinearity, the ``qkv`` columns of an attention layer), keyed
+    by the layer names of ``pruning.topology(model).layers``. ValueError if a name is not a conv or
+    dense layer of the model.
+    """
+    wanted = set(layers)
+    inner = linen_fn(model, variables, capture_intermediates=lambda m, _: isinstance(m, (nn.Conv, nn.Dense)),
+                     **apply_kwargs)
+
+    def fn(frame):
+        acts = inner(frame)
+        out = {_unit_layer(k): a for k, a in acts.items() if _unit_layer(k) in wanted}
+        missing = sorted(wanted - set(out))
+        if missing:
+            raise ValueError(f"layers: {missing} are not conv or dense layers of the model")
+        return out
+
+    return fn
+
+
+def unit_tag_scores(model, variables, images, masks, design, kind="harmonic", *, graph=None, **apply_kwargs) -> dict:
+    r"""Tag score of every prunable filter, hidden unit and attention ``qkv`` column: ``{layer: [c]}``.
+
+    The scores of :func:`tag_scores` (same ``kind``\ s) read from each prunable layer's own output
+    (:func:`layer_output_fn`), for every layer of ``graph`` (default ``pruning.topology(model)``), so
+    ``keep_masks`` takes them as they are and ``group_scores`` gives one score per group (a head's is the
+    mean of its query, key and value columns, each divided by its layer's mean).
+    """
+    from ssvepjax.pruning.structure import topology
+
+    layers = (graph if graph is not None else topology(model, variables)).layers
+    return tag_scores(layer_output_fn(model, variables, layers, **apply_kwargs), images, masks, design, kind)
