@@ -139,6 +139,7 @@ from ssvepjax.stats import coefficient_moments as coefficient_moments
 from ssvepjax.stats import fdr_bh as fdr_bh
 from ssvepjax.stats import hotelling_from_moments as hotelling_from_moments
 from ssvepjax.stats import hotelling_t2 as hotelling_t2
+from ssvepjax.stats import merge_amplitude_moments as merge_amplitude_moments
 from ssvepjax.stats import merge_moments as merge_moments
 from ssvepjax.streaming import Reduction as Reduction
 from ssvepjax.streaming import enable_compilation_cache as enable_compilation_cache
