@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 import ssvepjax as sj
+from ssvepjax._locks import exclusive_lock
+from ssvepjax.report.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["run", "--dataset", "digits", "--depth", "8", "--width", "4", "--epochs", "1", "--n-images", "2",
@@ -37,34 +39,39 @@ def _leaves(tree):
 
 
 @pytest.mark.slow
-def test_concurrent_runs_share_one_model_and_refuse_a_shared_out(tmp_path):
-    # Three runs at once with the same settings, none cached: two into one --out, one into another. The model is
-    # trained once (the others wait for it and restore it), and the --out in use is refused in one line.
+def test_concurrent_runs_share_one_model(tmp_path):
+    # Two runs at once with the same settings, neither cached: the model is trained once (the other waits for it
+    # and restores it), and both write the same results.
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     cache = tmp_path / "cache"
-    outs = [tmp_path / "a", tmp_path / "a", tmp_path / "b"]
+    outs = [tmp_path / "a", tmp_path / "b"]
     procs = [subprocess.Popen([sys.executable, "-m", "ssvepjax.report.cli", *TINY, "--out", str(o), "--cache-dir",
                                str(cache)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for o in outs]
-    done = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in procs]
-    for p in procs:
-        p.stdout.close()
-        p.stderr.close()
-    rc = [d[0] for d in done]
-    assert rc[2] == 0, done[2][2]
-    assert sorted(rc[:2]) in ([0, 0], [0, 2]), [d[2] for d in done]
-    if 2 in rc[:2]:
-        err = done[rc.index(2)][2].strip().splitlines()
-        assert len(err) == 1 and "is in use by another ssvepjax run" in err[0]
-    ok = [d for d in done if d[0] == 0]
-    assert sum("(trained now)" in d[1] for d in ok) == 1  # one trainer; the others restored its model
-    reports = [json.loads((o / "report.json").read_text()) for o in (tmp_path / "a", tmp_path / "b")]
+    done = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [d[1] for d in done]
+    assert sum("(trained now)" in d[0] for d in done) == 1  # one trainer; the other restored its model
+    reports = [json.loads((o / "report.json").read_text()) for o in outs]
     assert reports[0]["model"]["checkpoint"] == reports[1]["model"]["checkpoint"]
     assert reports[0]["model"]["test_accuracy"] == reports[1]["model"]["test_accuracy"]
-    with np.load(tmp_path / "a" / "neuron_components.npz") as za, \
-            np.load(tmp_path / "b" / "neuron_components.npz") as zb:
-        assert za.files == zb.files and all(np.array_equal(za[k], zb[k], equal_nan=True) for k in za.files)
+    assert sorted(r["model"]["restored_from_cache"] for r in reports) == [False, True]
+    with np.load(outs[0] / "neuron_components.npz") as za, np.load(outs[1] / "neuron_components.npz") as zb:
+        assert za.files == zb.files
+        for k in za.files:
+            assert np.array_equal(za[k], zb[k], equal_nan=za[k].dtype.kind == "f"), k
     assert len(list((cache / "models").glob("*.lock"))) == 1
+
+
+def test_a_second_run_into_the_same_out_refuses_in_one_line(tmp_path, capsys):
+    out = tmp_path / "run"
+    held = exclusive_lock(out / ".ssvepjax-run.lock", "held by this test")  # as a running `ssvepjax run` holds it
+    try:
+        assert main(TINY + ["--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 2
+    finally:
+        held.close()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--out {out} is in use by another ssvepjax run" in err[0] and "pid" in err[0]
+    assert not (out / "report.json").exists()
 
 
 def test_damaged_model_cache_is_trained_again(tmp_path, capsys):
