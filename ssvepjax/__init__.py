@@ -100,6 +100,7 @@ from ssvepjax.report import job_parser as job_parser
 from ssvepjax.report import job_settings as job_settings
 from ssvepjax.report import load_model as load_model
 from ssvepjax.report import markdown_table as markdown_table
+from ssvepjax.report import resumable_step as resumable_step
 from ssvepjax.report import run_script as run_script
 from ssvepjax.report import write_csv as write_csv
 from ssvepjax.report import write_json as write_json

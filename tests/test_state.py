@@ -110,3 +110,21 @@ def test_damaged_probe_checkpoint_starts_again(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "probe checkpoint" in err[0] and "starting it again" in err[0]
         assert all(np.array_equal(a, b) for a, b in zip(_leaves(want), _leaves(got)))
+
+
+def test_resumable_step_reads_a_finished_step_back(tmp_path, capsys):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"f1": float("nan"), "any": np.float32(0.5), "n": np.int64(3), "rows": np.arange(2), 160: float("inf")}
+
+    first = sj.resumable_step(tmp_path, "step", compute)
+    again = sj.resumable_step(tmp_path, "step", compute)
+    assert len(calls) == 1 and np.isnan(first["f1"]) and np.isnan(again["f1"])
+    assert {k: v for k, v in first.items() if k != "f1"} == {k: v for k, v in again.items() if k != "f1"}
+    assert again["160"] == float("inf") and again["any"] == 0.5 and again["rows"] == [0, 1]
+    _cut(tmp_path / "step.json")
+    capsys.readouterr()
+    assert sj.resumable_step(tmp_path, "step", compute)["n"] == 3 and len(calls) == 2
+    assert "is damaged: computing it again" in capsys.readouterr().out

@@ -72,9 +72,9 @@ def defined_units(res: LayerResult, design: Design, rule: str | None = None) -> 
     The z rule cannot decide where there is no noise estimate (fewer than ``n_neighbors`` noise bins around
     the component, as at f1 with T = 160 frames: BCA is NaN), nor where z is NaN for a unit with an amplitude
     (0 / 0: the noise window equals it with no spread); a unit with amplitude 0 and a noise estimate is "no"
-    (z = 0 / 0 there, but no amplitude exceeds its noise). The amplitude test decides wherever its p-value is a number. Fractions of
-    units (:func:`significance_summary`) are over the defined units and NaN where none is: an undefined
-    measure is never counted as "does not respond".
+    (z = 0 / 0 there, but no amplitude exceeds its noise). The amplitude test decides wherever its p-value is
+    a number. Fractions of units (:func:`significance_summary`) are over the defined units and NaN where none
+    is: an undefined measure is never counted as "does not respond".
     """
     rule = rule or design.significance
     m = res.neuron["z"].shape[0]
