@@ -74,6 +74,7 @@ def test_a_second_run_into_the_same_out_refuses_in_one_line(tmp_path, capsys):
     assert not (out / "report.json").exists()
 
 
+@pytest.mark.slow  # trains a tiny model twice
 def test_damaged_model_cache_is_trained_again(tmp_path, capsys):
     data = sj.load_dataset("digits", max_train=64, n_test=50)
     args = (data, sj.ModelConfig(depth=8, width=4), sj.TrainConfig(epochs=1, batch_size=32))

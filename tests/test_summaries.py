@@ -148,7 +148,8 @@ def test_undefined_z_is_not_counted_as_no():
     assert s["defined"]["f1"] == 0 and s["z_rule"]["defined"]["f1"] == 0
     assert np.isnan(s["f2"]) and np.isnan(s["per_component"]["f2-f1"])  # the f1, f2 and f2-f1
     assert np.isnan(s["harmonic_order"][1])  # no fundamental is defined: no mean over them
-    # A component whose z is defined still counts every unit, the silent one as "no".
+    # A component whose z is defined still counts every unit, the silent one (0 / 0) as "no".
+    assert s["z_rule"]["any_intermodulation"] == pytest.approx(1 / 3)  # over the IM components z can test
     assert s["defined"]["f1+f2"] == 3 and s["per_component"]["f1+f2"] == pytest.approx(1 / 3)
     # At T = 240 every unit is defined at f1, the silent one too, and the fraction is that of the old code.
     ok = S.layer_summary(_layer(np.stack([2.0 * _gains()[:, 0], 0.0 * _gains()[:, 0]], 1)), DESIGN)

@@ -70,18 +70,16 @@ def defined_units(res: LayerResult, design: Design, rule: str | None = None) -> 
     """``bool [m, n_units]``: where ``rule`` (default the design's) can decide whether a unit responds.
 
     The z rule cannot decide where there is no noise estimate (fewer than ``n_neighbors`` noise bins around
-    the component, as at f1 with T = 160 frames: BCA is NaN), nor where z is NaN for a unit with an amplitude
-    (0 / 0: the noise window equals it with no spread); a unit with amplitude 0 and a noise estimate is "no"
-    (z = 0 / 0 there, but no amplitude exceeds its noise). The amplitude test decides wherever its p-value is
-    a number. Fractions of units (:func:`significance_summary`) are over the defined units and NaN where none
-    is: an undefined measure is never counted as "does not respond".
+    the component, as at f1 with T = 160 frames: BCA is NaN); where there is one, a z of 0 / 0 (an amplitude
+    equal to a noise window with no spread, e.g. a silent unit) is a defined "no": the amplitude does not
+    exceed its noise. The amplitude test decides wherever its p-value is a number. Fractions of units
+    (:func:`significance_summary`) are over the defined units and NaN where none is: an undefined measure is
+    never counted as "does not respond".
     """
     rule = rule or design.significance
     m = res.neuron["z"].shape[0]
     if rule == "z":
-        z = np.asarray(res.neuron["z"], np.float64).reshape(m, -1)
-        noise = ~np.isnan(np.asarray(res.neuron["bca"], np.float64).reshape(m, -1))
-        return noise & (~np.isnan(z) | (np.asarray(res.neuron["amplitude"]).reshape(m, -1) == 0))
+        return ~np.isnan(np.asarray(res.neuron["bca"], np.float64).reshape(m, -1))
     if res.test is None:
         return np.ones((m, res.n_units), bool)
     return ~np.isnan(np.asarray(res.test["p"], np.float64)).reshape(m, -1)
@@ -104,8 +102,9 @@ def _fractions(sig: np.ndarray, design: Design, labels: list[str], row: dict[int
     """Fractions of units responding, per component, per tag, per kind and per intermodulation order.
 
     Over the units where the rule is ``defined`` (:func:`defined_units`; NaN where none is); ``defined``
-    holds the count of those units per component. Means over components skip undefined components; a unit
-    responds at "any" component of a kind if it responds at one, and does not if it is defined at all.
+    holds the count of those units per component. Means over components skip undefined components (no
+    defined unit); so does "any": a unit responds at any component of a kind if it responds at one of the
+    others, does not if it is defined at all of them, and is undefined otherwise.
     """
     comps = design.components
     defined = np.ones_like(sig, bool) if defined is None else np.asarray(defined, bool)
@@ -117,6 +116,7 @@ def _fractions(sig: np.ndarray, design: Design, labels: list[str], row: dict[int
     for kind in (HARMONIC, INTERMODULATION):
         rows = [row[b] for b in unique_bins(comps, kind, include_shared=False)]
         out[f"mean_{kind}"] = _nanmean(frac[rows]) if rows else float("nan")
+        rows = [r for r in rows if defined[r].any()]
         if rows:
             yes = (sig[rows] & defined[rows]).any(0)
             out[f"any_{kind}"] = _fraction(yes, yes | defined[rows].all(0))

@@ -156,12 +156,12 @@ def compare_detections(
     if len(labels) != m or np.shape(moments["mean_re"])[0] != m:
         raise ValueError(f"moments have {np.shape(moments['mean_re'])[0]} bins, bins {m}, labels {len(labels)}: "
                          f"they must match")
-    zm = measures_at(mean_amplitude, list(bins), design.noise, measures=("amplitude", "bca", "z"),
+    zm = measures_at(mean_amplitude, list(bins), design.noise, measures=("bca", "z"),
                      exclude=design.excluded_bins())
-    z, bca, a = (np.asarray(zm[k], np.float64).reshape(m, -1) for k in ("z", "bca", "amplitude"))
+    z, bca = (np.asarray(zm[k], np.float64).reshape(m, -1) for k in ("z", "bca"))
     zs = np.nan_to_num(z, nan=-np.inf) > thr
-    # As in analysis.summaries.defined_units: no noise estimate (BCA NaN), or 0/0 for a unit that responds.
-    z_defined = ~np.isnan(bca) & (~np.isnan(z) | (a == 0))
+    # As in analysis.summaries.defined_units: undefined where there is no noise estimate (BCA NaN).
+    z_defined = ~np.isnan(bca)
     hot = tests_from_moments(moments, test="hotelling", alpha=alpha)
     circ = tests_from_moments(moments, test="circular", alpha=alpha)
     amp_reject = None
