@@ -60,14 +60,22 @@ def main(argv=None) -> dict:
     table, sig, seconds = {}, {}, {}
     for name, cond in conds.items():
         t1 = time.time()
-        results = sj.run_condition(cond, images, design, progress=cfg.progress)
-        table[name] = {n: sj.layer_summary(results[n], design, top_k=1) for n in include}
-        for s in table[name].values():
-            s.pop("strongest_units")
-        if name in ("trained", "swapped"):
-            sig[name] = sj.tag_significance(results, design)
-        del results
-        seconds[name] = round(time.time() - t1, 1)
+
+        def step(name=name, cond=cond, t1=t1):
+            results = sj.run_condition(cond, images, design, progress=cfg.progress)
+            summaries = {n: sj.layer_summary(results[n], design, top_k=1) for n in include}
+            for s in summaries.values():
+                s.pop("strongest_units")
+            return {"table": summaries, "seconds": round(time.time() - t1, 1),
+                    "sig": sj.tag_significance(results, design) if name in ("trained", "swapped") else None}
+
+        # Each finished condition is stored under steps/: a killed run resumes after the last one.
+        key = design.key(trained.checkpoint_dir, cfg.n_images, name, include)
+        done = sj.resumable_step(out / "steps", f"{name}-{key}", step)
+        table[name] = done["table"]
+        if done["sig"] is not None:
+            sig[name] = {k: np.asarray(v, bool) for k, v in done["sig"].items()}
+        seconds[name] = done["seconds"]
         print(f"{name}: {seconds[name]} s", flush=True)
     following = sj.part_following(sig["trained"], sig["swapped"]) if len(sig) == 2 else {}
     means = condition_means(table)

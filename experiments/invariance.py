@@ -58,14 +58,21 @@ def main(argv=None) -> dict:
     frames = FRAMES[:2] if cfg.quick else FRAMES
     noise_levels = NOISE[1:2] if cfg.quick else NOISE
     clean, noisy = {}, {}
+    # Each finished recording length and noise level is stored under steps/: a killed run resumes after it.
+    steps = out / "steps"
     for n_frames in frames:
         design = dataclasses.replace(cfg.design, tags=dataclasses.replace(cfg.design.tags, n_frames=n_frames))
-        clean[n_frames] = summarise(sj.analyse(fn, images, masks, design, progress=cfg.progress), design)
+        key = design.key(trained.checkpoint_dir, cfg.n_images, tuple(layers))
+        clean[n_frames] = sj.resumable_step(steps, f"clean-{key}", lambda d=design: summarise(
+            sj.analyse(fn, images, masks, d, progress=cfg.progress), d))
         zdesign = dataclasses.replace(design, significance="z")
         for level in noise_levels if n_frames == 240 else noise_levels[-1:]:
-            spec = sj.probe_dataset(fn, images, masks, zdesign, one_period=False, pixel_noise=level, noise_seed=0,
-                                    progress=cfg.progress)
-            noisy[f"{n_frames}/{level:g}"] = summarise(sj.measure(spec, zdesign), zdesign)
+            def noisy_step(level=level, zdesign=zdesign):
+                spec = sj.probe_dataset(fn, images, masks, zdesign, one_period=False, pixel_noise=level, noise_seed=0,
+                                        progress=cfg.progress)
+                return summarise(sj.measure(spec, zdesign), zdesign)
+
+            noisy[f"{n_frames}/{level:g}"] = sj.resumable_step(steps, f"noisy{level:g}-{key}", noisy_step)
         print(f"T = {n_frames}: {round(time.time() - t0)} s", flush=True)
     report = {"experiment": "invariance", "settings": sj.job_settings(cfg, data, trained), "layers": layers,
               "frames": list(frames), "noise_levels": list(noise_levels),

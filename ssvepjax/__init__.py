@@ -100,6 +100,7 @@ from ssvepjax.report import job_parser as job_parser
 from ssvepjax.report import job_settings as job_settings
 from ssvepjax.report import load_model as load_model
 from ssvepjax.report import markdown_table as markdown_table
+from ssvepjax.report import resumable_step as resumable_step
 from ssvepjax.report import run_script as run_script
 from ssvepjax.report import write_csv as write_csv
 from ssvepjax.report import write_json as write_json
@@ -139,6 +140,7 @@ from ssvepjax.stats import coefficient_moments as coefficient_moments
 from ssvepjax.stats import fdr_bh as fdr_bh
 from ssvepjax.stats import hotelling_from_moments as hotelling_from_moments
 from ssvepjax.stats import hotelling_t2 as hotelling_t2
+from ssvepjax.stats import merge_amplitude_moments as merge_amplitude_moments
 from ssvepjax.stats import merge_moments as merge_moments
 from ssvepjax.streaming import Reduction as Reduction
 from ssvepjax.streaming import enable_compilation_cache as enable_compilation_cache

@@ -423,3 +423,46 @@ def test_moments_errors(rng):
         stats.hotelling_from_moments(stats.coefficient_moments(z[:2]))
     with pytest.raises(ValueError, match="keys"):
         stats.circular_from_moments({"n": 3})
+
+
+# ----------------------------------------------------------------------------------------------
+# The amplitude test's moments (issue 24): count, mean and M2 merged with Chan et al.'s update.
+
+
+def test_amplitude_test_identical_samples_are_infinite():
+    # sum(r^2) - n mean^2 in float32 left a "variance" of rounding: t = 5494 for six samples of 0.3.
+    _, t, p = stats.amplitude_test(stats.amplitude_moments(np.full((6, 3), [0.3, 0.7, 1e-6], np.float32)), 1e-4)
+    assert np.asarray(t).tolist() == [np.inf, np.inf, -np.inf] and np.asarray(p).tolist() == [0.0, 0.0, 1.0]
+    # Merged chunk by chunk (as devices and processes do) and image by image (Welford), still no spread.
+    merged = functools.reduce(stats.merge_amplitude_moments,
+                              [stats.amplitude_moments(np.full((k, 1), 0.3, np.float32)) for k in (1, 2, 3)])
+    assert float(merged["n"]) == 6 and np.isinf(stats.amplitude_test(merged, 1e-4)[1]).all()
+
+
+@pytest.mark.parametrize("split", [None, (5, 1, 10), (1,) * 16])
+def test_amplitude_test_small_spread_matches_scipy(split):
+    # Spread 1e-4 of the mean: the old float32 sum of squares was off by tens of percent here.
+    rng = np.random.default_rng(3)
+    r = (0.5 * (1 + 1e-4 * rng.standard_normal((16, 40)))).astype(np.float32)
+    if split is None:
+        m = stats.amplitude_moments(r)
+    else:
+        edges = np.cumsum((0,) + split)
+        m = functools.reduce(stats.merge_amplitude_moments,
+                             [stats.amplitude_moments(r[a:b]) for a, b in zip(edges[:-1], edges[1:])])
+    mean, t, p = stats.amplitude_test(m, 1e-4)  # the detection limit
+    want = scipy.stats.ttest_1samp(r.astype(np.float64), 1e-4, axis=0, alternative="greater")
+    np.testing.assert_allclose(np.asarray(t), want.statistic, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(mean), r.astype(np.float64).mean(0), rtol=1e-6)
+    assert_close(p, want.pvalue, rtol=1e-3, atol=1e-6)
+
+
+def test_amplitude_moments_weights_drop_padding():
+    r = np.array([[0.2], [0.4], [np.nan]], np.float32)  # a padded last chunk may hold anything
+    m = stats.amplitude_moments(r, np.array([1.0, 1.0, 0.0]))
+    assert float(m["n"]) == 2 and float(stats.moments.moments_mean(m)[0]) == pytest.approx(0.3)
+    assert float(m["m2"][0]) == pytest.approx(0.02)
+    with pytest.raises(ValueError, match="weights"):
+        stats.amplitude_moments(r, np.ones(2))
+    with pytest.raises(ValueError, match="moments"):
+        stats.amplitude_test({"n": 3.0, "shift": np.array([np.nan]), "sum": np.zeros(1), "m2": np.zeros(1)}, 0.0)

@@ -130,3 +130,27 @@ def test_markdown_table():
     assert lines[3] == "| b | - | - |"
 
 
+
+
+def test_undefined_z_is_not_counted_as_no():
+    # Issue 24: at T = 160 the z rule has no noise estimate at f1 (fewer than 10 noise bins fit beside it once
+    # the components are excluded): z is NaN, and the old summary reported "0.0 of units respond" there.
+    design = sj.Design(sj.TagConfig(n_frames=160), significance="z")
+    g = np.asarray(sj.gains(design.tags.freqs_hz, fps=design.tags.fps, n_frames=160), np.float64)
+    series = np.stack([g[:, 0] * g[:, 1], 2.0 * g[:, 0], 0.0 * g[:, 0]], 1)  # f1*f2, f1 only, silent
+    _, amp = sj.amplitude_spectrum(series.astype(np.float32), design.tags.fps)
+    res = sj.measure({"layer": amp}, design)["layer"]
+    row = S.component_row(design, "f1")
+    z = np.asarray(res.neuron["z"])[row]
+    assert np.isnan(z[:2]).all()  # the premise: f1's z is undefined for the two responding units
+    s = S.layer_summary(res, design)
+    assert np.isnan(s["f1"]) and np.isnan(s["z_rule"]["f1"]) and np.isnan(s["per_component"]["f1"])
+    assert s["defined"]["f1"] == 0 and s["z_rule"]["defined"]["f1"] == 0
+    assert np.isnan(s["f2"]) and np.isnan(s["per_component"]["f2-f1"])  # the issue's f1, f2 and f2-f1
+    assert np.isnan(s["harmonic_order"][1])  # no fundamental is defined: no mean over them
+    # A component whose z is defined still counts every unit, the silent one (0 / 0) as "no".
+    assert s["z_rule"]["any_intermodulation"] == pytest.approx(1 / 3)  # over the IM components z can test
+    assert s["defined"]["f1+f2"] == 3 and s["per_component"]["f1+f2"] == pytest.approx(1 / 3)
+    # At T = 240 every unit is defined at f1, the silent one too, and the fraction is that of the old code.
+    ok = S.layer_summary(_layer(np.stack([2.0 * _gains()[:, 0], 0.0 * _gains()[:, 0]], 1)), DESIGN)
+    assert ok["f1"] == 0.5 and ok["defined"]["f1"] == 2

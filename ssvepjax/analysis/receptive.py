@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ssvepjax.analysis.results import LayerResult
-from ssvepjax.analysis.summaries import component_row, responding, significant
+from ssvepjax.analysis.summaries import component_row, defined_units, responding, significant
 from ssvepjax.models.cifar_resnet import conv_layer_names, resnet_blocks
 from ssvepjax.spectral.design import Design
 from ssvepjax.tagging.frequency_components import HARMONIC, INTERMODULATION, unique_bins
@@ -130,7 +130,8 @@ def rf_class_summary(
     comps = design.components
     cb, _, _ = design.bins()
     row = {int(b): i for i, b in enumerate(cb)}
-    sig = responding(res, design).reshape(len(cb), *res.unit_shape)  # [m, h, w, c]
+    # 1 responds, 0 does not, NaN undefined (summaries.defined_units): an undefined unit is never a "no".
+    sig = _decided(res, design).reshape(len(cb), *res.unit_shape)  # [m, h, w, c]
     im_rows = [row[b] for b in unique_bins(comps, INTERMODULATION, include_shared=False)]
     h_rows = [row[b] for b in unique_bins(comps, HARMONIC, include_shared=False)]
     if design.significance == "z":
@@ -145,20 +146,43 @@ def rf_class_summary(
         if n_pos:
             s = sig[:, sel]  # [m, n_pos, c]
             for lab in labels:
-                entry[lab] = float(s[component_row(design, lab)].mean())
-            entry["mean_harmonic"] = float(s[h_rows].mean()) if h_rows else float("nan")
-            entry["mean_intermodulation"] = float(s[im_rows].mean()) if im_rows else float("nan")
-            entry["any_intermodulation"] = float(s[im_rows].any(0).mean()) if im_rows else float("nan")
+                entry[lab] = _mean(s[component_row(design, lab)])
+            entry["mean_harmonic"] = _mean([_mean(s[r]) for r in h_rows]) if h_rows else float("nan")
+            entry["mean_intermodulation"] = _mean([_mean(s[r]) for r in im_rows]) if im_rows else float("nan")
+            used = [r for r in im_rows if not np.isnan(s[r]).all()]  # as summaries: undefined components skipped
+            if used:
+                yes = (s[used] == 1).any(0)
+                entry["any_intermodulation"] = _mean(np.where(yes, 1.0, np.where(np.isnan(s[used]).any(0),
+                                                                                  np.nan, 0.0)))
+            else:
+                entry["any_intermodulation"] = float("nan")
             entry["false_positive_rate"] = float(noise[:, sel].mean()) if noise.size else float("nan")
         out[name] = entry
     return out
 
 
+def _decided(res: LayerResult, design: Design) -> np.ndarray:
+    """``[m, n_units]`` 1.0 where a unit responds, 0.0 where it does not, NaN where the rule is undefined."""
+    return np.where(defined_units(res, design), responding(res, design).astype(np.float64), np.nan)
+
+
+def _mean(x) -> float:
+    """The mean of the defined (non-NaN) values; NaN where none is."""
+    x = np.asarray(x, np.float64).ravel()
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if x.size else float("nan")
+
+
 def significance_map(res: LayerResult, design: Design, label: str) -> np.ndarray:
-    """``[h, w]`` fraction of channels that respond (the design's rule) at component ``label``."""
+    """``[h, w]`` fraction of channels that respond (the design's rule) at component ``label``.
+
+    Over the channels where the rule is defined (``summaries.defined_units``); NaN where none is.
+    """
     if len(res.unit_shape) != 3:
         raise ValueError(f"layer {res.name} has units {res.unit_shape}; need [h, w, c]")
-    return responding(res, design)[component_row(design, label)].reshape(res.unit_shape).mean(-1)
+    d = _decided(res, design)[component_row(design, label)].reshape(res.unit_shape)
+    n = (~np.isnan(d)).sum(-1)
+    return np.where(n > 0, np.nansum(d, -1) / np.maximum(n, 1), np.nan)
 
 
 def column_profile(res: LayerResult, design: Design, label: str) -> np.ndarray:

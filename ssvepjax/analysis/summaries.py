@@ -66,23 +66,68 @@ def responding(res: LayerResult, design: Design, rule: str | None = None) -> np.
     return np.asarray(res.test["reject"]).reshape(m, -1)
 
 
-def _fractions(sig: np.ndarray, design: Design, labels: list[str], row: dict[int, int]) -> dict:
-    """Fractions of units responding, per component, per tag, per kind and per intermodulation order."""
+def defined_units(res: LayerResult, design: Design, rule: str | None = None) -> np.ndarray:
+    """``bool [m, n_units]``: where ``rule`` (default the design's) can decide whether a unit responds.
+
+    The z rule cannot decide where there is no noise estimate (fewer than ``n_neighbors`` noise bins around
+    the component, as at f1 with T = 160 frames: BCA is NaN); where there is one, a z of 0 / 0 (an amplitude
+    equal to a noise window with no spread, e.g. a silent unit) is a defined "no": the amplitude does not
+    exceed its noise. The amplitude test decides wherever its p-value is a number. Fractions of units
+    (:func:`significance_summary`) are over the defined units and NaN where none is: an undefined measure is
+    never counted as "does not respond".
+    """
+    rule = rule or design.significance
+    m = res.neuron["z"].shape[0]
+    if rule == "z":
+        return ~np.isnan(np.asarray(res.neuron["bca"], np.float64).reshape(m, -1))
+    if res.test is None:
+        return np.ones((m, res.n_units), bool)
+    return ~np.isnan(np.asarray(res.test["p"], np.float64)).reshape(m, -1)
+
+
+def _fraction(sig: np.ndarray, defined: np.ndarray) -> float:
+    """The fraction of defined units that respond (NaN where no unit is defined)."""
+    n = int(defined.sum())
+    return float((sig & defined).sum() / n) if n else float("nan")
+
+
+def _nanmean(values) -> float:
+    v = np.asarray(values, np.float64)
+    v = v[~np.isnan(v)]
+    return float(v.mean()) if v.size else float("nan")
+
+
+def _fractions(sig: np.ndarray, design: Design, labels: list[str], row: dict[int, int],
+               defined: np.ndarray | None = None) -> dict:
+    """Fractions of units responding, per component, per tag, per kind and per intermodulation order.
+
+    Over the units where the rule is ``defined`` (:func:`defined_units`; NaN where none is); ``defined``
+    holds the count of those units per component. Means over components skip undefined components (no
+    defined unit); so does "any": a unit responds at any component of a kind if it responds at one of the
+    others, does not if it is defined at all of them, and is undefined otherwise.
+    """
     comps = design.components
-    frac = sig.mean(1)
-    out = {"per_component": {labels[i]: float(frac[i]) for i in range(len(labels))}}
+    defined = np.ones_like(sig, bool) if defined is None else np.asarray(defined, bool)
+    frac = np.array([_fraction(sig[i], defined[i]) for i in range(sig.shape[0])])
+    out = {"per_component": {labels[i]: float(frac[i]) for i in range(len(labels))},
+           "defined": {labels[i]: int(defined[i].sum()) for i in range(len(labels))}}
     for i, b in enumerate(design.tags.tag_bins):
         out[f"f{i + 1}"] = float(frac[row[b]])
     for kind in (HARMONIC, INTERMODULATION):
         rows = [row[b] for b in unique_bins(comps, kind, include_shared=False)]
-        out[f"mean_{kind}"] = float(frac[rows].mean()) if rows else float("nan")
-        out[f"any_{kind}"] = float(sig[rows].any(0).mean()) if rows else float("nan")
+        out[f"mean_{kind}"] = _nanmean(frac[rows]) if rows else float("nan")
+        rows = [r for r in rows if defined[r].any()]
+        if rows:
+            yes = (sig[rows] & defined[rows]).any(0)
+            out[f"any_{kind}"] = _fraction(yes, yes | defined[rows].all(0))
+        else:
+            out[f"any_{kind}"] = float("nan")
     by_order: dict[int, set[int]] = {}
     for c in comps:
         if c.kind == INTERMODULATION and not c.shared:
             by_order.setdefault(c.order, set()).add(row[c.bin])
     for o, rows in sorted(by_order.items()):
-        out[f"intermodulation_order{o}"] = float(frac[sorted(rows)].mean())
+        out[f"intermodulation_order{o}"] = _nanmean(frac[sorted(rows)])
     return out
 
 
@@ -92,9 +137,12 @@ def _nanmedian(x) -> float:
     return float(np.median(x)) if x.size else float("nan")
 
 
-def _rate(values: np.ndarray, threshold: float) -> float:
-    v = np.nan_to_num(np.asarray(values, np.float64).ravel(), nan=-np.inf)  # no rows (one tag): NaN
-    return float((v > threshold).mean()) if v.size else float("nan")
+def _rate(values: np.ndarray, threshold: float, zero=None) -> float:
+    """The fraction of defined ``values`` above ``threshold``: NaN values are undefined unless ``zero`` (an
+    amplitude of the same shape) is 0 there; NaN where none is defined (no rows: one tag)."""
+    v = np.asarray(values, np.float64).ravel()
+    defined = ~np.isnan(v) if zero is None else ~np.isnan(v) | (np.asarray(zero).ravel() == 0)
+    return _fraction(np.nan_to_num(v, nan=-np.inf) > threshold, defined)
 
 
 def significance_summary(res: LayerResult, design: Design = Design(), top_k: int = 5) -> dict:
@@ -115,13 +163,15 @@ def significance_summary(res: LayerResult, design: Design = Design(), top_k: int
     z_sig = responding(res, design, "z")
     out = {"rule": design.rule, "n_units": res.n_units, "unit_shape": list(res.unit_shape),
            "silent_fraction": float((np.asarray(res.effects["ac"]) == 0).mean())}
-    out.update(_fractions(responding(res, design), design, labels, row))
+    out.update(_fractions(responding(res, design), design, labels, row, defined_units(res, design)))
+    # A NaN z at a bin where the unit's relative amplitude is 0 cannot be above threshold: a defined "no".
+    noise_zero = None if res.neuron_noise_relative is None else res.neuron_noise_relative
     if design.significance == "z":
-        out["false_positive_rate"] = _rate(res.neuron_noise_z, thr)
+        out["false_positive_rate"] = _rate(res.neuron_noise_z, thr, noise_zero)
     else:
         out["false_positive_rate"] = _rate(res.neuron_noise_relative, design.detection_limit)
-    z_rule = _fractions(z_sig, design, labels, row)
-    z_rule["false_positive_rate"] = _rate(res.neuron_noise_z, thr)
+    z_rule = _fractions(z_sig, design, labels, row, defined_units(res, design, "z"))
+    z_rule["false_positive_rate"] = _rate(res.neuron_noise_z, thr, noise_zero)
     z_rule["higher_order_rate"] = _rate(res.neuron_lattice_z, thr)
     out["z_rule"] = z_rule
     snr = res.neuron["snr"].reshape(len(cb), -1)
@@ -204,7 +254,8 @@ def layer_summary(res: LayerResult, design: Design = Design(), top_k: int = 5) -
     cb, labels, _ = design.bins()
     row = {int(b): i for i, b in enumerate(cb)}
     m = len(cb)
-    frac = responding(res, design).mean(1)
+    sig, defined = responding(res, design), defined_units(res, design)
+    frac = np.array([_fraction(sig[i], defined[i]) for i in range(m)])  # NaN where undefined
     layer_effects = unit_effects(res.layer_spectrum, design)
     if design.significance == "z":
         grand = significant(res.layer["z"], design.noise.z_threshold)
@@ -224,7 +275,7 @@ def layer_summary(res: LayerResult, design: Design = Design(), top_k: int = 5) -
         ranges[tag] = harmonic_range(grand[rows])
         summed_amp[tag] = float(np.mean(harmonic_sum(amp[rows].T, grand[rows])))
         summed_bca[tag] = float(np.mean(harmonic_sum(bca[rows].T, grand[rows])))
-    out["harmonic_order"] = {n: float(np.mean(v)) for n, v in sorted(by_order.items())}
+    out["harmonic_order"] = {n: _nanmean(v) for n, v in sorted(by_order.items())}
     out["harmonic_order_by_tag"] = by_tag
     out["harmonic_range"] = ranges
     out["summed_amplitude"] = summed_amp
@@ -272,5 +323,6 @@ def amplitude_ratios(res: LayerResult, design: Design = Design()) -> dict[str, d
     return out
 
 
-__all__ = ["amplitude_ratios", "component_row", "effect_summary", "harmonic_bins", "layer_summary", "responding",
+__all__ = ["amplitude_ratios", "component_row", "defined_units", "effect_summary", "harmonic_bins", "layer_summary",
+           "responding",
            "significance_summary", "significant", "strongest_units"]

@@ -146,7 +146,8 @@ def compare_detections(
     Returns:
         ``{label: {...}}`` with fractions of units: ``amplitude_fdr`` (with ``relative``), ``z_rule`` (z > threshold),
         ``hotelling_fdr`` and
-        ``circular_fdr`` (q <= alpha), ``hotelling_p05`` (uncorrected p < .05), ``both`` (z rule and
+        ``circular_fdr`` (q <= alpha), ``z_defined`` (units where the z rule can decide: ``z_rule`` is over them,
+        NaN where none is), ``hotelling_p05`` (uncorrected p < .05), ``both`` (z rule and
         Hotelling FDR), ``z_only``, ``t2_only``, and ``defined`` (units where Hotelling's test is not
         degenerate).
     """
@@ -155,9 +156,12 @@ def compare_detections(
     if len(labels) != m or np.shape(moments["mean_re"])[0] != m:
         raise ValueError(f"moments have {np.shape(moments['mean_re'])[0]} bins, bins {m}, labels {len(labels)}: "
                          f"they must match")
-    z = measures_at(mean_amplitude, list(bins), design.noise, measures=("z",), exclude=design.excluded_bins())["z"]
-    z = np.asarray(z).reshape(m, -1)
+    zm = measures_at(mean_amplitude, list(bins), design.noise, measures=("bca", "z"),
+                     exclude=design.excluded_bins())
+    z, bca = (np.asarray(zm[k], np.float64).reshape(m, -1) for k in ("z", "bca"))
     zs = np.nan_to_num(z, nan=-np.inf) > thr
+    # As in analysis.summaries.defined_units: undefined where there is no noise estimate (BCA NaN).
+    z_defined = ~np.isnan(bca)
     hot = tests_from_moments(moments, test="hotelling", alpha=alpha)
     circ = tests_from_moments(moments, test="circular", alpha=alpha)
     amp_reject = None
@@ -171,7 +175,8 @@ def compare_detections(
             out.setdefault(lab, {})["amplitude_fdr"] = float(amp_reject[i].mean())
         out.setdefault(lab, {}).update({
             "bin": int(bins[i]),
-            "z_rule": float(zs[i].mean()),
+            "z_rule": float((zs[i] & z_defined[i]).sum() / z_defined[i].sum()) if z_defined[i].any() else float("nan"),
+            "z_defined": float(z_defined[i].mean()),
             "hotelling_fdr": float(h.mean()),
             "circular_fdr": float(circ["reject"][i].mean()),
             "hotelling_p05": float((np.nan_to_num(hot["p"][i], nan=1.0) < 0.05).mean()),

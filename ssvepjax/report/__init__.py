@@ -6,6 +6,7 @@ from ssvepjax.report.config import job_parser as job_parser
 from ssvepjax.report.config import job_settings as job_settings
 from ssvepjax.report.config import load_model as load_model
 from ssvepjax.report.config import run_script as run_script
+from ssvepjax.report.io import resumable_step as resumable_step
 from ssvepjax.report.io import write_csv as write_csv
 from ssvepjax.report.io import write_json as write_json
 from ssvepjax.report.io import write_npz as write_npz

@@ -6,7 +6,9 @@ import argparse
 import sys
 import time
 from importlib.metadata import version
+from pathlib import Path
 
+from ssvepjax._locks import exclusive_lock
 from ssvepjax.report.config import add_job_arguments, config_from_args
 from ssvepjax.report.job import prepare, run_job
 from ssvepjax.report.tables import summary_table
@@ -36,11 +38,18 @@ def main(argv=None) -> int:
     try:
         cfg = config_from_args(args, n_images=16)
         data = prepare(cfg)
+        # Two runs into one --out would interleave their files: the second refuses, in one line, before any work.
+        lock = exclusive_lock(Path(cfg.out_dir) / ".ssvepjax-run.lock",
+                              f"--out {cfg.out_dir} is in use by another ssvepjax run; wait for it or choose another "
+                              f"--out")
     except ValueError as e:
         print(f"ssvepjax: error: {e}", file=sys.stderr)
         return 2
     t0 = time.time()
-    report = run_job(cfg, data)
+    try:
+        report = run_job(cfg, data)
+    finally:
+        lock.close()
     acc = report["model"]["test_accuracy"]
     print(f"\nResNet-{cfg.model.depth} on {report['dataset']['name']}: test accuracy {acc:.4f} "
           f"({'cached model' if report['model']['restored_from_cache'] else 'trained now'})")

@@ -61,4 +61,40 @@ def write_npz(path: str | os.PathLike, **arrays) -> Path:
     return path
 
 
-__all__ = ["jsonable", "write_csv", "write_json", "write_npz", "write_text"]
+def _plain(x):
+    """:func:`jsonable` with NaN and infinities kept as floats (Python's JSON writes and reads them)."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _plain(x.tolist())
+    if isinstance(x, (float, np.floating)):
+        return float(x)
+    if isinstance(x, (np.integer, np.bool_)):
+        return x.item()
+    return x
+
+
+def resumable_step(folder: str | os.PathLike, key: str, compute):
+    """``compute()``'s JSON-able result, stored as ``<folder>/<key>.json`` so a killed run resumes after it.
+
+    A long experiment calls this once per finished piece (one recording length, one condition): a rerun with
+    the same ``key`` reads the piece back instead of computing it (``key`` must name every setting the piece
+    depends on). The file is written atomically, NaN and infinities kept, and read back through JSON in the
+    first run too, so a fresh and a resumed run return the same values. A file that cannot be read back (cut
+    short) is computed again, with one line saying so.
+    """
+    path = Path(folder) / f"{key}.json"
+    if path.exists():
+        try:
+            return json.loads(path.read_text())
+        except ValueError:
+            print(f"ssvepjax: {path} is damaged: computing it again", flush=True)
+    text = json.dumps(_plain(compute()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, text)
+    return json.loads(text)
+
+
+__all__ = ["jsonable", "resumable_step", "write_csv", "write_json", "write_npz", "write_text"]

@@ -2,6 +2,7 @@
 
 from ssvepjax.stats.amplitude import amplitude_moments as amplitude_moments
 from ssvepjax.stats.amplitude import amplitude_test as amplitude_test
+from ssvepjax.stats.amplitude import merge_amplitude_moments as merge_amplitude_moments
 from ssvepjax.stats.amplitude import student_survival as student_survival
 from ssvepjax.stats.fdr import fdr_bh as fdr_bh
 from ssvepjax.stats.t2 import MOMENT_KEYS as MOMENT_KEYS

@@ -14,7 +14,10 @@ told from float32 rounding (``Design.detection_limit``); the one-sided one-sampl
 (Student's t, ``N - 1`` degrees of freedom). A unit with the same ``r`` in every image has ``sd = 0``:
 ``t`` is ``+inf`` (p = 0) when that value exceeds the limit and ``-inf`` (p = 1) otherwise. ``r`` is
 bounded below by 0 and skewed, so p is approximate at small N (the t-test is robust to skew for the
-image counts used here, 16 or more); the moments are sums, merged by addition across chunks and devices.
+image counts used here, 16 or more). The moments are the count, shifted mean and centred sum of squares of ``r``
+(``stats.moments``), merged across chunks, devices and processes with Chan et al.'s update
+(:func:`merge_amplitude_moments`), never ``sum(r^2) - N mean^2``, which cancels in float32 when the spread
+of ``r`` is small beside its mean. A spread within a few ulps of the mean is rounding: ``sd = 0``.
 """
 
 from __future__ import annotations
@@ -26,16 +29,35 @@ from jax.scipy.special import betainc
 from jaxtyping import Array, Float
 
 from ssvepjax import _checks as V
+from ssvepjax.stats.moments import SHIFTED_KEYS, merge_shifted, moments_mean, shifted_moments
 
-MOMENT_KEYS = ("n", "sum", "sumsq")
+MOMENT_KEYS = SHIFTED_KEYS
 
 
 def amplitude_moments(r: Float[Array, "n ..."], weights=None) -> dict[str, Array]:
-    """``{"n", "sum", "sumsq"}`` of relative amplitudes ``r`` over the first (image) axis; ``weights`` in {0, 1}."""
+    """``{"n", "shift", "sum", "m2"}`` of relative amplitudes ``r`` over the first (image) axis.
+
+    ``weights [n]`` in {0, 1} drop images (0: the padding of a last chunk).
+
+    The mean is ``shift + sum / n`` and ``m2`` the centred sum of squares ``sum (r - mean)^2`` (two passes:
+    ``stats.moments``); moments of disjoint sets of images merge with :func:`merge_amplitude_moments`.
+    """
     r = jnp.asarray(r)
-    w = jnp.ones(r.shape[0], r.dtype) if weights is None else jnp.asarray(weights, r.dtype)
-    w = w.reshape((-1,) + (1,) * (r.ndim - 1))
-    return {"n": jnp.sum(w), "sum": jnp.sum(w * r, axis=0), "sumsq": jnp.sum(w * jnp.square(r), axis=0)}
+    if r.ndim < 1:
+        raise ValueError(f"r must have an image axis, got a scalar of shape {r.shape}")
+    if not jnp.issubdtype(r.dtype, jnp.floating):
+        r = r.astype(jnp.float32)
+    if weights is None:
+        return shifted_moments(r)
+    if np.shape(weights) != (r.shape[0],):
+        raise ValueError(f"weights must have shape ({r.shape[0]},), got {np.shape(weights)}")
+    return shifted_moments(r, jnp.asarray(weights, r.dtype))
+
+
+@jax.jit
+def merge_amplitude_moments(a: dict, b: dict) -> dict:
+    """The amplitude moments of two disjoint sets of images (Chan et al.'s update: ``stats.moments``)."""
+    return merge_shifted(a, b)
 
 
 def student_survival(t: Float[Array, "..."], df) -> Float[Array, "..."]:
@@ -50,10 +72,12 @@ def student_survival(t: Float[Array, "..."], df) -> Float[Array, "..."]:
 @jax.jit
 def _t(m, limit):
     n = m["n"]
-    mean = m["sum"] / n
-    var = jnp.maximum(m["sumsq"] - n * jnp.square(mean), 0.0) / (n - 1)
+    mean = moments_mean(m)
+    # Identical samples leave centred squares of a few ulps of the mean (its rounding): no spread.
+    rounding = n * jnp.square(4 * jnp.finfo(mean.dtype).eps * mean)
+    var = jnp.where(m["m2"] <= rounding, 0.0, m["m2"]) / (n - 1)
     se = jnp.sqrt(var / n)
-    excess = mean - limit
+    excess = (m["shift"] - limit) + m["sum"] / n  # the shift first: mean - limit without the mean's rounding
     t = jnp.where(se > 0, excess / jnp.where(se > 0, se, 1.0), jnp.where(excess > 0, jnp.inf, -jnp.inf))
     return mean, t, student_survival(t, n - 1)
 
@@ -62,7 +86,8 @@ def amplitude_test(moments: dict, limit: float) -> tuple[Float[Array, "..."], Fl
     """The one-sided amplitude test (module docstring) from :func:`amplitude_moments`.
 
     Args:
-        moments: ``{"n", "sum", "sumsq"}`` (``n`` a scalar, the others any shape).
+        moments: ``{"n", "shift", "sum", "m2"}`` from :func:`amplitude_moments` or :func:`merge_amplitude_moments`
+            (``n`` a scalar, the others any shape).
         limit: the null's largest mean relative amplitude, >= 0 (the detection limit).
 
     Returns:
@@ -75,8 +100,9 @@ def amplitude_test(moments: dict, limit: float) -> tuple[Float[Array, "..."], Fl
         raise ValueError(f"moments hold {n:g} image(s): the amplitude test needs at least 2")
     if not (np.isfinite(limit) and limit >= 0):
         raise ValueError(f"limit must be a finite number >= 0, got {limit!r}")
-    V.check_finite("moments['sum']", moments["sum"])
+    for key in MOMENT_KEYS[1:]:
+        V.check_finite(f"moments[{key!r}]", moments[key])
     return _t({k: jnp.asarray(v, jnp.float32) for k, v in moments.items()}, jnp.float32(limit))
 
 
-__all__ = ["MOMENT_KEYS", "amplitude_moments", "amplitude_test", "student_survival"]
+__all__ = ["MOMENT_KEYS", "amplitude_moments", "amplitude_test", "merge_amplitude_moments", "student_survival"]

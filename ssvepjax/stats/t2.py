@@ -31,6 +31,7 @@ from jax.scipy.special import betainc
 from jaxtyping import Array, ArrayLike, Complex, Float
 
 from ssvepjax import _checks as V
+from ssvepjax.stats.moments import merge_weights, weighted_mean
 
 
 def _check_coefs(coefs, axis: int, min_images: int, statistic: str):
@@ -168,21 +169,18 @@ def _moments(z, axis, w):
     x, y = z.real, z.imag
     if w is None:
         w = jnp.ones(z.shape[0], x.dtype)
+    n, mx = weighted_mean(x, w)
+    _, my = weighted_mean(y, w)
     w = w.reshape((-1,) + (1,) * (z.ndim - 1)).astype(x.dtype)
-    n = jnp.sum(w)
-    safe = jnp.maximum(n, 1.0)
-    mx, my = jnp.sum(w * x, axis=0) / safe, jnp.sum(w * y, axis=0) / safe
-    dx, dy = x - mx, y - my
+    dx, dy = jnp.where(w > 0, x - mx, 0.0), jnp.where(w > 0, y - my, 0.0)
     return {"n": n, "mean_re": mx, "mean_im": my, "sxx": jnp.sum(w * dx * dx, axis=0),
             "syy": jnp.sum(w * dy * dy, axis=0), "sxy": jnp.sum(w * dx * dy, axis=0)}
 
 
 @jax.jit
 def merge_moments(a: dict, b: dict) -> dict:
-    """The moments of two disjoint sets of images (Chan, Golub & LeVeque's pairwise update)."""
-    n = a["n"] + b["n"]
-    frac = jnp.where(n > 0, b["n"] / jnp.maximum(n, 1.0), 0.0)
-    cross = jnp.where(n > 0, a["n"] * b["n"] / jnp.maximum(n, 1.0), 0.0)
+    """The moments of two disjoint sets of images (Chan, Golub & LeVeque's pairwise update: ``stats.moments``)."""
+    n, frac, cross = merge_weights(a["n"], b["n"])
     dx, dy = b["mean_re"] - a["mean_re"], b["mean_im"] - a["mean_im"]
     return {"n": n, "mean_re": a["mean_re"] + dx * frac, "mean_im": a["mean_im"] + dy * frac,
             "sxx": a["sxx"] + b["sxx"] + dx * dx * cross, "syy": a["syy"] + b["syy"] + dy * dy * cross,

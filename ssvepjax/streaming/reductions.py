@@ -50,6 +50,8 @@ from ssvepjax.spectral.fourier import (
     transform,
 )
 from ssvepjax.spectral.noise import check_measures, measures_from_rows
+from ssvepjax.stats.amplitude import amplitude_moments, merge_amplitude_moments
+from ssvepjax.stats.moments import add_sample
 from ssvepjax.stats.t2 import coefficient_moments, merge_moments
 from ssvepjax.tagging.frames import check_image
 from ssvepjax.tagging.masks import check_masks
@@ -276,7 +278,7 @@ def spectrum_reduction(
     Returns:
         A :class:`Reduction` whose result is the mean over images of each unit's amplitude spectrum,
         ``K = n_frames // 2 + 1`` bins (``ValueError`` if an activation was NaN or infinite); with
-        ``relative``, the pair ``(spectra, {layer: {"n", "sum", "sumsq"}})``.
+        ``relative``, the pair ``(spectra, {layer: {"n", "shift", "sum", "m2"}})`` (``stats.amplitude_moments``).
     """
     design = as_design(design)
     m = _checked_masks(masks, design.tags.n_tags)
@@ -312,8 +314,7 @@ def _spectrum_reduction(fn, masks_key, design, one_period, method, relative, noi
         state = {"sum": {k: jnp.zeros((spectra.n_rows, *v), jnp.float32) for k, v in shapes.items()},
                  "count": jnp.zeros((), jnp.float32)}
         if relative:
-            state["relative"] = {k: {"sum": jnp.zeros((len(relative), *v), jnp.float32),
-                                     "sumsq": jnp.zeros((len(relative), *v), jnp.float32)} for k, v in shapes.items()}
+            state["relative"] = {k: _zero_amplitude_moments((len(relative), *v)) for k, v in shapes.items()}
         return state
 
     def contribution(image):
@@ -323,8 +324,30 @@ def _spectrum_reduction(fn, masks_key, design, one_period, method, relative, noi
             out["relative"] = {}
             for k, v in rows.items():
                 r = spectra.at(v, relative) / jnp.where(ac[k] > 0, ac[k], 1.0)
-                r = jnp.where(ac[k] > 0, r, 0.0)
-                out["relative"][k] = {"sum": r, "sumsq": jnp.square(r)}
+                out["relative"][k] = jnp.where(ac[k] > 0, r, 0.0)
+        return out
+
+    add = summed(lambda image: {k: v for k, v in contribution(image).items() if k != "relative"})
+
+    def update(state, batch, weights):
+        if not relative:
+            return add(state, batch, weights)
+
+        # Sums add; the relative amplitudes' shifted mean and M2 take Welford's update, image by image.
+        def body(i, s):
+            delta = contribution(jax.tree.map(lambda x: x[i], batch))
+            w = weights[i]
+            sums = jax.tree.map(lambda acc, d: acc + jnp.where(w > 0, d, 0).astype(acc.dtype),
+                                {"sum": s["sum"], "count": s["count"]}, {"sum": delta["sum"], "count": delta["count"]})
+            rel = {k: add_sample(s["relative"][k], delta["relative"][k], w) for k in s["relative"]}
+            return {**sums, "relative": rel}
+
+        return jax.lax.fori_loop(0, weights.shape[0], body, state)
+
+    def merge(a, b):
+        out = sum_merge({"sum": a["sum"], "count": a["count"]}, {"sum": b["sum"], "count": b["count"]})
+        if relative:
+            out["relative"] = {k: merge_amplitude_moments(a["relative"][k], b["relative"][k]) for k in a["relative"]}
         return out
 
     mean = mean_spectra(spectra.spectrum) if measures is None else mean_measures(spectra, design, measures)
@@ -333,11 +356,16 @@ def _spectrum_reduction(fn, masks_key, design, one_period, method, relative, noi
         out = mean(state["sum"], state["count"])
         if not relative:
             return out
-        return out, {k: {"n": state["count"], **v} for k, v in state["relative"].items()}
+        return out, state["relative"]
 
-    return Reduction(init, summed(contribution), sum_merge, finalize, image_check(m),
+    return Reduction(init, update, merge, finalize, image_check(m),
                      f"spectrum {design.key(one_period, plan.method, relative, noise, frame_block, lattice_only)}"
-                     + (f" measures {measures}" if measures else ""))
+                     + (f" measures {measures}" if measures else "") + (" shifted-m2" if relative else ""))
+
+
+def _zero_amplitude_moments(shape) -> dict:
+    zero = jnp.zeros(shape, jnp.float32)
+    return {"n": jnp.zeros((), jnp.float32), "shift": zero, "sum": zero, "m2": zero}
 
 
 def moments_reduction(
@@ -348,12 +376,13 @@ def moments_reduction(
     At each of the m ``bins``, per unit: the moments of the complex coefficient (``stats.coefficient_moments``:
     count, mean, centred sums of squares and products of the real and imaginary parts, merged chunk by chunk
     with ``stats.merge_moments``), the sufficient statistics of the Hotelling and circular T-squared tests; and
-    the sums of the relative amplitude ``A / ac`` and of its square (``stats.amplitude``: the amplitude test).
+    the count, mean and centred sum of squares of the relative amplitude ``A / ac`` (``stats.amplitude``: the
+    amplitude test), merged the same way.
     Memory does not grow with the number of images.
 
     Returns:
         A :class:`Reduction` whose result is ``(mean_amplitude {layer: [K, *unit_shape]}, moments {layer: {key:
-        [m, *unit_shape]}}, relative {layer: {"n", "sum", "sumsq"}})``.
+        [m, *unit_shape]}}, relative {layer: {"n", "shift", "sum", "m2"}})``.
     """
     design = as_design(design)
     m = _checked_masks(masks, design.tags.n_tags)
@@ -376,7 +405,7 @@ def _moments_reduction(fn, masks_key, design, target, one_period, method) -> Red
             coef[k] = z.reshape(len(target), *v.shape[1:])
             ac = np.sqrt(2.0) * jnp.std(x, axis=0)
             r = jnp.where(ac > 0, jnp.abs(z) / jnp.where(ac > 0, ac, 1.0), 0.0).reshape(coef[k].shape)
-            rel[k] = {"sum": r, "sumsq": jnp.square(r)}
+            rel[k] = r
         return amp, coef, rel
 
     def init(example):
@@ -385,34 +414,33 @@ def _moments_reduction(fn, masks_key, design, target, one_period, method) -> Red
         rows = {k: jnp.zeros((plan.n_rows, *v.shape[1:]), jnp.float32) for k, v in acts.items()}
         return {"sum": rows, "count": jnp.zeros((), jnp.float32),
                 "moments": {k: coefficient_moments(z[None], 0, jnp.zeros((1,))) for k, z in zeros.items()},
-                "relative": {k: {"sum": jnp.zeros(z.shape, jnp.float32), "sumsq": jnp.zeros(z.shape, jnp.float32)}
-                             for k, z in zeros.items()}}
+                "relative": {k: _zero_amplitude_moments(z.shape) for k, z in zeros.items()}}
 
     def update(state, images, weights):
         def body(carry, xw):
             image, w = xw
             amp, coef, rel = one(image)
-            carry = jax.tree.map(lambda acc, a: acc + jnp.where(w > 0, a, 0).astype(acc.dtype), carry, (amp, rel))
-            return carry, coef
+            carry = jax.tree.map(lambda acc, a: acc + jnp.where(w > 0, a, 0).astype(acc.dtype), carry, amp)
+            return carry, (coef, rel)
 
-        (sums, rel), coefs = jax.lax.scan(body, (state["sum"], state["relative"]), (images, weights))
+        sums, (coefs, rels) = jax.lax.scan(body, state["sum"], (images, weights))
         chunk = {k: coefficient_moments(v, 0, weights) for k, v in coefs.items()}
+        rel = {k: merge_amplitude_moments(state["relative"][k], amplitude_moments(v, weights)) for k, v in rels.items()}
         return {"sum": sums, "count": state["count"] + jnp.sum(weights), "relative": rel,
                 "moments": {k: merge_moments(state["moments"][k], chunk[k]) for k in chunk}}
 
     def merge(a, b):
         return {"sum": sum_merge(a["sum"], b["sum"]), "count": a["count"] + b["count"],
-                "relative": sum_merge(a["relative"], b["relative"]),
+                "relative": {k: merge_amplitude_moments(a["relative"][k], b["relative"][k]) for k in a["relative"]},
                 "moments": {k: merge_moments(a["moments"][k], b["moments"][k]) for k in a["moments"]}}
 
     mean = mean_spectra(lambda rows: bins_of_rows(rows, plan))
 
     def finalize(state):
-        relative = {k: {"n": state["count"], **v} for k, v in state["relative"].items()}
-        return mean(state["sum"], state["count"]), state["moments"], relative
+        return mean(state["sum"], state["count"]), state["moments"], state["relative"]
 
     return Reduction(init, update, merge, finalize, image_check(m),
-                     f"moments {design.key(one_period, plan.method, target)}")
+                     f"moments {design.key(one_period, plan.method, target)} shifted-m2")
 
 
 __all__ = ["Reduction", "image_check", "moments_reduction", "spectrum_reduction", "sum_merge", "summed"]

@@ -14,10 +14,13 @@ Without them the training, its checkpoints and its cache key are those of plain 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -28,6 +31,7 @@ import optax
 from tqdm.auto import tqdm
 
 from ssvepjax import _checks as V
+from ssvepjax._locks import waiting_lock
 from ssvepjax.data.datasets import Dataset, default_cache_dir
 from ssvepjax.models.cifar_resnet import ModelConfig
 
@@ -177,7 +181,6 @@ def train_or_load(
     Returns:
         A :class:`TrainedModel` with the test accuracy.
     """
-    import orbax.checkpoint as ocp
 
     if (loss_term is None) != (loss_key is None):
         raise ValueError("loss_term and loss_key go together: pass both (a loss term and the string that names "
@@ -192,6 +195,20 @@ def train_or_load(
     if checkpoint_every is not None:
         extra["checkpoints"] = "by step"  # labels differ from per-epoch checkpoints: never share a folder
     ckpt_dir = Path(cache_dir or default_cache_dir()) / "models" / cache_key(data, model, train, extra)
+    # Two runs that need the same model: the first trains it, the other waits and restores the finished one.
+    with waiting_lock(ckpt_dir.with_name(ckpt_dir.name + ".lock"), f"the model cache {ckpt_dir}", _say):
+        return _train_or_restore(data, train, module, ckpt_dir, progress=progress, loss_term=loss_term,
+                                 checkpoint_every=checkpoint_every, metrics_path=metrics_path, log_every=log_every)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _train_or_restore(data, train, module, ckpt_dir: Path, *, progress, loss_term, checkpoint_every, metrics_path,
+                      log_every) -> TrainedModel:
+    import orbax.checkpoint as ocp
+
     n = len(data.train_images)
     steps_per_epoch = max(n // train.batch_size, 1)
     total = steps_per_epoch * train.epochs
@@ -203,11 +220,24 @@ def train_or_load(
              "opt_state": tx.init(variables["params"]), "epoch": jnp.zeros((), jnp.int32)}
     train_step, predict = make_steps(module, tx, loss_term)
 
-    mngr = ocp.CheckpointManager(ckpt_dir.absolute(), options=ocp.CheckpointManagerOptions(max_to_keep=1))
+    def manager():
+        return ocp.CheckpointManager(ckpt_dir.absolute(), options=ocp.CheckpointManagerOptions(max_to_keep=1))
+
     start, restored = 0, False  # start: finished steps
-    latest = mngr.latest_step()
+    mngr = None
+    try:
+        mngr = manager()
+        latest = mngr.latest_step()
+        if latest is not None:
+            state = mngr.restore(latest, args=ocp.args.StandardRestore(state))
+    except Exception as e:  # noqa: BLE001 (any failure to read it back: a file cut short, a half-written step)
+        _say(f"ssvepjax: the model cache {ckpt_dir} is damaged ({type(e).__name__}): training the model again")
+        if mngr is not None:
+            with contextlib.suppress(Exception):
+                mngr.close()
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        mngr, latest = manager(), None
     if latest is not None:
-        state = mngr.restore(latest, args=ocp.args.StandardRestore(state))
         start = int(latest) if checkpoint_every is not None else int(state["epoch"]) * steps_per_epoch
         restored = True
     log = None
@@ -245,9 +275,13 @@ def train_or_load(
     variables = {"params": state["params"], "batch_stats": state["batch_stats"]}
     meta = ckpt_dir / "meta.json"
     done = restored and start >= total
+    acc = None
     if done and meta.exists():  # a finished model's accuracy was measured when it was trained
-        acc = json.loads(meta.read_text())["test_accuracy"]
-    else:
+        try:
+            acc = float(json.loads(meta.read_text())["test_accuracy"])
+        except (ValueError, KeyError, TypeError):
+            _say(f"ssvepjax: {meta} is damaged: measuring the test accuracy again")
+    if acc is None:
         acc = accuracy(predict, variables, data.test_images, data.test_labels)
         tmp = meta.with_suffix(".tmp")
         tmp.write_text(json.dumps({"test_accuracy": acc, "epochs": train.epochs, "n_test": len(data.test_images)}))
