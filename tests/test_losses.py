@@ -85,7 +85,7 @@ def test_gradient_matches_finite_differences(term):
             minus = f(jax.tree.map(lambda a, b: a - eps * b, v["params"], d))
             numeric = float(plus - minus) / (2 * eps)
             analytic = float(sum(jnp.vdot(a, b) for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(d))))
-            assert analytic == pytest.approx(numeric, rel=5e-3, abs=1e-7), (term, analytic, numeric)
+            assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-9), (term, analytic, numeric)
 
 
 def test_one_period_equals_every_frame_and_batch_norm_in_training_mode():
