@@ -15,7 +15,8 @@ def test_cli_end_to_end_and_cache(tmp_path, capsys):
     args = TINY + ["--out", str(out), "--cache-dir", str(tmp_path / "cache")]
     assert main(args) == 0
     report = json.loads((out / "report.json").read_text())
-    assert 0 <= report["model"]["test_accuracy"] <= 1 and not report["model"]["restored_from_cache"]
+    # Training learns: one epoch of the width-4 ResNet-8 on digits reaches 0.256 (seeded), chance is 0.1.
+    assert report["model"]["test_accuracy"] > 0.2 and not report["model"]["restored_from_cache"]
     layers = report["layers"]
     assert len(layers) == 14  # 7 conv layers, pre and post
     s = layers["stage3_block0/conv2/post"]
