@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import random_variables
 
 import ssvepjax as sj
 from ssvepjax import pruning as P
@@ -16,10 +17,8 @@ TAGS = sj.TagConfig((1.0, 5.0), 18.0, 18)
 @pytest.fixture(scope="module")
 def tiny():
     model = sj.CifarResNet(depth=8, num_classes=3, width=4)
-    v = model.init(jax.random.key(0), jnp.ones((1, 8, 8, 1)))
+    v = jax.tree.map(jnp.asarray, random_variables(model, 8, channels=1))
     rng = np.random.default_rng(0)
-    v = jax.tree_util.tree_map_with_path(
-        lambda p, a: a + 0.2 * jnp.abs(jnp.asarray(rng.normal(size=a.shape), a.dtype)), v)
     images = rng.uniform(size=(2, 8, 8, 1)).astype(np.float32)
     labels = np.array([0, 2], np.int32)
     return model, v, images, labels

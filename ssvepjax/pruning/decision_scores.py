@@ -14,6 +14,8 @@ The target is each image's label when labels are given, else the model's predict
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -26,6 +28,26 @@ from ssvepjax.tagging.masks import check_masks, halves
 from ssvepjax.tagging.tags import TagConfig
 
 __all__ = ["decision_scores"]
+
+
+@functools.lru_cache(maxsize=16)
+def _program(model, masks_bytes, shape, tags, output, max_order):
+    """Jitted ``(variables, bn, images, targets, weights) -> {layer: [c]}`` weighted sums of ``|dA/dz_c|``."""
+    masks = np.frombuffer(masks_bytes, bool).reshape(shape)
+
+    def amplitude(bn_params, variables, image, target):
+        fn = lambda frames: model.apply(with_bn_affine(variables, bn_params), frames, train=False)  # noqa: E731
+        c = tag_spectrum_fn(fn, masks, tags, output=output, max_order=max_order)(image, target)["coef"]
+        return jnp.sqrt(jnp.real(c) ** 2 + jnp.imag(c) ** 2 + 1e-30).sum()  # |c| with a finite gradient at 0
+
+    grad_one = jax.grad(amplitude)
+
+    @jax.jit
+    def run(variables, bn, xb, tb, weights):
+        g = jax.vmap(grad_one, in_axes=(None, None, 0, 0))(bn, variables, xb, tb)
+        return {k: jnp.einsum("b,bc->c", weights, jnp.abs(s * g[k][0] + b * g[k][1])) for k, (s, b) in bn.items()}
+
+    return run
 
 
 def decision_scores(
@@ -71,9 +93,6 @@ def decision_scores(
     layers = conv_layers(variables)
     bn = bn_affine(variables)
 
-    def logits_with(bn_params):
-        return lambda frames: model.apply(with_bn_affine(variables, bn_params), frames, train=False)
-
     if labels is None:
         predict = jax.jit(lambda xb: jnp.argmax(model.apply(variables, xb, train=False), -1))
         t = np.concatenate([np.asarray(predict(x[i:i + 64])) for i in range(0, n, 64)]).astype(np.int32)
@@ -81,23 +100,13 @@ def decision_scores(
         t = np.asarray(labels)
         if t.shape != (n,) or t.dtype.kind not in "iu":
             raise ValueError(f"labels must be [N] = [{n}] integers, got shape {t.shape} dtype {t.dtype}")
-        n_out = jax.eval_shape(logits_with(bn), jax.ShapeDtypeStruct((1, h, w, x.shape[3]), jnp.float32)).shape[-1]
+        probe = jax.ShapeDtypeStruct((1, h, w, x.shape[3]), jnp.float32)
+        n_out = jax.eval_shape(lambda f: model.apply(variables, f, train=False), probe).shape[-1]
         if t.min() < 0 or t.max() >= n_out:
             raise ValueError(f"labels must lie in [0, {n_out}) (the model's outputs)")
         t = t.astype(np.int32)
 
-    def amplitude(bn_params, image, target):
-        one = tag_spectrum_fn(logits_with(bn_params), m, tags, output=output, max_order=max_order)
-        c = one(image, target)["coef"]
-        return jnp.sqrt(jnp.real(c) ** 2 + jnp.imag(c) ** 2 + 1e-30).sum()  # |c| with a finite gradient at 0
-
-    grad_one = jax.grad(amplitude)
-
-    @jax.jit
-    def batch_scores(xb, tb, weights):
-        g = jax.vmap(grad_one, in_axes=(None, 0, 0))(bn, xb, tb)
-        return {k: jnp.einsum("b,bc->c", weights, jnp.abs(bn[k][0] * g[k][0] + bn[k][1] * g[k][1])) for k in layers}
-
+    run = _program(model, np.ascontiguousarray(m).tobytes(), m.shape, tags, output, max_order)
     total = {k: np.zeros(bn[k][0].shape, np.float64) for k in layers}
     b = min(batch_size, n)
     for i in range(0, n, b):
@@ -107,7 +116,7 @@ def decision_scores(
             pad = b - len(xb)
             wts[len(xb):] = 0.0
             xb, tb = np.concatenate([xb, np.repeat(xb[-1:], pad, 0)]), np.concatenate([tb, np.repeat(tb[-1:], pad)])
-        res = batch_scores(jnp.asarray(xb), jnp.asarray(tb), jnp.asarray(wts))
+        res = run(variables, bn, jnp.asarray(xb), jnp.asarray(tb), jnp.asarray(wts))
         for k in layers:
             total[k] += np.asarray(res[k], np.float64)
     out = {k: v / n for k, v in total.items()}
