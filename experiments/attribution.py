@@ -20,13 +20,17 @@ from ssvepjax.explain import attribution_experiment as E
 from ssvepjax.report import plots
 
 
-def main(argv=None) -> dict:
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="CI size")
-    ap.add_argument("--out", default=None, help="output folder (default docs/, or a temporary one with --quick)")
-    args = ap.parse_args(argv)
+    ap.add_argument("--out", default="docs", help="output folder: results/ and figures/ go there (default docs)")
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
     config = E.AttributionConfig.quick() if args.quick else E.AttributionConfig()
-    root = Path(args.out or "docs")
+    root = Path(args.out)
     (root / "results").mkdir(parents=True, exist_ok=True)
     (root / "figures").mkdir(parents=True, exist_ok=True)
     runs = root / "results" / ("attribution_runs_quick" if args.quick else "attribution_runs")
