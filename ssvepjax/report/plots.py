@@ -383,7 +383,7 @@ def plot_part_attribution(image: np.ndarray, masks: np.ndarray, values: dict[str
 
 def plot_attribution_summary(summary: dict, path: str) -> str:
     """Top-part accuracy (mean, std and seeds) against forward passes per image, per task and method."""
-    tasks = list(summary["tasks"])
+    tasks = sorted(summary["tasks"], key=lambda t: (t != "two_part", t))
     fig, axes = plt.subplots(1, len(tasks) + (1 if summary.get("pruning") else 0), figsize=(4.6 * (len(tasks) + 1),
                                                                                              3.6), squeeze=False)
     marks = {"tag": "o", "occlusion": "s", "shapley": "D", "integrated_gradients": "^", "gradient_x_input": "v"}
@@ -396,6 +396,10 @@ def plot_attribution_summary(summary: dict, path: str) -> str:
             ax.plot([cost] * len(acc["per_seed"]), [100 * a for a in acc["per_seed"]], "k.", ms=3)
         ax.axhline(100 / t["n_parts"], color="k", ls=":", lw=0.8, label="chance")
         ax.set_xscale("log")
+        ticks = [1, 2, 4, 8, 16, 32, 64, 128]
+        ax.set_xticks(ticks, [str(k) for k in ticks])
+        ax.minorticks_off()
+        ax.set_xlim(0.7, 180)
         ax.set_xlabel("network passes per image (forward + backward)")
         ax.set_ylabel("top part is the informative one (%)")
         ax.set_ylim(0, 105)
@@ -413,7 +417,7 @@ def plot_attribution_summary(summary: dict, path: str) -> str:
             ax.bar(xs, [100 * acc[m][f]["mean"] for f in fractions], width,
                    yerr=[100 * acc[m][f]["std"] for f in fractions], capsize=2, label=m)
         ax.set_xticks(range(len(fractions)), [f"{100 * float(f):.0f}%" for f in fractions])
-        ax.set_xlabel("filters removed per layer (lowest score first), BN re-estimated")
+        ax.set_xlabel("filters removed per layer (lowest first), BN re-estimated", fontsize=8)
         ax.set_ylabel("test accuracy (%)")
         ax.set_title("two-part task: pruning by filter score", fontsize=9)
         ax.legend(fontsize=7)
