@@ -42,7 +42,8 @@ def main(argv=None) -> dict:
         ex = rec["example"]
         h, w = np.shape(ex["image"])
         masks = sj.halves(h, w) if task == "two_part" else sj.quadrants(h, w)
-        plots.plot_part_attribution(ex["image"], masks, {m: ex[m] for m in PART_METHODS},
+        shown = {m: ex[m] for m in (*PART_METHODS, "tag_full_contrast") if m in ex}
+        plots.plot_part_attribution(ex["image"], masks, shown,
                                     str(root / "figures" / f"attribution_{task}.png"), informative=ex["informative"],
                                     title=f"{task.replace('_', ' ')}: label {ex['label']}, attribution of its logit "
                                           f"(seed {rec['seed']})")

@@ -41,8 +41,9 @@ def test_attribution_quick_runs_and_resumes(tmp_path):
             assert 0 <= row["top_part_accuracy"]["mean"] <= 1
         assert t["methods"]["tag"]["forward_passes"]["mean"] == 80
         assert t["methods"]["shapley"]["forward_passes"]["mean"] == 2 ** t["n_parts"]
-        assert set(t["tag_minus_method_top_part_accuracy"]) == {"occlusion", "shapley", "integrated_gradients",
-                                                                 "gradient_x_input"}
+        assert set(t["tag_minus_method_top_part_accuracy"]) == {
+            f"{v}-{m}" for v in ("tag", "tag_full_contrast")
+            for m in ("occlusion", "shapley", "integrated_gradients", "gradient_x_input")}
     assert set(summary["pruning"]["accuracy"]) == {"tag_decision", "taylor", "random"}
     runs = tmp_path / "results" / "attribution_runs_quick"
     stamps = {p.name: p.stat().st_mtime for p in runs.glob("*.json")}

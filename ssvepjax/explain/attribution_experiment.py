@@ -8,7 +8,9 @@ attributions of ``part_baselines.part_attributions`` on test images, for the tru
 - ``"canvas"``: ``data.canvas.canvas_dataset`` (one digit among clutter fragments); parts are the quadrants,
   the informative part is the quadrant that holds most of the digit's box.
 
-Per method: top-part accuracy (the part with the largest attribution is the informative one), agreement of
+Tag attribution runs twice: at the library's default contrast range (gain 0.5..1, ``"tag"``) and over the full
+range (gain 0..1, ``"tag_full_contrast"``, whose trough occludes the part as occlusion does). Per method: top-part
+accuracy (the part with the largest attribution is the informative one), agreement of
 its top part with every other method's, the Spearman correlation of its values with every other method's
 (pooled over images and parts, and per image across parts for four parts), and its cost (forward and
 backward passes per image, measured seconds per image).
@@ -22,6 +24,7 @@ deviations over seeds and paired differences over seeds with a paired t-test (sc
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from scipy import stats
 
 from ssvepjax.data.canvas import CanvasConfig, canvas_dataset
 from ssvepjax.data.datasets import load_dataset
+from ssvepjax.explain.attribution import attribution_tags
 from ssvepjax.explain.part_baselines import PART_METHODS, part_attributions
 from ssvepjax.models.cifar_resnet import ModelConfig
 from ssvepjax.pruning.finetune import accuracy, recalibrate_bn
@@ -46,6 +50,8 @@ __all__ = ["TASKS", "AttributionConfig", "informative_quadrant", "run_attributio
 
 TASKS = ("two_part", "canvas")
 FILTER_METHODS = ("tag_decision", "taylor", "l1", "random", "tag_harmonic")
+_METHODS = PART_METHODS + ("tag_full_contrast",)
+TAG_VARIANTS = ("tag", "tag_full_contrast")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,10 +159,9 @@ def run_attribution(config: AttributionConfig, out_dir, *, tasks=TASKS, progress
     for task in tasks:
         for seed in config.seeds:
             path = out / f"{task}_s{seed}.json"
-            if path.exists():
-                import json
-
-                records.append(json.loads(path.read_text()))
+            old = json.loads(path.read_text()) if path.exists() else None
+            if old is not None and set(_METHODS) <= set(old["methods"]):
+                records.append(old)
                 continue
             data, masks, gt, share = _task(config, task, seed)
             t0 = time.perf_counter()
@@ -169,12 +174,18 @@ def run_attribution(config: AttributionConfig, out_dir, *, tasks=TASKS, progress
             fn = jax.jit(lambda xb, model=model, v=v: model.apply(v, xb, train=False))
             res = part_attributions(PART_METHODS, fn, x, masks, y, steps=config.ig_steps,
                                     batch_size=config.batch_size)
+            # The same tags over the full contrast range (gain 0..1: at its trough the part is occluded).
+            full = dataclasses.replace(attribution_tags(len(masks)), min_gain=0.0)
+            res["tag_full_contrast"] = part_attributions(("tag",), fn, x, masks, y, tags=full,
+                                                         batch_size=config.batch_size)["tag"]
             rec = {"task": task, "seed": seed, "n_images": len(x), "n_parts": int(len(masks)),
                    "test_accuracy": accuracy(model, v, data.test_images, data.test_labels), "train_s": train_s,
                    "informative_share_mean": float(np.mean(share[idx])), "methods": _evaluate(res, gt[idx]),
                    "example": {"image": x[0, ..., 0], "label": int(y[0]), "informative": int(gt[idx][0]),
                                **{m: res[m]["values"][0] for m in res}}}
-            if task == "two_part" and config.filter_methods:
+            if old is not None and "pruning" in old:  # an earlier run's pruning stays valid
+                rec["pruning"] = old["pruning"]
+            elif task == "two_part" and config.filter_methods:
                 rec["pruning"] = run_filter_ground_truth(config, model, v, data, seed)
             write_json(path, rec)
             records.append(rec)
@@ -231,8 +242,9 @@ def summarize_attribution(config: AttributionConfig, records: list[dict], path=N
                 table[m][k] = {"mean": float(np.nanmean(vals)),
                                "std": float(np.nanstd(vals, ddof=1)) if len(vals) > 1 else 0.0,
                                "per_seed": vals.tolist()}
-        paired = {m: _paired([r["methods"]["tag"]["top_part_accuracy"] for r in rs],
-                             [r["methods"][m]["top_part_accuracy"] for r in rs]) for m in methods if m != "tag"}
+        paired = {f"{t}-{m}": _paired([r["methods"][t]["top_part_accuracy"] for r in rs],
+                                      [r["methods"][m]["top_part_accuracy"] for r in rs])
+                  for t in TAG_VARIANTS if t in methods for m in methods if m not in TAG_VARIANTS}
         summary["tasks"][task] = {"n_seeds": len(rs), "n_parts": rs[0]["n_parts"],
                                   "images_per_seed": rs[0]["n_images"],
                                   "test_accuracy": [r["test_accuracy"] for r in rs],

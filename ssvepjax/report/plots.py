@@ -386,7 +386,8 @@ def plot_attribution_summary(summary: dict, path: str) -> str:
     tasks = sorted(summary["tasks"], key=lambda t: (t != "two_part", t))
     fig, axes = plt.subplots(1, len(tasks) + (1 if summary.get("pruning") else 0), figsize=(4.6 * (len(tasks) + 1),
                                                                                              3.6), squeeze=False)
-    marks = {"tag": "o", "occlusion": "s", "shapley": "D", "integrated_gradients": "^", "gradient_x_input": "v"}
+    marks = {"tag": "o", "tag_full_contrast": "P", "occlusion": "s", "shapley": "D", "integrated_gradients": "^",
+             "gradient_x_input": "v"}
     for ax, task in zip(axes[0], tasks):
         t = summary["tasks"][task]
         for m, row in t["methods"].items():
