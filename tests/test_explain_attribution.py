@@ -49,7 +49,7 @@ def test_linear_gives_weights_times_depth(masks_fn, weights):
     # signed = the fundamental's coefficient against the stimulus phase / depth: the weight (times the part's sum)
     np.testing.assert_allclose(att.signed, expect, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(att.amplitude, np.abs(expect) * att.depth, rtol=1e-4, atol=1e-4)
-    assert att.depth == 0.25 and att.forward_passes == 80
+    assert att.depth == 0.25 and att.forward_passes == A.attribution_tags(len(masks)).period_frames
     np.testing.assert_allclose(att.im_share, 0.0, atol=1e-8)
     # the other logit is the negative: the sign flips, the amplitude does not
     neg = A.tag_attribution(fn, x, masks, 1)
@@ -116,7 +116,9 @@ def test_log_prob_and_vectors_of_targets():
 
 def test_default_tags_are_collision_free():
     for p in (1, 2, 3, 4):
-        A.check_tag_collisions(A.attribution_tags(p), 4)
+        A.check_tag_collisions(A.attribution_tags(p), A.default_max_order(p))
+    with pytest.raises(ValueError, match="harmonic 5"):  # 1.5 Hz's fifth harmonic is 7.5 Hz, whatever the order
+        A.check_tag_collisions(sj.TagConfig((1.5, 7.5, 19.5, 43.5)), 2)
 
 
 def test_bad_input():

@@ -22,9 +22,10 @@ stimulus period and its Fourier coefficients at the design's components are read
 The components must not collide: a part's fundamental on another part's harmonic or on an
 intermodulation component up to ``max_order`` (folded into the period that is actually recorded) makes
 its attribution ambiguous, and :func:`check_tag_collisions` refuses it. :func:`attribution_tags` gives
-collision-free tags for 1 to 4 parts at one 80-frame period (120 fps, 240 frames).
+collision-free tags for 1 to 4 parts (120 fps, 240 frames; an 80-frame period for two parts, 120 frames for three
+or four).
 
-Cost: ``tags.period_frames`` forward passes per image (80 for the defaults), whatever the number of parts;
+Cost: ``tags.period_frames`` forward passes per image (80 or 120 for the defaults), whatever the number of parts;
 occlusion needs ``P + 1`` and exact Shapley values ``2 ** P`` (``explain.part_baselines``). Every image of a
 batch goes through one jitted call.
 """
@@ -47,26 +48,34 @@ from ssvepjax.tagging.frames import apply_gains, check_image
 from ssvepjax.tagging.masks import check_masks
 from ssvepjax.tagging.tags import TagConfig
 
-__all__ = ["OUTPUTS", "PartAttribution", "attribution_tags", "check_tag_collisions", "check_target", "output_value",
-           "tag_attribution", "tag_spectrum_fn"]
+__all__ = ["OUTPUTS", "PartAttribution", "attribution_tags", "check_tag_collisions", "check_target",
+           "default_max_order", "output_value", "tag_attribution", "tag_spectrum_fn"]
 
 OUTPUTS = ("logit", "log_prob")
 
-# Collision-free at max_order 4 in one 80-frame period of 240 frames at 120 fps (period bins (4, 5) and
-# (1, 5, 13, 29)); found by exhaustive search over bin sets, checked by check_tag_collisions in the tests.
-_DEFAULT_TAGS = {1: (6.0,), 2: (6.0, 7.5), 3: (1.5, 7.5, 19.5), 4: (1.5, 7.5, 19.5, 43.5)}
+# Collision-free (check_tag_collisions) at 120 fps and 240 frames: (6, 7.5) Hz in an 80-frame period up to order 4;
+# (2, 5, 21) Hz in a 120-frame period up to order 4; (4, 6, 15, 50) Hz in a 120-frame period up to order 3 (no four
+# tags in an 80- or 120-frame period pass at order 4). Found by exhaustive search over bin sets.
+_DEFAULT_TAGS = {1: (6.0,), 2: (6.0, 7.5), 3: (2.0, 5.0, 21.0), 4: (4.0, 6.0, 15.0, 50.0)}
+_DEFAULT_ORDER = {1: 4, 2: 4, 3: 4, 4: 3}
 
 
 def attribution_tags(n_parts: int) -> TagConfig:
-    """Collision-free tags (``max_order`` 4) for 1 to 4 parts: 120 fps, 240 frames, an 80-frame period.
+    """Collision-free tags for 1 to 4 parts at 120 fps and 240 frames (:func:`default_max_order` each).
 
-    Two parts get the paper's 6 and 7.5 Hz. More parts need your own tags (:func:`check_tag_collisions`).
+    Two parts get the paper's 6 and 7.5 Hz (an 80-frame period); three and four parts a 120-frame period. More
+    parts need your own tags (:func:`check_tag_collisions`).
     """
     V.check_positive("n_parts", n_parts, integer=True)
     if n_parts not in _DEFAULT_TAGS:
         raise ValueError(f"n_parts must be 1 to 4 for the default tags, got {n_parts}; pass a TagConfig whose tags "
                          f"pass check_tag_collisions")
     return TagConfig(_DEFAULT_TAGS[n_parts])
+
+
+def default_max_order(n_parts: int) -> int:
+    """The intermodulation order up to which :func:`attribution_tags` is collision-free: 4, or 3 for four parts."""
+    return _DEFAULT_ORDER.get(int(n_parts), 4)
 
 
 def _fold(k: int, n: int) -> int:
@@ -77,10 +86,10 @@ def _fold(k: int, n: int) -> int:
 def check_tag_collisions(tags: TagConfig, max_order: int = 4) -> None:
     """``ValueError`` naming ``tags`` if a part's fundamental lands on another component of the recorded period.
 
-    Components are ``sum_p c_p f_p`` of order ``sum |c_p|`` up to ``max_order``: every other tag's harmonics and
-    every intermodulation. Frequencies are folded into the recorded period's spectrum (a component above its
-    Nyquist frequency aliases onto ``|k mod P|``), and a fundamental on DC or on the period's Nyquist bin is
-    refused as well (its phase is lost).
+    Components are every harmonic ``n f_q`` of every other tag (any n: a rectifier makes them all) and every
+    intermodulation ``sum_p c_p f_p`` of order ``sum |c_p|`` up to ``max_order``. Frequencies are folded into the
+    recorded period's spectrum (a component above its Nyquist frequency aliases onto ``|k mod P|``), and a
+    fundamental on DC or on the period's Nyquist bin is refused as well (its phase is lost).
     """
     if not isinstance(tags, TagConfig):
         raise ValueError(f"tags must be a TagConfig, got {type(tags).__name__}")
@@ -92,6 +101,14 @@ def check_tag_collisions(tags: TagConfig, max_order: int = 4) -> None:
         if b == 0 or 2 * b == period:
             raise ValueError(f"tags: {tags.freqs_hz[p]} Hz lands on DC or Nyquist of the recorded {period}-frame "
                              f"period; choose another tag")
+    for q, b in enumerate(bins):  # every harmonic of every other tag, whatever its order: rectifiers make them all
+        for m in range(2, period + 1):
+            k = _fold(m * b, period)
+            for p, fb in enumerate(folded):
+                if k == fb and p != q:
+                    raise ValueError(f"tags: part {p + 1}'s fundamental ({tags.freqs_hz[p]} Hz) lies on harmonic {m} "
+                                     f"of part {q + 1}'s tag ({tags.freqs_hz[q]} Hz) in the recorded {period}-frame "
+                                     f"period; choose other tags (attribution_tags)")
     for c in itertools.product(range(-max_order, max_order + 1), repeat=len(bins)):
         nz = [i for i, x in enumerate(c) if x]
         if not nz or sum(abs(x) for x in c) > max_order or (len(nz) == 1 and abs(c[nz[0]]) == 1):
@@ -229,7 +246,7 @@ def tag_attribution(
     tags: TagConfig | None = None,
     *,
     output: str = "logit",
-    max_order: int = 4,
+    max_order: int | None = None,
     batch_size: int = 8,
 ) -> PartAttribution:
     """Attribution of ``target``'s output to each part, from the output's spectrum under part tagging.
@@ -242,7 +259,8 @@ def tag_attribution(
         target: the class whose output is read: one index, or ``[N]`` (e.g. labels or predictions).
         tags: one tag per part (default :func:`attribution_tags`); checked by :func:`check_tag_collisions`.
         output: ``"logit"`` or ``"log_prob"`` (the target's log-softmax).
-        max_order: highest intermodulation order checked for collisions and summed.
+        max_order: highest intermodulation order checked for collisions and summed (default
+            :func:`default_max_order` of the number of parts).
         batch_size: images per jitted call (``batch_size * period_frames`` frames go through the network).
 
     Returns:
@@ -254,6 +272,7 @@ def tag_attribution(
     if not isinstance(tags, TagConfig):
         raise ValueError(f"tags must be a TagConfig, got {type(tags).__name__}")
     m = check_masks(masks, h, w, n_parts=tags.n_tags)
+    max_order = default_max_order(len(m)) if max_order is None else max_order
     check_tag_collisions(tags, max_order)
     V.check_choice("output", output, OUTPUTS)
     V.check_positive("batch_size", batch_size, integer=True)
