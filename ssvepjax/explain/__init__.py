@@ -16,6 +16,7 @@
 from ssvepjax.explain.attribution import PartAttribution as PartAttribution
 from ssvepjax.explain.attribution import attribution_tags as attribution_tags
 from ssvepjax.explain.attribution import check_tag_collisions as check_tag_collisions
+from ssvepjax.explain.attribution import default_max_order as default_max_order
 from ssvepjax.explain.attribution import tag_attribution as tag_attribution
 from ssvepjax.explain.cams import METHODS as METHODS
 from ssvepjax.explain.cams import LayerTap as LayerTap
@@ -51,9 +52,9 @@ from ssvepjax.explain.selection import top_k as top_k
 
 __all__ = [
     "METHODS", "PART_METHODS", "TAG_KINDS", "LayerTap", "PartAttribution", "attribution_tags", "box_iou", "box_masks",
-    "cam", "cam_batch", "check_tag_collisions", "class_activation_maps", "component_rows", "deletion_insertion",
-    "energy_concentration", "energy_in_box", "gradient_x_input", "integrated_gradients", "l1_scores",
-    "layer_gradients", "linen_tap", "localisation", "mean_activation_scores", "nnx_tap", "occlusion",
+    "cam", "cam_batch", "check_tag_collisions", "class_activation_maps", "component_rows", "default_max_order",
+    "deletion_insertion", "energy_concentration", "energy_in_box", "gradient_x_input", "integrated_gradients",
+    "l1_scores", "layer_gradients", "linen_tap", "localisation", "mean_activation_scores", "nnx_tap", "occlusion",
     "part_attributions", "random_scores", "scores_from_amplitudes", "shapley", "tag_attribution",
     "tag_component_amplitudes", "tag_filter_scores", "top_fraction", "top_k", "upsample",
 ]
