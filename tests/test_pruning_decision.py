@@ -10,8 +10,8 @@ import ssvepjax as sj
 from ssvepjax import pruning as P
 from ssvepjax.explain.attribution import check_tag_collisions, tag_spectrum_fn
 
-# Collision-free up to order 4 in an 18-frame period (bins 1 and 5): small and fast.
-TAGS = sj.TagConfig((1.0, 5.0), 18.0, 18)
+# Collision-free (every harmonic, IM up to order 4) in a 20-frame period (bins 2 and 5): small and fast.
+TAGS = sj.TagConfig((2.0, 5.0), 20.0, 20)
 
 
 @pytest.fixture(scope="module")
