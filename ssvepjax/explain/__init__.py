@@ -6,10 +6,18 @@
   :func:`class_activation_maps`), each restricted to a subset of filters with ``filters=``.
 - ``selection``: per-filter scores (the tag score at fundamental, harmonic or intermodulation bins;
   random, L1 and mean-activation baselines) and top-k / top-fraction masks.
+- ``attribution``: tag attribution of a decision to the image's parts from the output's spectrum
+  (:func:`tag_attribution`), and ``part_baselines``: occlusion, exact Shapley values, integrated gradients
+  and gradient x input summed over the parts, with their costs (:func:`part_attributions`).
 - ``metrics``: energy inside the object box, energy concentration, localisation (IoU of the largest
   thresholded region) and deletion / insertion AUC.
 """
 
+from ssvepjax.explain.attribution import PartAttribution as PartAttribution
+from ssvepjax.explain.attribution import attribution_tags as attribution_tags
+from ssvepjax.explain.attribution import check_tag_collisions as check_tag_collisions
+from ssvepjax.explain.attribution import default_max_order as default_max_order
+from ssvepjax.explain.attribution import tag_attribution as tag_attribution
 from ssvepjax.explain.cams import METHODS as METHODS
 from ssvepjax.explain.cams import LayerTap as LayerTap
 from ssvepjax.explain.cams import cam as cam
@@ -25,6 +33,12 @@ from ssvepjax.explain.metrics import deletion_insertion as deletion_insertion
 from ssvepjax.explain.metrics import energy_concentration as energy_concentration
 from ssvepjax.explain.metrics import energy_in_box as energy_in_box
 from ssvepjax.explain.metrics import localisation as localisation
+from ssvepjax.explain.part_baselines import PART_METHODS as PART_METHODS
+from ssvepjax.explain.part_baselines import gradient_x_input as gradient_x_input
+from ssvepjax.explain.part_baselines import integrated_gradients as integrated_gradients
+from ssvepjax.explain.part_baselines import occlusion as occlusion
+from ssvepjax.explain.part_baselines import part_attributions as part_attributions
+from ssvepjax.explain.part_baselines import shapley as shapley
 from ssvepjax.explain.selection import TAG_KINDS as TAG_KINDS
 from ssvepjax.explain.selection import component_rows as component_rows
 from ssvepjax.explain.selection import l1_scores as l1_scores
@@ -37,8 +51,10 @@ from ssvepjax.explain.selection import top_fraction as top_fraction
 from ssvepjax.explain.selection import top_k as top_k
 
 __all__ = [
-    "METHODS", "TAG_KINDS", "LayerTap", "box_iou", "box_masks", "cam", "cam_batch", "class_activation_maps",
-    "component_rows", "deletion_insertion", "energy_concentration", "energy_in_box", "l1_scores", "layer_gradients",
-    "linen_tap", "localisation", "mean_activation_scores", "nnx_tap", "random_scores", "scores_from_amplitudes",
+    "METHODS", "PART_METHODS", "TAG_KINDS", "LayerTap", "PartAttribution", "attribution_tags", "box_iou", "box_masks",
+    "cam", "cam_batch", "check_tag_collisions", "class_activation_maps", "component_rows", "default_max_order",
+    "deletion_insertion", "energy_concentration", "energy_in_box", "gradient_x_input", "integrated_gradients",
+    "l1_scores", "layer_gradients", "linen_tap", "localisation", "mean_activation_scores", "nnx_tap", "occlusion",
+    "part_attributions", "random_scores", "scores_from_amplitudes", "shapley", "tag_attribution",
     "tag_component_amplitudes", "tag_filter_scores", "top_fraction", "top_k", "upsample",
 ]

@@ -1,6 +1,7 @@
 """Filter importance and dependency-aware structured pruning of any model (traced from its program).
 
 - ``scores``: ``importance(method, model, variables, images)`` for tag-based scores and baselines;
+- ``decision_scores``: filter importance from the decision's spectrum (the target logit's tag amplitude);
 - ``tag_scores``: the one function that turns tag responses into per-filter scores;
 - ``baselines``: random, L1, batch-norm scale, and image-loop reductions (mean activation, Taylor, HRank);
 - ``dependency``: channel dependencies traced from the model's jaxpr, the smaller program, costs;
@@ -12,6 +13,7 @@
 - ``runs``: the experiment drivers behind ``experiments/pruning_*.py``.
 """
 
+from ssvepjax.pruning.baselines import bn_affine as bn_affine
 from ssvepjax.pruning.baselines import bn_scale_scores as bn_scale_scores
 from ssvepjax.pruning.baselines import combine as combine
 from ssvepjax.pruning.baselines import conv_layers as conv_layers
@@ -20,6 +22,8 @@ from ssvepjax.pruning.baselines import l1_scores as l1_scores
 from ssvepjax.pruning.baselines import mean_activation_reduction as mean_activation_reduction
 from ssvepjax.pruning.baselines import random_scores as random_scores
 from ssvepjax.pruning.baselines import taylor_reduction as taylor_reduction
+from ssvepjax.pruning.baselines import with_bn_affine as with_bn_affine
+from ssvepjax.pruning.decision_scores import decision_scores as decision_scores
 from ssvepjax.pruning.dependency import DependencyGraph as DependencyGraph
 from ssvepjax.pruning.dependency import PrunedModel as PrunedModel
 from ssvepjax.pruning.dependency import program_costs as program_costs

@@ -41,8 +41,8 @@ from ssvepjax.recording.adapters import flatten_intermediates
 from ssvepjax.streaming.reductions import Reduction
 
 __all__ = [
-    "bn_scale_scores", "combine", "conv_layers", "hrank_reduction", "l1_scores", "mean_activation_reduction",
-    "random_scores", "taylor_reduction",
+    "bn_affine", "bn_scale_scores", "combine", "conv_layers", "hrank_reduction", "l1_scores",
+    "mean_activation_reduction", "random_scores", "taylor_reduction", "with_bn_affine",
 ]
 
 
@@ -174,20 +174,10 @@ def taylor_reduction(model, variables: dict) -> Reduction:
     Needs ``batch["label"]`` (int class indices). ``{layer: [c]}``.
     """
     layers = conv_layers(variables)
-    scales, biases = _leaves(variables, "bn", "scale"), _leaves(variables, "bn", "bias")
-    missing = [n for n in layers if n not in scales or n not in biases]
-    if missing:
-        raise ValueError(f"taylor needs a batch norm after every conv (the gate sits after it); missing for {missing}")
-    bn = {n: (scales[n], biases[n]) for n in layers}
+    bn = bn_affine(variables)
 
     def with_bn(bn_params):
-        def visit(path, leaf):
-            keys = _keys(path)
-            layer = "/".join(keys[1:-2])
-            if keys[0] == "params" and keys[-2] == "bn" and layer in bn_params:
-                return bn_params[layer][0 if keys[-1] == "scale" else 1]
-            return leaf
-        return jax.tree_util.tree_map_with_path(visit, variables)
+        return with_bn_affine(variables, bn_params)
 
     def loss(bn_params, x, y):
         logits = model.apply(with_bn(bn_params), x[None], train=False)
@@ -205,6 +195,32 @@ def taylor_reduction(model, variables: dict) -> Reduction:
         return {n: jax.ShapeDtypeStruct(bn[n][0].shape, jnp.float32) for n in layers}
 
     return _mean_reduction(per_example, layers_of)
+
+
+def bn_affine(variables: dict) -> dict[str, tuple[jax.Array, jax.Array]]:
+    """``{layer: (scale, bias)}`` of the batch norm after every conv; ValueError where one is missing.
+
+    A gate ``z_c`` on channel c after batch norm is ``(z_c * scale_c, z_c * bias_c)``, so the gradient of
+    anything with respect to the gate at ``z = 1`` is ``scale * d/dscale + bias * d/dbias`` (Taylor's score
+    and ``decision_scores`` use it).
+    """
+    layers = conv_layers(variables)
+    scales, biases = _leaves(variables, "bn", "scale"), _leaves(variables, "bn", "bias")
+    missing = [n for n in layers if n not in scales or n not in biases]
+    if missing:
+        raise ValueError(f"a gate after batch norm needs a batch norm after every conv; missing for {missing}")
+    return {n: (scales[n], biases[n]) for n in layers}
+
+
+def with_bn_affine(variables: dict, bn_params: dict) -> dict:
+    """``variables`` with the batch-norm ``(scale, bias)`` of the layers in ``bn_params`` replaced (traceable)."""
+    def visit(path, leaf):
+        keys = _keys(path)
+        layer = "/".join(keys[1:-2])
+        if keys[0] == "params" and keys[-2] == "bn" and layer in bn_params:
+            return bn_params[layer][0 if keys[-1] == "scale" else 1]
+        return leaf
+    return jax.tree_util.tree_map_with_path(visit, variables)
 
 
 def combine(reductions: dict[str, Reduction]) -> Reduction:

@@ -5,6 +5,9 @@ Methods (higher = more important = kept longer):
 - tag-based (``tag_scores``): ``"tag_harmonic"``, ``"tag_intermodulation"``, ``"tag_significant"``,
   ``"tag_all"``, and ``"tag1"``, ``"tag2"``, ... for one part's tag; the images are tagged with
   ``masks`` (default: left and right halves) at ``design``'s tags;
+- from the decision's spectrum (``decision_scores``): ``"tag_decision"``, the first-order change of the target
+  logit's amplitude at the tags' fundamentals when the filter is removed (targets: ``labels`` when given, else
+  the model's predictions); same ``masks`` and ``design``;
 - baselines: ``"random"`` (seeded), ``"l1"`` (Li et al. 2017), ``"bn_scale"`` (Liu et al. 2017),
   ``"mean_activation"``, ``"taylor"`` (Molchanov et al. 2019; needs labels) and ``"hrank"`` (Lin et al.
   2020). See ``baselines``.
@@ -20,22 +23,24 @@ from collections.abc import Sequence
 import numpy as np
 
 from ssvepjax.pruning import baselines as B
+from ssvepjax.pruning.decision_scores import decision_scores
 from ssvepjax.pruning.tag_scores import tag_kinds, tag_scores
 from ssvepjax.recording.adapters import linen_fn
 from ssvepjax.spectral.design import Design
 from ssvepjax.streaming.loop import reduce_dataset
 from ssvepjax.tagging.masks import halves
 
-__all__ = ["BASELINES", "DATA_METHODS", "TAG_METHODS", "importance", "methods"]
+__all__ = ["BASELINES", "DATA_METHODS", "DECISION_METHODS", "TAG_METHODS", "importance", "methods"]
 
 TAG_METHODS = ("tag_harmonic", "tag_intermodulation", "tag_significant", "tag_all")
 BASELINES = ("random", "l1", "taylor", "mean_activation", "bn_scale", "hrank")
 DATA_METHODS = ("taylor", "mean_activation", "hrank")
+DECISION_METHODS = ("tag_decision",)
 
 
 def methods(n_parts: int = 2) -> tuple[str, ...]:
     """Every method name for a design with ``n_parts`` tags."""
-    return TAG_METHODS + tuple(f"tag{p + 1}" for p in range(n_parts)) + BASELINES
+    return TAG_METHODS + tuple(f"tag{p + 1}" for p in range(n_parts)) + DECISION_METHODS + BASELINES
 
 
 def _tag_kind(method: str) -> str:
@@ -63,7 +68,7 @@ def importance(
         model: a Flax Linen model whose conv layers sow ``pre``/``post`` (e.g. ``sj.CifarResNet``).
         variables: its variables.
         images: ``[N, H, W, C]`` in [0, 1]; needed by the tag methods and the data-dependent baselines.
-        labels: ``[N]`` int class labels; needed by ``"taylor"``.
+        labels: ``[N]`` int class labels; needed by ``"taylor"``; the targets of ``"tag_decision"`` (else predictions).
         masks: ``[P, H, W]`` part masks for the tag methods (default ``sj.halves(H, W)``).
         design: ``sj.Design`` of the tag methods (default ``sj.Design()``: 6 and 7.5 Hz).
         seed: seed of ``"random"``.
@@ -86,7 +91,7 @@ def importance(
     if site not in ("pre", "post"):
         raise ValueError(f"site must be 'pre' or 'post', got {site!r}")
     layers = B.conv_layers(variables)
-    needs_images = [m for m in names if m in DATA_METHODS or _tag_kind(m) in tag_kinds(n_parts)]
+    needs_images = [m for m in names if m in DATA_METHODS + DECISION_METHODS or _tag_kind(m) in tag_kinds(n_parts)]
     if needs_images:
         if images is None or np.ndim(images) != 4 or len(images) == 0:
             raise ValueError(f"method(s) {needs_images} need images [N, H, W, C] with N >= 1, got "
@@ -115,6 +120,10 @@ def importance(
         res = tag_scores(fn, np.asarray(images, np.float32), masks, design, [_tag_kind(m) for m in tag])
         for m in tag:
             out[m] = {name.removesuffix(f"/{site}"): s for name, s in res[_tag_kind(m)].items()}
+    if "tag_decision" in names:
+        design = Design() if design is None else design
+        out["tag_decision"] = decision_scores(model, variables, images, labels, masks=masks, tags=design.tags,
+                                              max_order=design.max_order)
     data = [m for m in names if m in DATA_METHODS]
     if data:
         factories = {
