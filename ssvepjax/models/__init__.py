@@ -8,6 +8,10 @@ from ssvepjax.models.cifar_resnet import CifarResNet as CifarResNet
 from ssvepjax.models.cifar_resnet import ModelConfig as ModelConfig
 from ssvepjax.models.cifar_resnet import conv_layer_names as conv_layer_names
 from ssvepjax.models.cifar_resnet import resnet_blocks as resnet_blocks
+from ssvepjax.models.preprocess import IMAGENET_MEAN as IMAGENET_MEAN
+from ssvepjax.models.preprocess import IMAGENET_STD as IMAGENET_STD
+from ssvepjax.models.preprocess import imagenet_normalize as imagenet_normalize
+from ssvepjax.models.preprocess import normalize as normalize
 from ssvepjax.models.random_init import param_count as param_count
 from ssvepjax.models.random_init import random_variables as random_variables
 from ssvepjax.models.resnet import RESNET50_STAGES as RESNET50_STAGES

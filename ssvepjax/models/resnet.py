@@ -17,11 +17,11 @@ torchvision's ``resnet50``; :mod:`ssvepjax.models.torch_weights` converts torchv
 
 Recorded units (``sow`` into ``intermediates``, so ``linen_fn(model, variables,
 capture_intermediates=False, train=False)`` records exactly these): every conv with a nonlinearity
-sows its pre-activation (after batch norm, and after the residual addition for ``conv3``) as ``pre``
-and its post-activation as ``post``; the projection shortcut, which feeds the addition and has no
-nonlinearity of its own, sows its output (after batch norm) as ``pre``. :func:`resnet_layer_names`
-lists the recorded names in forward order (basic blocks have ``conv1`` and ``conv2`` only). The max-pool output is not recorded (a selection of the
-stem's ``post`` units).
+sows its pre-activation (after batch norm, and after the residual addition for a block's last conv,
+``conv3`` or a basic block's ``conv2``) as ``pre`` and its post-activation as ``post``; the projection
+shortcut, which feeds the addition and has no nonlinearity of its own, sows its output (after batch
+norm) as ``pre``. :func:`resnet_layer_names` lists the recorded names in forward order. The max-pool
+output is not recorded (a selection of the stem's ``post`` units).
 
 The tiny configurations used in tests (``ImageNetResNet(stage_sizes=(1, 1), width=4, num_classes=10)``)
 run the same code.
