@@ -85,6 +85,9 @@ from ssvepjax.explain import upsample as upsample
 from ssvepjax.models import CifarResNet as CifarResNet
 from ssvepjax.models import ModelConfig as ModelConfig
 from ssvepjax.models import conv_layer_names as conv_layer_names
+from ssvepjax.models import imagenet_normalize as imagenet_normalize
+from ssvepjax.models import load_torch_model as load_torch_model
+from ssvepjax.models import load_torch_weights as load_torch_weights
 from ssvepjax.pruning import FinetuneConfig as FinetuneConfig
 from ssvepjax.pruning import apply_masks as apply_masks
 from ssvepjax.pruning import channel_groups as channel_groups

@@ -1,6 +1,7 @@
 """Peer check: Grad-CAM of ssvepjax equals Captum's LayerGradCam on a trained model ported to PyTorch.
 
-Optional: skipped unless torch and captum are installed (``pip install -e .[explain]``). A CifarResNet
+Needs torch and captum (``pip install -e .[test,peer]``): skipped without them, except when ``$CI`` is set,
+where a missing package fails the test. A CifarResNet
 is trained briefly on the boxed-digit task, its weights copied to the PyTorch twin of
 ``experiments/torch_resnet.py`` (``experiments/torch_port.py``), and at two layers the maps, the
 activations and the class-score gradients of both frameworks are compared. Tolerance: the largest
@@ -13,8 +14,10 @@ import sys
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-captum_attr = pytest.importorskip("captum.attr")
+from ssvepjax.testing.torch_reference import require
+
+torch = require("torch")
+captum_attr = require("captum.attr")
 
 import ssvepjax as sj  # noqa: E402
 from ssvepjax.data.canvas import CanvasConfig, canvas_dataset  # noqa: E402

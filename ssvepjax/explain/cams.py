@@ -10,8 +10,10 @@ Methods (``c`` runs over filters, ``ij`` over positions, ``m_c`` the filter weig
 
 - ``"gradcam"`` (Selvaraju et al. 2017): ``relu(sum_c m_c a_c A_c)`` with ``a_c = mean_ij G_ijc``.
 - ``"gradcam++"`` (Chattopadhay et al. 2018, exponential link as in their eq. 19 and in
-  pytorch-grad-cam): ``a_c = sum_ij relu(G_ijc) G_ijc^2 / (2 G_ijc^2 + sum_ab A_abc G_ijc^3)``, a term
-  taken as 0 where its denominator is 0; then as Grad-CAM.
+  pytorch-grad-cam): ``a_c = sum_ij relu(G_ijc) G_ijc^2 / (2 G_ijc^2 + sum_ab A_abc G_ijc^3 + eps)``,
+  a term taken as 0 where ``G_ijc = 0`` or its denominator is 0; then as Grad-CAM. The default
+  ``eps = 0`` is the paper's formula; pytorch-grad-cam adds ``eps = 1e-6``, which changes the weights
+  wherever gradients are small (``G^2`` near ``1e-6``): pass ``eps=1e-6`` to reproduce its maps.
 - ``"layercam"`` (Jiang et al. 2021): ``relu(sum_c m_c relu(G_ijc) A_ijc)``.
 - ``"eigencam"`` (Muhammad & Yeasin 2020): the projection of the positions' centred activation
   vectors ``(m_c A_ijc)_c`` onto their first principal component, then ``relu``. Class-agnostic (no
@@ -77,6 +79,7 @@ def cam(
     grads: Float[ArrayLike, "h w c"] | None,
     method: str = "gradcam",
     filters: ArrayLike | None = None,
+    eps: float = 0.0,
 ) -> Float[Array, "h w"]:
     """Class-activation map of one image from a layer's activations and class-score gradients.
 
@@ -86,6 +89,8 @@ def cam(
             None for ``"eigencam"``).
         method: one of :data:`METHODS`.
         filters: None (every filter), a boolean mask ``[c]`` or non-negative weights ``[c]``.
+        eps: added to Grad-CAM++'s denominator (0, the paper's form, by default; pytorch-grad-cam
+            uses 1e-6). Ignored by the other methods.
 
     Returns:
         The map ``[h, w]`` (non-negative, unnormalised). Traceable (jit, vmap, grad).
@@ -108,9 +113,9 @@ def cam(
         weights = g.mean((0, 1))
     else:  # gradcam++
         g2, g3 = g * g, g * g * g
-        denom = 2.0 * g2 + a.sum((0, 1)) * g3
-        safe = jnp.where(denom != 0, denom, 1.0)
-        alpha = jnp.where(denom != 0, g2 / safe, 0.0)
+        denom = 2.0 * g2 + a.sum((0, 1)) * g3 + eps
+        keep = (denom != 0) & (g != 0)
+        alpha = jnp.where(keep, g2 / jnp.where(keep, denom, 1.0), 0.0)
         weights = (alpha * jax.nn.relu(g)).sum((0, 1))
     return jax.nn.relu(jnp.einsum("ijc,c->ij", a, weights * m))
 
@@ -378,7 +383,13 @@ def layer_gradients(
     return tuple(jnp.concatenate([o[j] for o in outs]) for j in range(3))
 
 
-_cams_jit = jax.jit(jax.vmap(cam, in_axes=(0, 0, None, 0)), static_argnums=2)
+_cams_jit = jax.jit(jax.vmap(cam, in_axes=(0, 0, None, 0, None)), static_argnums=2)
+
+
+def _check_eps(eps) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not np.isfinite(eps) or eps < 0:
+        raise ValueError(f"eps must be a finite number >= 0 (pytorch-grad-cam's Grad-CAM++ uses 1e-6), got {eps!r}")
+    return float(eps)
 
 
 def cam_batch(
@@ -386,6 +397,7 @@ def cam_batch(
     grads: Float[ArrayLike, "n h w c"],
     method: str = "gradcam",
     filters: ArrayLike | None = None,
+    eps: float = 0.0,
 ) -> Float[Array, "n h w"]:
     """:func:`cam` of a batch, jitted and vmapped over images.
 
@@ -394,11 +406,13 @@ def cam_batch(
         grads: ``[N, h, w, c]`` class-score gradients (any array of that shape for ``"eigencam"``).
         method: one of :data:`METHODS`.
         filters: None, one mask or weights ``[c]`` for every image, or one per image ``[N, c]``.
+        eps: Grad-CAM++'s denominator term (see :func:`cam`; 0 by default, 1e-6 in pytorch-grad-cam).
 
     Returns:
         Maps ``[N, h, w]``.
     """
     _check_method(method)
+    eps = _check_eps(eps)
     a = jnp.asarray(acts, jnp.float32)
     if a.ndim != 4:
         raise ValueError(f"acts must have shape [N, h, w, c], got shape {a.shape}")
@@ -417,7 +431,7 @@ def cam_batch(
         if not isinstance(m, jax.core.Tracer) and (not bool(jnp.all(jnp.isfinite(m.astype(jnp.float32))))
                                  or bool(jnp.any(m.astype(jnp.float32) < 0))):
             raise ValueError("filters must be a boolean mask or finite, non-negative weights")
-    return _cams_jit(a, g, method, m.astype(jnp.float32))
+    return _cams_jit(a, g, method, m.astype(jnp.float32), eps)
 
 
 def upsample(
@@ -456,6 +470,7 @@ def class_activation_maps(
     *,
     resize: bool = True,
     batch_size: int = 64,
+    eps: float = 0.0,
 ) -> Float[Array, "n ..."]:
     """Maps of a batch in one call: :func:`layer_gradients`, :func:`cam_batch`, then :func:`upsample`.
 
@@ -467,11 +482,13 @@ def class_activation_maps(
         filters: None, ``[c]`` or ``[N, c]`` mask or weights.
         resize: upsample to ``[N, H, W]`` and scale each map to a maximum of 1; else ``[N, h, w]`` raw.
         batch_size: images per step of :func:`layer_gradients`.
+        eps: Grad-CAM++'s denominator term (see :func:`cam`).
 
     Returns:
         ``[N, H, W]`` (``resize``) or ``[N, h, w]``.
     """
     _check_method(method)
+    eps = _check_eps(eps)
     a, g, _ = layer_gradients(tap, images, class_indices, batch_size=batch_size)
-    maps = cam_batch(a, g, method, filters)
+    maps = cam_batch(a, g, method, filters, eps)
     return upsample(maps, tap.input_shape[:2]) if resize else maps

@@ -82,6 +82,7 @@ def linen_fn(
     *,
     capture_intermediates: bool | Callable = True,
     include: Iterable[str] | None = None,
+    preprocess: Callable[[Array], Array] | None = None,
     **apply_kwargs,
 ) -> Callable[[Array], dict[str, Array]]:
     """A per-frame function that runs a Linen module and returns its intermediates.
@@ -93,13 +94,20 @@ def linen_fn(
             filter ``(module, method_name) -> bool`` records some; False records only ``sow``\\ n values
             (post-activation values need ``sow``: a functional ``nn.relu`` is no module).
         include: names of the intermediates to keep (all when None).
+        preprocess: ``frame -> frame`` applied before the module, after tagging (e.g.
+            ``sj.imagenet_normalize`` for torchvision/timm weights): the stimulus stays an image in
+            [0, 1] and the model's own normalisation comes after the modulation.
         **apply_kwargs: passed to ``module.apply`` (e.g. ``train=False``).
 
     Returns:
         ``fn(frame [H, W, C]) -> {name: activation}`` without the batch axis; ``"output"`` holds the
         module's output.
     """
+    _check_preprocess(preprocess)
+
     def fn(frame):
+        if preprocess is not None:
+            frame = preprocess(frame)
         out, state = module.apply(
             variables, frame[None], capture_intermediates=capture_intermediates,
             mutable=["intermediates"], **apply_kwargs)
@@ -111,7 +119,13 @@ def linen_fn(
     return fn
 
 
-def nnx_fn(model, *, include: Iterable[str] | None = None, method_outputs: bool = True):
+def _check_preprocess(preprocess) -> None:
+    if preprocess is not None and not callable(preprocess):
+        raise ValueError(f"preprocess must be a function frame -> frame or None, got {preprocess!r}")
+
+
+def nnx_fn(model, *, include: Iterable[str] | None = None, method_outputs: bool = True,
+           preprocess: Callable[[Array], Array] | None = None):
     """A per-frame function that runs an NNX module and returns its intermediates.
 
     Every ``sow(nnx.Intermediate, ...)`` value is returned, and with ``method_outputs`` every
@@ -122,6 +136,7 @@ def nnx_fn(model, *, include: Iterable[str] | None = None, method_outputs: bool 
         model: a ``flax.nnx.Module`` taking a batch ``[N, H, W, C]`` (put it in eval mode first).
         include: names of the intermediates to keep (all when None).
         method_outputs: record each submodule's output, not only sown values.
+        preprocess: ``frame -> frame`` applied before the model, after tagging (as in :func:`linen_fn`).
 
     Returns:
         ``fn(frame [H, W, C]) -> {name: activation}`` without the batch axis.
@@ -130,8 +145,11 @@ def nnx_fn(model, *, include: Iterable[str] | None = None, method_outputs: bool 
 
     graphdef, state = nnx.split(model)
     kind = nnx.Intermediate if method_outputs else None
+    _check_preprocess(preprocess)
 
     def fn(frame):
+        if preprocess is not None:
+            frame = preprocess(frame)
         m = nnx.merge(graphdef, state)
         out, inter = nnx.capture(m, nnx.Intermediate, method_outputs=kind)(frame[None])
         acts = flatten_intermediates(inter)
