@@ -11,6 +11,9 @@ The bytes are an **estimate from shapes** (nothing is compiled), per image and p
 
     layer(n) = 4 n (2 F + 3 R)            transient: the series, the transform's stages and rows
              + 4 n (2 S + K)              lasting: the running sums (and their update), the result
+             + 4 n (4 R + 6)              per image, with frame_block: the coefficient accumulators of the image
+                                          (re and im of every row, sums, peak; the scan holds them twice),
+                                          alive for every layer at once while the image's blocks run
 
 With ``granularity="filter"`` the lasting part is per filter (``n / positions``). Add the frames of one image
 (``2 F H W C`` floats). The model's weights are not counted. The benchmark ``experiments/benchmark_large.py``
@@ -82,8 +85,9 @@ def check_budget(memory_budget) -> int | None:
 
 def layer_bytes(fn: Callable, image_shape: Sequence[int], design: Design, *, one_period: bool = True,
                 frame_block: int | None = None, granularity: str = "neuron", relative_bins: int = 0,
-                measures: int | None = None) -> tuple[dict[str, tuple[int, int]], int]:
-    """Estimated bytes of probing one image (module docstring): ``({layer: (transient, lasting)}, frames)``.
+                measures: int | None = None) -> tuple[dict[str, tuple[int, int, int]], int]:
+    """Estimated bytes of probing one image (module docstring): ``({layer: (transient, lasting, per_image)},
+    frames)``: ``per_image`` is alive for the whole step of an image (the block accumulators), per image.
 
     Args:
         fn: the per-frame function.
@@ -105,18 +109,23 @@ def layer_bytes(fn: Callable, image_shape: Sequence[int], design: Design, *, one
     for k, shape in shapes.items():
         n = math.prod(shape)
         kept = n // math.prod(shape[:-1]) if granularity == "filter" and len(shape) > 1 else n
-        out[k] = (FLOAT * n * (2 * alive + 3 * rows), FLOAT * kept * (2 * state + result))
+        blocks = FLOAT * n * (4 * rows + 6) if frame_block else 0
+        out[k] = (FLOAT * n * (2 * alive + 3 * rows), FLOAT * kept * (2 * state + result), blocks)
     return out, FLOAT * 2 * alive * math.prod(image_shape)
 
 
-def group_need(layers: dict[str, tuple[int, int]], names: Sequence[str], frames: int, images: int = 1) -> int:
+def _per_image(layers, names, frames: int) -> int:
+    return frames + max(layers[k][0] for k in names) + sum(layers[k][2] for k in names)
+
+
+def group_need(layers: dict[str, tuple[int, int, int]], names: Sequence[str], frames: int, images: int = 1) -> int:
     """Estimated peak of probing the layers ``names`` together, ``images`` at a time: the lasting bytes of every
-    layer plus ``images`` times the frames and the largest transient (a layer's transient ends with the layer)."""
-    lasting = sum(layers[k][1] for k in names)
-    return lasting + images * (frames + max(layers[k][0] for k in names))
+    layer plus ``images`` times the frames, the largest transient (a layer's transient ends with the layer) and
+    every layer's per-image bytes."""
+    return sum(layers[k][1] for k in names) + images * _per_image(layers, names, frames)
 
 
-def layer_groups(layers: dict[str, tuple[int, int]], frames: int, budget: int) -> list[tuple[str, ...]]:
+def layer_groups(layers: dict[str, tuple[int, int, int]], frames: int, budget: int) -> list[tuple[str, ...]]:
     """Consecutive groups of layers (in ``layers``' order) whose :func:`group_need` fits ``budget`` bytes.
 
     ``ValueError`` if one layer alone does not fit: the message says how many bytes the smallest group needs.
@@ -137,12 +146,11 @@ def layer_groups(layers: dict[str, tuple[int, int]], frames: int, budget: int) -
     return groups
 
 
-def images_per_step(layers: dict[str, tuple[int, int]], names: Sequence[str], frames: int, budget: int,
+def images_per_step(layers: dict[str, tuple[int, int, int]], names: Sequence[str], frames: int, budget: int,
                     most: int) -> int:
     """The most images (at most ``most``, at least 1) that one step of the group ``names`` may vectorise."""
     lasting = sum(layers[k][1] for k in names)
-    per_image = frames + max(layers[k][0] for k in names)
-    return int(max(1, min(most, (budget - lasting) // per_image)))
+    return int(max(1, min(most, (budget - lasting) // _per_image(layers, names, frames))))
 
 
 __all__ = ["LayerSelection", "available_memory", "check_budget", "group_need", "images_per_step", "layer_bytes",
