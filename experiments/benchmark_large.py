@@ -19,7 +19,19 @@ paper's design (``sj.Design()``: 6 and 7.5 Hz, 120 fps, 240 frames; one stimulus
 - ``probe_blocks``: the same with ``frame_block=16``: the coefficients are accumulated block by block of
   16 frames as the network produces them, so no more than 16 frames of activations are alive;
 - ``probe_amplitude``: the same, returning only each unit's amplitude at the 27 components
-  (``measures=("amplitude",)``) instead of its 121-bin spectrum.
+  (``measures=("amplitude",)``) instead of its 121-bin spectrum;
+- ``probe_filter`` (issue 22): ``granularity="filter"``, each filter's spectrum (the mean of its neurons'
+  amplitude spectra over positions, taken inside the image's step), and ``probe_filter_blocks`` the same with
+  ``frame_block=16``;
+- ``forward_period_x8`` and ``probe_filter_x8``: 8 images, the forward pass of each image's 80 frames one image
+  after another (the frames the probe runs), and the filter-level probe of the 8 images (``chunk_size=8``);
+- ``probe_budget``: per neuron, ``measures=("amplitude", "snr", "z")``, ``frame_block=16``,
+  ``memory_budget=--budget-gb`` (4 GB): the layers probed in groups, one pass each (``streaming.budget``);
+  ``budget_groups`` and ``budget_estimate_gb`` (the largest group's estimate) are reported.
+
+Ratios (``ratios``): each probe's time over the forward pass of the same frames, per round, median and
+min-max (``probe_filter_x8/forward_period_x8``, ``probe_filter/forward_period``, ...), and ``peak_rss``: each
+probe's peak resident memory over that forward pass's.
 
 Memory: each contender runs in a fresh subprocess (warm-up call and one more) and reports its peak
 resident memory (``ru_maxrss``), with glibc's mmap threshold fixed at 1 MiB so that RSS follows
