@@ -19,7 +19,19 @@ paper's design (``sj.Design()``: 6 and 7.5 Hz, 120 fps, 240 frames; one stimulus
 - ``probe_blocks``: the same with ``frame_block=16``: the coefficients are accumulated block by block of
   16 frames as the network produces them, so no more than 16 frames of activations are alive;
 - ``probe_amplitude``: the same, returning only each unit's amplitude at the 27 components
-  (``measures=("amplitude",)``) instead of its 121-bin spectrum.
+  (``measures=("amplitude",)``) instead of its 121-bin spectrum;
+- ``probe_filter`` (issue 22): ``granularity="filter"``, each filter's spectrum (the mean of its neurons'
+  amplitude spectra over positions, taken inside the image's step), and ``probe_filter_blocks`` the same with
+  ``frame_block=16``;
+- ``forward_period_x8`` and ``probe_filter_x8``: 8 images, the forward pass of each image's 80 frames one image
+  after another (the frames the probe runs), and the filter-level probe of the 8 images (``chunk_size=8``);
+- ``probe_budget``: per neuron, ``measures=("amplitude", "snr", "z")``, ``frame_block=16``,
+  ``memory_budget=--budget-gb`` (4 GB): the layers probed in groups, one pass each (``streaming.budget``);
+  ``budget_groups`` and ``budget_estimate_gb`` (the largest group's estimate) are reported.
+
+Ratios (``ratios``): each probe's time over the forward pass of the same frames, per round, median and
+min-max (``probe_filter_x8/forward_period_x8``, ``probe_filter/forward_period``, ...), and ``peak_rss``: each
+probe's peak resident memory over that forward pass's.
 
 Memory: each contender runs in a fresh subprocess (warm-up call and one more) and reports its peak
 resident memory (``ru_maxrss``), with glibc's mmap threshold fixed at 1 MiB so that RSS follows
@@ -59,8 +71,15 @@ import sys
 import tempfile
 import time
 
-KINDS = ("forward_period", "forward_period_vmap", "forward_all", "probe", "probe_blocks", "probe_amplitude")
+KINDS = ("forward_period", "forward_period_vmap", "forward_all", "probe", "probe_blocks", "probe_amplitude",
+         "forward_period_x8", "probe_filter", "probe_filter_blocks", "probe_filter_x8", "probe_budget")
 FRAME_BLOCK = 16  # frames per block of probe_blocks (divides the 80-frame period)
+BATCH = 8  # images of the *_x8 contenders
+BUDGET_GB = 4.0  # memory_budget of probe_budget
+# The probes and the forward passes of the same frames they are compared with: (probe, forward of its frames).
+PAIRS = (("probe", "forward_period"), ("probe_blocks", "forward_period"), ("probe_amplitude", "forward_period"),
+         ("probe_filter", "forward_period"), ("probe_filter_blocks", "forward_period"),
+         ("probe_filter_x8", "forward_period_x8"), ("probe_budget", "forward_period"))
 MODELS = ("resnet50", "vit_s16", "vit_ti16", "resnet_tiny", "vit_tiny_test")
 FULL_CASES = (("resnet50", 112), ("resnet50", 160), ("resnet50", 224), ("vit_ti16", 224), ("vit_s16", 224))
 QUICK_CASES = (("resnet_tiny", 64), ("vit_tiny_test", 64))
@@ -74,10 +93,11 @@ class Config:
     min_free_gb: float = 1.5
     timeout_s: float = 1800.0
     kinds: tuple[str, ...] = KINDS
+    budget_gb: float = BUDGET_GB
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(cases=QUICK_CASES, repeats=2, memory_limit_gb=4.0, timeout_s=300.0)
+        return cls(cases=QUICK_CASES, repeats=2, memory_limit_gb=4.0, timeout_s=300.0, budget_gb=0.05)
 
 
 def build(name: str):
@@ -96,7 +116,7 @@ def build(name: str):
 # Child: one measurement in a fresh process.
 
 
-def contenders(model_name: str, size: int, kinds) -> tuple[dict, dict]:
+def contenders(model_name: str, size: int, kinds, budget_gb: float = BUDGET_GB) -> tuple[dict, dict]:
     """``({kind: call}, info)``: a no-argument function per contender that runs it to completion."""
     import jax
     import jax.numpy as jnp
@@ -120,7 +140,34 @@ def contenders(model_name: str, size: int, kinds) -> tuple[dict, dict]:
     batched = jax.jit(lambda v, x: model.apply(v, x, train=False))
     vmapped = jax.jit(lambda v, x: jax.vmap(lambda f: model.apply(v, f[None], train=False)[0])(x))
     period, every = frames[: tags.period_frames], frames
+    batch = np.random.default_rng(1).random((BATCH, size, size, 3), dtype=np.float32)
+
+    def forward_x8():  # the frames the probe of the batch runs, one image's period at a time as the probe does
+        for p in periods:
+            jax.block_until_ready(batched(variables, p))
+
+    # Made only where measured: 8 periods of frames are 0.4 GB at 224 x 224.
+    periods = ([sj.tag_frames(x, masks, tags.freqs_hz, fps=tags.fps, n_frames=tags.period_frames) for x in batch]
+               if "forward_period_x8" in kinds else [])
+
+    def probe(images, **kw):
+        return lambda: jax.block_until_ready(sj.probe_dataset(fn, images, masks, design, progress=False, **kw))
+
+    budget = int(budget_gb * 2**30)
+    if "probe_budget" in kinds:
+        from ssvepjax.streaming import budget as B
+
+        layers, frames_bytes = B.layer_bytes(fn, (size, size, 3), design, frame_block=FRAME_BLOCK, measures=3)
+        groups = B.layer_groups(layers, frames_bytes, budget)
+        info["budget_groups"] = len(groups)
+        info["budget_estimate_gb"] = max(B.group_need(layers, g, frames_bytes) for g in groups) / 2**30
     calls = {
+        "forward_period_x8": forward_x8,
+        "probe_filter": probe(image[None], chunk_size=1, granularity="filter"),
+        "probe_filter_blocks": probe(image[None], chunk_size=1, granularity="filter", frame_block=FRAME_BLOCK),
+        "probe_filter_x8": probe(batch, chunk_size=BATCH, granularity="filter"),
+        "probe_budget": probe(image[None], chunk_size=1, frame_block=FRAME_BLOCK, measures=("amplitude", "snr", "z"),
+                              memory_budget=budget),
         "forward_period": lambda: jax.block_until_ready(batched(variables, period)),
         "forward_period_vmap": lambda: jax.block_until_ready(vmapped(variables, period)),
         "forward_all": lambda: jax.block_until_ready(batched(variables, every)),
@@ -147,21 +194,23 @@ def _peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def child_memory(model_name: str, size: int, kind: str) -> dict:
+def child_memory(model_name: str, size: int, kind: str, budget_gb: float = BUDGET_GB) -> dict:
     """One contender in this fresh process: warm-up call, one more, peak resident memory."""
-    calls, info = contenders(model_name, size, [kind])
+    calls, info = contenders(model_name, size, [kind], budget_gb)
     first = _timed(calls[kind])
     second = _timed(calls[kind])
     frames = info["n_frames"] if kind == "forward_all" else info["period_frames"]
+    if kind.endswith("_x8"):
+        frames *= BATCH
     return {**info, "status": "ok", "frames": frames, "first_call_s": first, "second_call_s": second,
             "peak_rss_gb": _peak_rss_gb()}
 
 
-def child_timing(model_name: str, size: int, kinds, repeats: int) -> dict:
+def child_timing(model_name: str, size: int, kinds, repeats: int, budget_gb: float = BUDGET_GB) -> dict:
     """Every contender in one process: warm-up, then ``repeats`` interleaved rounds."""
     import numpy as np
 
-    calls, info = contenders(model_name, size, kinds)
+    calls, info = contenders(model_name, size, kinds, budget_gb)
     first = {k: _timed(c) for k, c in calls.items()}
     rounds = [{k: _timed(c) for k, c in calls.items()} for _ in range(repeats)]
     out = {"info": info, "kinds": {}, "ratios": {}}
@@ -170,15 +219,17 @@ def child_timing(model_name: str, size: int, kinds, repeats: int) -> dict:
         med = float(np.median(t))  # (experiments/statistics.py shadows the stdlib module here)
         out["kinds"][k] = {"median_s": med, "min_s": min(t), "max_s": max(t), "times_s": t,
                            "first_call_s": first[k], "compile_s": first[k] - med}
-    for probe in ("probe", "probe_blocks", "probe_amplitude"):
-        if probe not in calls:
-            continue
-        for name, base in ((f"{probe}/forward_period", ("forward_period",)),
-                           (f"{probe}/forward_period_best", ("forward_period", "forward_period_vmap")),
-                           (f"{probe}/forward_all", ("forward_all",))):
-            if all(b in calls for b in base):
-                r = [x[probe] / min(x[b] for b in base) for x in rounds]
-                out["ratios"][name] = {"median": float(np.median(r)), "min": min(r), "max": max(r)}
+    for probe, base in PAIRS:
+        if probe in calls and base in calls:
+            r = [x[probe] / x[base] for x in rounds]
+            out["ratios"][f"{probe}/{base}"] = {"median": float(np.median(r)), "min": min(r), "max": max(r)}
+        if probe in calls and base == "forward_period" and "forward_period_vmap" in calls:
+            r = [x[probe] / min(x["forward_period"], x["forward_period_vmap"]) for x in rounds]
+            out["ratios"][f"{probe}/forward_period_best"] = {"median": float(np.median(r)), "min": min(r),
+                                                             "max": max(r)}
+    if "probe" in calls and "forward_all" in calls:
+        r = [x["probe"] / x["forward_all"] for x in rounds]
+        out["ratios"]["probe/forward_all"] = {"median": float(np.median(r)), "min": min(r), "max": max(r)}
     return out
 
 
@@ -276,12 +327,13 @@ def run(cfg: Config) -> dict:
     for model_name, size in cfg.cases:
         case = []
         for kind in cfg.kinds:
-            r = measure(["memory", model_name, str(size), kind], cfg)
+            r = measure(["memory", model_name, str(size), kind, str(cfg.budget_gb)], cfg)
             case.append({"model": model_name, "size": size, "kind": kind, **r})
             bar.update(1)
             bar.write(f"{model_name:14s} {size:4d} {kind:20s} memory: {_describe(r)}")
         fits = [r["kind"] for r in case if r["status"] == "ok"]
-        timing = measure(["timing", model_name, str(size), ",".join(fits), str(cfg.repeats)], cfg) if fits else {}
+        timing = (measure(["timing", model_name, str(size), ",".join(fits), str(cfg.repeats), str(cfg.budget_gb)], cfg)
+                  if fits else {})
         bar.update(1)
         if timing.get("status", "ok") != "ok":
             bar.write(f"{model_name:14s} {size:4d} timing: {_describe(timing)}")
@@ -290,8 +342,11 @@ def run(cfg: Config) -> dict:
             if r["status"] == "ok" and "median_s" in r:
                 bar.write(f"{model_name:14s} {size:4d} {r['kind']:20s} time: median {r['median_s']:.2f} s "
                           f"({r['min_s']:.2f}-{r['max_s']:.2f}), compile {r['compile_s']:.1f} s")
-        if timing.get("ratios"):
-            ratios.append({"model": model_name, "size": size, **timing["ratios"]})
+        peak = {r["kind"]: r["peak_rss_gb"] for r in case if r["status"] == "ok"}
+        memory = {f"{p}/{b}": peak[p] / peak[b] for p, b in PAIRS if p in peak and b in peak}
+        if timing.get("ratios") or memory:
+            ratios.append({"model": model_name, "size": size, **timing.get("ratios", {}),
+                           "peak_rss": memory})
         rows += case
     bar.close()
     return {"config": dataclasses.asdict(cfg), "rows": rows, "ratios": ratios,
@@ -335,10 +390,15 @@ def plot(results: dict, path: str) -> None:
               "forward_all": "forward, 240 frames",
               "probe": "probe_dataset (80 frames, all units)",
               "probe_blocks": f"probe_dataset, blocks of {FRAME_BLOCK} frames",
-              "probe_amplitude": "probe_dataset, blocks, amplitudes at the components"}
+              "probe_amplitude": "probe_dataset, blocks, amplitudes at the components",
+              "forward_period_x8": f"forward, 80 frames x {BATCH} images",
+              "probe_filter": "probe_dataset, per filter",
+              "probe_filter_blocks": f"probe_dataset, per filter, blocks of {FRAME_BLOCK}",
+              "probe_filter_x8": f"probe_dataset, per filter, {BATCH} images",
+              "probe_budget": "probe_dataset, per neuron, measures, memory budget"}
     models_seen = sorted({r["model"] for r in results["rows"]})
     for model_name in models_seen:
-        for kind, marker in zip(KINDS, "oDs^v*"):
+        for kind, marker in zip(KINDS, "oDs^v*<>phH"):
             rs = sorted((r for r in results["rows"] if r["model"] == model_name and r["kind"] == kind),
                         key=lambda r: r["size"])
             ok = [r for r in rs if r["status"] == "ok" and "median_s" in r]
@@ -374,6 +434,7 @@ def parse_args(argv=None):
     p.add_argument("--kinds", default=None, help="comma-separated subset of " + ", ".join(KINDS))
     p.add_argument("--repeats", type=int, default=None, help="timed repeats after the warm-up call")
     p.add_argument("--memory-limit-gb", type=float, default=None, help="kill a child past this resident memory")
+    p.add_argument("--budget-gb", type=float, default=None, help=f"memory_budget of probe_budget (default {BUDGET_GB})")
     p.add_argument("--child", nargs="+", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -383,9 +444,9 @@ def main(argv=None):
     if a.child:
         mode, model_name, size, kinds, *rest = a.child
         if mode == "memory":
-            result = child_memory(model_name, int(size), kinds)
+            result = child_memory(model_name, int(size), kinds, *map(float, rest))
         else:
-            result = child_timing(model_name, int(size), kinds.split(","), int(rest[0]))
+            result = child_timing(model_name, int(size), kinds.split(","), int(rest[0]), *map(float, rest[1:]))
         print("RESULT " + json.dumps(result), flush=True)
         return
     cfg = Config.quick() if a.quick else Config()
@@ -404,6 +465,8 @@ def main(argv=None):
         cfg = dataclasses.replace(cfg, repeats=a.repeats)
     if a.memory_limit_gb is not None:
         cfg = dataclasses.replace(cfg, memory_limit_gb=a.memory_limit_gb)
+    if a.budget_gb is not None:
+        cfg = dataclasses.replace(cfg, budget_gb=a.budget_gb)
     results = run(cfg)
     write_outputs(results, a.json)
     print(json.dumps(results["ratios"], indent=1))

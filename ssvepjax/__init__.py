@@ -155,7 +155,9 @@ from ssvepjax.stats import hotelling_from_moments as hotelling_from_moments
 from ssvepjax.stats import hotelling_t2 as hotelling_t2
 from ssvepjax.stats import merge_amplitude_moments as merge_amplitude_moments
 from ssvepjax.stats import merge_moments as merge_moments
+from ssvepjax.streaming import GRANULARITIES as GRANULARITIES
 from ssvepjax.streaming import Reduction as Reduction
+from ssvepjax.streaming import available_memory as available_memory
 from ssvepjax.streaming import enable_compilation_cache as enable_compilation_cache
 from ssvepjax.streaming import moments_reduction as moments_reduction
 from ssvepjax.streaming import probe_dataset as probe_dataset

@@ -47,8 +47,10 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path):
     for row in res["rows"]:
         assert row["status"] == "ok", row
         assert row["min_s"] <= row["median_s"] <= row["max_s"] and row["peak_rss_gb"] > 0
-        assert row["frames"] == (240 if row["kind"] == "forward_all" else 80)
+        assert row["frames"] == (240 if row["kind"] == "forward_all" else 640 if row["kind"].endswith("_x8") else 80)
     assert {r["model"] for r in res["ratios"]} == {"resnet_tiny", "vit_tiny_test"}
+    for r in res["ratios"]:  # time and memory against the forward pass of the same frames
+        assert r["probe_filter_x8/forward_period_x8"]["min"] > 0 and r["peak_rss"]["probe_filter/forward_period"] > 0
     for r in res["ratios"]:
         # Recomputed from the stored per-round times: round i's probe time over round i's forward time.
         times = {row["kind"]: np.asarray(row["times_s"]) for row in res["rows"] if row["model"] == r["model"]}

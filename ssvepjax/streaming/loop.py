@@ -35,9 +35,11 @@ from jaxtyping import Array, PyTree
 from tqdm.auto import tqdm
 
 from ssvepjax import _checks as V
-from ssvepjax.spectral.design import Design
+from ssvepjax.spectral.design import Design, as_design
+from ssvepjax.streaming.budget import LayerSelection, check_budget, layer_bytes, layer_groups
+from ssvepjax.streaming.budget import images_per_step as images_per_step_for
 from ssvepjax.streaming.checkpoint import Checkpoints
-from ssvepjax.streaming.reductions import Reduction, spectrum_reduction
+from ssvepjax.streaming.reductions import Reduction, check_granularity, spectrum_reduction
 from ssvepjax.streaming.runtime import (
     NO_VMA_CHECK,
     any_process,
@@ -259,15 +261,20 @@ def probe_dataset(
     frame_block: int | None = None,
     lattice_only: bool = False,
     measures=None,
+    granularity: str = "neuron",
+    memory_budget: int | str | None = None,
+    images_per_step: int | None = None,
+    results_dir: str | os.PathLike | None = None,
     **loop_kwargs,
 ) -> dict[str, Array]:
     """Image-averaged amplitude spectra of every unit, streamed over a dataset in bounded memory.
 
-    ``reduce_dataset(images, spectrum_reduction(fn, masks, design, ...), ...)``.
+    ``reduce_dataset(images, spectrum_reduction(fn, masks, design, ...), ...)``, once per group of layers.
 
     Args:
         fn: per-frame function ``[H, W, C] -> pytree of arrays`` (e.g. ``recording.linen_fn``).
-        images: ``[N, H, W, C]`` in [0, 1], or an iterable of such arrays (a data loader).
+        images: ``[N, H, W, C]`` in [0, 1], or an iterable of such arrays (a data loader; with several layer
+            groups it must be readable again: an array or a re-iterable loader, not an iterator).
         masks: ``[P, H, W]`` part masks, one per tag.
         design: a ``Design`` or a ``TagConfig``.
         one_period: run one stimulus period per image (exact for a deterministic ``fn``); False runs
@@ -283,6 +290,20 @@ def probe_dataset(
         measures: e.g. ``("amplitude", "snr", "z")``: return the per-neuron measures at the component bins,
             ``{layer: {name: [m, *unit_shape]}}`` (``analysis.spectrum_measures`` of the spectra, without forming
             the ``[K, *unit_shape]`` spectra: cheaper per call).
+        granularity: ``"neuron"`` (every unit) or ``"filter"``: the spectra, measures and relative moments of each
+            filter (``[c]`` per layer: the mean of its neurons' amplitude spectra over positions, taken inside each
+            image's step so that nothing per neuron outlives the layer; ``streaming.spectrum_reduction``).
+        memory_budget: bytes (or ``"auto"``: the device's free memory, ``streaming.budget.available_memory``): the
+            recorded layers are split into consecutive groups whose estimated peak fits (``streaming.budget``),
+            each probed over the whole dataset in its own pass (one forward pass per group and image); results
+            are those of one pass. ``ValueError`` if one layer of one image does not fit (it says how many bytes
+            the smallest group needs). None: every layer in one pass.
+        images_per_step: images vectorised together inside a step (faster where memory allows). None: 1, or with
+            ``memory_budget`` the most (up to ``chunk_size``) that the budget leaves room for.
+        results_dir: if given, each group's results are written there as ``.npy`` files (``<layer>.npy``, with
+            ``measures`` ``<layer>/<measure>.npy``, with ``relative`` also ``<layer>/relative_<key>.npy``) as soon as
+            the group finishes, and the returned arrays are read-only memory maps of those files: results larger
+            than memory stay on disk.
         **loop_kwargs: ``chunk_size``, ``mesh``, ``axis_name``, ``progress``, ``checkpoint_dir``,
             ``checkpoint_every``, ``compilation_cache_dir`` (:func:`reduce_dataset`).
 
@@ -290,10 +311,74 @@ def probe_dataset(
         ``{layer: [K, *unit_shape]}`` mean amplitude spectra, ``K = n_frames // 2 + 1``; with ``relative``, the
         pair ``(spectra, relative_moments)``.
     """
-    reduction = spectrum_reduction(fn, masks, design, one_period=one_period, method=method, relative=relative,
-                                   pixel_noise=pixel_noise, noise_seed=noise_seed, frame_block=frame_block,
-                                   lattice_only=lattice_only, measures=measures)
-    return reduce_dataset(images, reduction, desc="probe dataset", **loop_kwargs)
+    budget = check_budget(memory_budget)
+    check_granularity(granularity)
+    if images_per_step is not None:
+        V.check_positive("images_per_step", images_per_step, integer=True)
+    settings = dict(one_period=one_period, method=method, relative=relative, pixel_noise=pixel_noise,
+                    noise_seed=noise_seed, frame_block=frame_block, lattice_only=lattice_only, measures=measures,
+                    granularity=granularity)
+    if budget is None:
+        groups, per_step = [None], [images_per_step or 1]
+    else:
+        shapes, images, _ = _peek(images)
+        if not (isinstance(shapes, tuple) and all(isinstance(d, int) for d in shapes)):
+            raise ValueError("memory_budget needs images as arrays [N, H, W, C] (not a pytree of arrays)")
+        n_rel = len(design.bins()[0]) if relative is True else (0 if relative is False else len(np.ravel(relative)))
+        layers, frames = layer_bytes(fn, shapes, as_design(design), one_period=one_period, frame_block=frame_block,
+                                     granularity=granularity, relative_bins=n_rel,
+                                     measures=None if measures is None else len(measures))
+        groups = layer_groups(layers, frames, budget)
+        most = loop_kwargs.get("chunk_size", 8)
+        per_step = [images_per_step or images_per_step_for(layers, g, frames, budget, most) for g in groups]
+    if len(groups) > 1 and not _is_batch(images) and iter(images) is images:
+        raise ValueError(f"memory_budget splits the layers into {len(groups)} passes over the images, and images is "
+                         f"an iterator (read once): pass an array or a loader that can be iterated again")
+    out = None
+    for i, (names, step) in enumerate(zip(groups, per_step)):
+        f = fn if names is None else LayerSelection(fn, names)
+        kwargs = dict(loop_kwargs)
+        if len(groups) > 1 and kwargs.get("checkpoint_dir") is not None:
+            kwargs["checkpoint_dir"] = os.path.join(kwargs["checkpoint_dir"], f"group{i}")
+        reduction = spectrum_reduction(f, masks, design, images_per_step=step, **settings)
+        desc = "probe dataset" if len(groups) == 1 else f"probe dataset, layers {i + 1}/{len(groups)}"
+        got = reduce_dataset(images, reduction, desc=desc, **kwargs)
+        if results_dir is not None:
+            got = _write_results(got, results_dir)
+        out = got if out is None else _join(out, got)
+    return out
+
+
+def _peek(images):
+    """``(one example's shapes, the images to pass on, number or None)``: an iterator is chained back."""
+    shapes, it, n = first_chunk(images)
+    return shapes, (images if _is_batch(images) or iter(images) is not images else it), n
+
+
+def _join(a, b):
+    if isinstance(a, tuple):
+        return tuple(_join(x, y) for x, y in zip(a, b))
+    return {**a, **b}
+
+
+def _write_results(result, folder):
+    """Write a group's result as ``.npy`` files under ``folder``; return it as read-only memory maps."""
+    def save(x, path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        np.save(path, np.asarray(x))
+        return np.load(path, mmap_mode="r")
+
+    spectra, rel = result if isinstance(result, tuple) else (result, None)
+    out = {}
+    for k, v in spectra.items():
+        base = os.path.join(os.fspath(folder), *k.split("/"))
+        out[k] = ({n: save(x, os.path.join(base, f"{n}.npy")) for n, x in v.items()} if isinstance(v, dict)
+                  else save(v, base + ".npy"))
+    if rel is None:
+        return out
+    rel = {k: {n: save(x, os.path.join(os.fspath(folder), *k.split("/"), f"relative_{n}.npy")) for n, x in v.items()}
+           for k, v in rel.items()}
+    return out, rel
 
 
 __all__ = ["first_chunk", "probe_dataset", "rechunk", "reduce_dataset"]

@@ -73,19 +73,36 @@ def sum_merge(a: PyTree, b: PyTree) -> PyTree:
     return jax.tree.map(jnp.add, a, b)
 
 
-def summed(contribution: Callable[[PyTree], PyTree]) -> Callable:
+def summed(contribution: Callable[[PyTree], PyTree], per_step: int = 1) -> Callable:
     """``update`` that adds ``contribution(example)`` of every valid example to the state.
 
-    Examples run one after another in a ``fori_loop`` (each is vectorised inside, e.g. over its frames),
-    so one example's intermediates are alive at a time. Padding (weight 0) adds exactly 0, whatever its
-    contribution (NaN included).
+    Examples run ``per_step`` at a time (``jax.vmap``) in a ``fori_loop`` (each is vectorised inside, e.g. over
+    its frames), so ``per_step`` examples' intermediates are alive at a time; a batch that ``per_step`` does not
+    divide is padded with zero-weight examples. Padding (weight 0) adds exactly 0, whatever its contribution
+    (NaN included).
     """
-    def update(state, batch, weights):
-        def body(i, s):
-            delta = contribution(jax.tree.map(lambda x: x[i], batch))
-            return jax.tree.map(lambda acc, d: acc + jnp.where(weights[i] > 0, d, 0).astype(acc.dtype), s, delta)
+    V.check_positive("per_step", per_step, integer=True)
 
-        return jax.lax.fori_loop(0, weights.shape[0], body, state)
+    def update(state, batch, weights):
+        if per_step == 1:
+            def body(i, s):
+                delta = contribution(jax.tree.map(lambda x: x[i], batch))
+                return jax.tree.map(lambda acc, d: acc + jnp.where(weights[i] > 0, d, 0).astype(acc.dtype), s, delta)
+
+            return jax.lax.fori_loop(0, weights.shape[0], body, state)
+        b = weights.shape[0]
+        pad = -b % per_step
+        groups = jax.tree.map(lambda x: jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1)).reshape(
+            -1, per_step, *x.shape[1:]), batch)
+        w = jnp.pad(weights, (0, pad)).reshape(-1, per_step)
+
+        def body_n(i, s):
+            delta = jax.vmap(contribution)(jax.tree.map(lambda x: x[i], groups))
+            keep = w[i] > 0
+            return jax.tree.map(lambda acc, d: acc + jnp.sum(jnp.where(keep.reshape((-1,) + (1,) * (d.ndim - 1)),
+                                                                        d, 0), axis=0).astype(acc.dtype), s, delta)
+
+        return jax.lax.fori_loop(0, w.shape[0], body_n, state)
 
     return update
 
@@ -193,6 +210,42 @@ class _BlockedSpectra(_Spectra):
         return self.spectrum(rows)[np.asarray(bins)]
 
 
+GRANULARITIES = ("neuron", "filter")  # what a unit of the result is (``spectrum_reduction(granularity=...)``)
+
+
+def check_granularity(granularity) -> str:
+    """``granularity`` if it is one of :data:`GRANULARITIES`, else ``ValueError`` naming the choices."""
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
+    return granularity
+
+
+def filter_shape(unit_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of one layer's filters: the last (channel) axis of its unit shape (``()`` stays ``()``)."""
+    return tuple(unit_shape[-1:])
+
+
+def filter_mean(rows: jax.Array) -> jax.Array:
+    """``[R, *unit_shape] -> [R, c]``: each filter's mean over positions of its neurons' rows.
+
+    The convention of ``analysis.measure``'s filter spectra: the mean of the neurons' amplitude spectra (spatial
+    map first), not the spectrum of the spatially averaged series.
+    """
+    if rows.ndim <= 2:
+        return rows
+    return rows.reshape(rows.shape[0], -1, rows.shape[-1]).mean(1)
+
+
+def _power_weights(n_frames: int) -> np.ndarray:
+    # Parseval weights of one-sided amplitudes (as analysis.effects.power_weights, which streaming cannot import:
+    # analysis imports the loop): 0 at DC, 1/2 below Nyquist, 1 at Nyquist.
+    w = np.full(n_frames // 2 + 1, 0.5)
+    w[0] = 0.0
+    if n_frames % 2 == 0:
+        w[-1] = 1.0
+    return w
+
+
 _LINEAR = ("amplitude", "bca")  # the measures that scale with the amplitudes (SNR and z are ratios)
 
 
@@ -250,7 +303,7 @@ def mean_spectra(expand: Callable[[jax.Array], jax.Array]) -> Callable[[dict, ja
 def spectrum_reduction(
     fn: Callable, masks, design: Design = Design(), *, one_period: bool = True, method: str = "auto",
     relative: bool = False, pixel_noise: float = 0.0, noise_seed: int = 0, frame_block: int | None = None,
-    lattice_only: bool = False, measures=None,
+    lattice_only: bool = False, measures=None, granularity: str = "neuron", images_per_step: int = 1,
 ) -> Reduction:
     """Image-averaged amplitude spectra of every unit ``fn`` records: ``{layer: [K, *unit_shape]}``.
 
@@ -274,11 +327,22 @@ def spectrum_reduction(
             per-neuron measures of the mean spectra at the component bins ``design.bins()[0]``,
             ``{layer: {name: [m, *unit_shape]}}``, computed from the accumulated rows (the full spectrum is never
             formed; equal to ``analysis.spectrum_measures`` of the spectra). Not with ``relative``.
+        granularity: ``"neuron"`` (every unit) or ``"filter"``: a unit is a filter (the last axis of a layer's unit
+            shape, ``[h, w, c] -> [c]``; the tokens of ``[n_tokens, dim]`` are averaged, ``[dim]`` remain). Inside
+            each image's step, every layer's per-neuron amplitude rows are averaged over positions as soon as they
+            are computed (:func:`filter_mean`), so the state across images, the result and the per-image relative
+            amplitudes are per filter. A filter's relative amplitude in an image is its mean amplitude over its AC
+            amplitude from that mean spectrum (Parseval, as ``analysis.effects``), so that ``analysis.measure``
+            of the result treats each filter as one unit.
+        images_per_step: images vectorised together inside a step (``summed``): faster where memory allows, the
+            transient memory grows with it; results are those of one image at a time.
 
     Returns:
         A :class:`Reduction` whose result is the mean over images of each unit's amplitude spectrum,
         ``K = n_frames // 2 + 1`` bins (``ValueError`` if an activation was NaN or infinite); with
-        ``relative``, the pair ``(spectra, {layer: {"n", "shift", "sum", "m2"}})`` (``stats.amplitude_moments``).
+        ``relative``, the pair ``(spectra, {layer: {"n", "shift", "sum", "m2"}})`` (``stats.amplitude_moments``;
+        these take Welford's update image by image, so ``images_per_step`` vectorises the spectra only). With
+        ``granularity="filter"`` ``*unit_shape`` is ``[c]``.
     """
     design = as_design(design)
     m = _checked_masks(masks, design.tags.n_tags)
@@ -293,24 +357,32 @@ def spectrum_reduction(
                          "probe the noise without lattice_only")
     if frame_block is not None:
         V.check_positive("frame_block", frame_block, integer=True)
+    check_granularity(granularity)
+    V.check_positive("images_per_step", images_per_step, integer=True)
     if measures is not None:
         measures = check_measures(measures)
         if bins:
             raise ValueError("measures and relative cannot be combined: ask for one of them")
     return _spectrum_reduction(fn, (m.tobytes(), m.shape), design, one_period, resolve_method(method), bins,
-                               (float(pixel_noise), int(noise_seed)), frame_block, bool(lattice_only), measures)
+                               (float(pixel_noise), int(noise_seed)), frame_block, bool(lattice_only), measures,
+                               granularity, int(images_per_step))
 
 
 @functools.lru_cache(maxsize=16)
 def _spectrum_reduction(fn, masks_key, design, one_period, method, relative, noise, frame_block, lattice_only,
-                        measures=None) -> Reduction:
+                        measures=None, granularity="neuron", per_step=1) -> Reduction:
     # Cached: the loop caches its compiled programs per reduction, so the same settings compile once.
     m, plan, record = _spectral_setup(fn, masks_key, design, one_period, method, noise)
     spectra = (_Spectra(record, plan, design) if frame_block is None else
                _BlockedSpectra(fn, m, design, one_period, frame_block, lattice_only, noise))
 
+    per_filter = granularity == "filter"
+    weights = jnp.asarray(_power_weights(design.tags.n_frames), jnp.float32)
+
     def init(example):
         shapes = spectra.shapes(example)
+        if per_filter:
+            shapes = {k: filter_shape(v) for k, v in shapes.items()}
         state = {"sum": {k: jnp.zeros((spectra.n_rows, *v), jnp.float32) for k, v in shapes.items()},
                  "count": jnp.zeros((), jnp.float32)}
         if relative:
@@ -319,6 +391,10 @@ def _spectrum_reduction(fn, masks_key, design, one_period, method, relative, noi
 
     def contribution(image):
         rows, ac = spectra.rows(image)
+        if per_filter:  # positions averaged as each layer comes out: no per-neuron rows outlive the layer
+            rows = {k: filter_mean(v) for k, v in rows.items()}
+            ac = {k: jnp.sqrt(2.0 * jnp.tensordot(weights, jnp.square(spectra.spectrum(v)), 1))
+                  for k, v in rows.items()}
         out = {"sum": rows, "count": jnp.ones((), jnp.float32)}
         if relative:
             out["relative"] = {}
@@ -327,7 +403,7 @@ def _spectrum_reduction(fn, masks_key, design, one_period, method, relative, noi
                 out["relative"][k] = jnp.where(ac[k] > 0, r, 0.0)
         return out
 
-    add = summed(lambda image: {k: v for k, v in contribution(image).items() if k != "relative"})
+    add = summed(lambda image: {k: v for k, v in contribution(image).items() if k != "relative"}, per_step)
 
     def update(state, batch, weights):
         if not relative:
@@ -360,7 +436,8 @@ def _spectrum_reduction(fn, masks_key, design, one_period, method, relative, noi
 
     return Reduction(init, update, merge, finalize, image_check(m),
                      f"spectrum {design.key(one_period, plan.method, relative, noise, frame_block, lattice_only)}"
-                     + (f" measures {measures}" if measures else "") + (" shifted-m2" if relative else ""))
+                     + (f" measures {measures}" if measures else "") + (" shifted-m2" if relative else "")
+                     + (f" granularity {granularity}" if per_filter else ""))
 
 
 def _zero_amplitude_moments(shape) -> dict:
@@ -443,4 +520,5 @@ def _moments_reduction(fn, masks_key, design, target, one_period, method) -> Red
                      f"moments {design.key(one_period, plan.method, target)} shifted-m2")
 
 
-__all__ = ["Reduction", "image_check", "moments_reduction", "spectrum_reduction", "sum_merge", "summed"]
+__all__ = ["GRANULARITIES", "Reduction", "check_granularity", "filter_mean", "filter_shape", "image_check",
+           "moments_reduction", "spectrum_reduction", "sum_merge", "summed"]
