@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ssvepjax.models.cifar_resnet import CifarResNet, resnet_blocks
-from ssvepjax.models.resnet50 import ImageNetResNet
+from ssvepjax.models.resnet import ImageNetResNet
 from ssvepjax.models.vit import VisionTransformer
 from ssvepjax.pruning.dependency import DependencyGraph, Group, trace
 
