@@ -8,7 +8,7 @@ from flax import nnx
 
 import ssvepjax as sj
 from ssvepjax import pruning as P
-from ssvepjax.models import ImageNetResNet, VisionTransformer
+from ssvepjax.models import VGG, ImageNetResNet, VisionTransformer
 from ssvepjax.models.cifar_resnet import conv_layer_names
 
 
@@ -95,10 +95,12 @@ def _linen_case(name):
     if name == "vit":
         return VisionTransformer(patch_size=4, dim=16, depth=2, heads=4, mlp_ratio=2, num_classes=3), (8, 8, 3), \
             "internal"
+    if name == "vgg":  # torchvision's layout: conv stages, adaptive pooling to 7 x 7, flattened into dense layers
+        return VGG(stages=((4,), (4, 6)), batch_norm=True, num_classes=3, hidden=8), (8, 8, 3), "grouped"
     return _Branchy(), (8, 8, 3), "grouped"
 
 
-@pytest.mark.parametrize("name", ["resnet50_bottlenecks", "vit", "branchy"])
+@pytest.mark.parametrize("name", ["resnet50_bottlenecks", "vit", "vgg", "branchy"])
 def test_pruned_model_equals_masked_model_linen(name):
     model, shape, policy = _linen_case(name)
     x = jnp.asarray(np.random.default_rng(2).uniform(size=(3, *shape)), jnp.float32)

@@ -83,12 +83,15 @@ def _published(model, shape):
     return P.flops(model, shape)
 
 
-@pytest.mark.parametrize(("name", "published"), [("resnet50", 4.09e9), ("vit_s16", 4.6e9), ("cifar_resnet56", 0.125e9)])
+@pytest.mark.parametrize(("name", "published"), [("resnet50", 4.09e9), ("vit_s16", 4.6e9), ("cifar_resnet56", 0.125e9),
+                                                  ("vgg16", 15.5e9), ("resnext50_32x4d", 4.23e9)])
 def test_flops_match_published_counts(name, published):
     """Read from the program (abstract trace, nothing computed): within 2% of the published counts."""
-    from ssvepjax.models import resnet50, vit_small
+    from ssvepjax.models import resnet50, resnext50_32x4d, vgg, vit_small
     model, shape = {"resnet50": (resnet50(), (224, 224, 3)), "vit_s16": (vit_small(), (224, 224, 3)),
-                    "cifar_resnet56": (sj.CifarResNet(depth=56), (32, 32, 3))}[name]
+                    "cifar_resnet56": (sj.CifarResNet(depth=56), (32, 32, 3)),
+                    "vgg16": (vgg("vgg16"), (224, 224, 3)),
+                    "resnext50_32x4d": (resnext50_32x4d(), (224, 224, 3))}[name]
     assert abs(_published(model, shape) / published - 1) < 0.02
     if name == "vit_s16":  # the attention products are counted: without them the dense layers give 4.25 G
         assert P.flops(model, shape) - 4.25e9 > 0.3e9

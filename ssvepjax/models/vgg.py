@@ -50,9 +50,10 @@ def adaptive_avg_pool(x, size: tuple[int, int] = POOL_SIZE):
     if x.ndim != 4:
         raise ValueError(f"x must have shape [N, H, W, C], got shape {x.shape}")
     _, h, w, _ = x.shape
-    rows = [jnp.stack([x[:, a:b, c:d].mean((1, 2)) for c, d in _bins(w, size[1])], axis=1)
+    # Concatenations of kept-dims means (not jnp.stack): pruning's dependency analysis follows every op of it.
+    rows = [jnp.concatenate([x[:, a:b, c:d].mean((1, 2), keepdims=True) for c, d in _bins(w, size[1])], axis=2)
             for a, b in _bins(h, size[0])]
-    return jnp.stack(rows, axis=1)
+    return jnp.concatenate(rows, axis=1)
 
 
 class VGGConv(nn.Module):

@@ -39,6 +39,7 @@ import numpy as np
 
 from ssvepjax.models.cifar_resnet import CifarResNet, resnet_blocks
 from ssvepjax.models.resnet import ImageNetResNet
+from ssvepjax.models.vgg import VGG
 from ssvepjax.models.vit import VisionTransformer
 from ssvepjax.pruning.dependency import DependencyGraph, Group, trace
 
@@ -73,8 +74,9 @@ def topology(model, variables=None) -> DependencyGraph:
     """The traced :class:`DependencyGraph` of a model (``layers``, ``widths``, ``groups``, ``width_of``).
 
     Args:
-        model: a ``CifarResNet``, ``ImageNetResNet`` or ``VisionTransformer`` (traced on a small
-            input: 8 x 8, 32 x 32, two patches square), or a graph from ``pruning.trace`` (returned as is).
+        model: a ``CifarResNet``, ``ImageNetResNet``, ``VGG`` or ``VisionTransformer`` (traced on a small
+            input: 8 x 8, 32 x 32, one pixel after the last max-pool, two patches square), or a graph from
+            ``pruning.trace`` (returned as is).
         variables: optional variables, to read the number of input channels from.
     """
     if isinstance(model, DependencyGraph):
@@ -83,6 +85,8 @@ def topology(model, variables=None) -> DependencyGraph:
         shape = (8, 8, _input_channels(variables, "stem", "conv", "kernel"))
     elif isinstance(model, ImageNetResNet):
         shape = (32, 32, _input_channels(variables, "stem", "conv", "kernel"))
+    elif isinstance(model, VGG):
+        shape = (2 ** len(model.stages),) * 2 + (_input_channels(variables, "conv1_1", "conv", "kernel"),)
     elif isinstance(model, VisionTransformer):
         p, side = model.patch_size, 2
         if variables is not None and "pos_embedding" in variables.get("params", {}):
@@ -90,7 +94,7 @@ def topology(model, variables=None) -> DependencyGraph:
             side = int(round(np.sqrt(np.shape(variables["params"]["pos_embedding"])[1] - int(model.class_token))))
         shape = (side * p, side * p, _input_channels(variables, "patch_embed", "kernel"))
     else:
-        raise ValueError(f"model must be a CifarResNet, ImageNetResNet or VisionTransformer, or the graph of "
+        raise ValueError(f"model must be a CifarResNet, ImageNetResNet, VGG or VisionTransformer, or the graph of "
                          f"pruning.trace(model, variables, input_shape) for any other Linen or NNX model; got "
                          f"{type(model).__name__}")
     return _traced(model, shape)
