@@ -168,7 +168,7 @@ def run_seed(cfg: Config, seed: int, src, cache_dir: str | None, progress: bool)
     boxes = cd.test_boxes[:cfg.n_eval]
     tap = C.linen_tap(trained.module, trained.variables, cfg.layer, x.shape[1:], train=False)
     c = tap.layer_shape[-1]
-    ks = [k for k in cfg.ks if k < c]
+    ks = [k for k in cfg.ks if k <= c]  # k = c selects every filter: its rows must equal the 'all' map
     t0 = time.time()
     a, g, logits = C.layer_gradients(tap, x, y)
     timing["gradients_s"] = time.time() - t0

@@ -82,7 +82,8 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch, capsys):
         exec(compile(block, f"README.md python block {i}", "exec"), namespace)  # noqa: S102 (the README's own code)
     ns = namespace
     assert ns["masks"].shape == (2, 28, 28) and ns["frames"].shape == (240, 28, 28, 1)
-    assert len(ns["acts"]) == 14 and ns["acts"]["stage3_block0/conv2/post"].shape == (240, 7, 7, 64)
+    assert len(ns["acts"]) == 15 and ns["acts"]["output"].shape == (240, 10)  # 14 conv layers and the logits
+    assert ns["acts"]["stage3_block0/conv2/post"].shape == (240, 7, 7, 64)
     assert ns["amp"].shape == (121, 7, 7, 64) and ns["z"].shape == (3, 7, 7, 64)
     res, summary = ns["res"], ns["summary"]
     assert list(res.labels[:4]) == ["f2-f1", "2f2-2f1", "2f1-f2", "f1"]

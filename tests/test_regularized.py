@@ -238,7 +238,7 @@ def test_script_resumes_after_sigkill(tmp_path):
     try:
         while time.time() < deadline and proc.poll() is None:
             stored = list(runs.glob("plain_seed*.json")) if runs.exists() else []
-            dirs = list(models.iterdir()) if models.exists() else []
+            dirs = [d for d in models.iterdir() if d.is_dir()] if models.exists() else []  # not the .lock files
             running = [d for d in dirs if not (d / "meta.json").exists() and _steps(d)]
             if stored and running:
                 proc.send_signal(signal.SIGKILL)
