@@ -52,6 +52,7 @@ from ssvepjax.analysis import unit_effects as unit_effects
 from ssvepjax.data import CanvasConfig as CanvasConfig
 from ssvepjax.data import Dataset as Dataset
 from ssvepjax.data import canvas_dataset as canvas_dataset
+from ssvepjax.data import load_box_folder as load_box_folder
 from ssvepjax.data import load_dataset as load_dataset
 from ssvepjax.explain import LayerTap as LayerTap
 from ssvepjax.explain import PartAttribution as PartAttribution
@@ -113,6 +114,7 @@ from ssvepjax.report import job_parser as job_parser
 from ssvepjax.report import job_settings as job_settings
 from ssvepjax.report import load_model as load_model
 from ssvepjax.report import markdown_table as markdown_table
+from ssvepjax.report import provenance as provenance
 from ssvepjax.report import resumable_step as resumable_step
 from ssvepjax.report import run_script as run_script
 from ssvepjax.report import write_csv as write_csv
@@ -125,6 +127,7 @@ from ssvepjax.report.plots import plot_harmonic_orders as plot_harmonic_orders
 from ssvepjax.report.plots import plot_layer_fractions as plot_layer_fractions
 from ssvepjax.report.plots import plot_maps as plot_maps
 from ssvepjax.report.plots import plot_rf_classes as plot_rf_classes
+from ssvepjax.report.plots import plot_selection_metrics as plot_selection_metrics
 from ssvepjax.report.plots import plot_spectrum as plot_spectrum
 from ssvepjax.report.plots import save_figure as save_figure
 from ssvepjax.spectral import DETECTION_LIMIT as DETECTION_LIMIT

@@ -1,5 +1,10 @@
-"""Image datasets: the embedded offline defaults, tensorflow-datasets sources, and the boxed-digit canvas task."""
+"""Image datasets: the embedded offline defaults, tensorflow-datasets sources, the boxed-digit canvas task, and
+folders of images with PASCAL VOC / ImageNet box annotations (``load_box_folder``)."""
 
+from ssvepjax.data.box_folder import BoxFolder as BoxFolder
+from ssvepjax.data.box_folder import VocObject as VocObject
+from ssvepjax.data.box_folder import load_box_folder as load_box_folder
+from ssvepjax.data.box_folder import read_voc_boxes as read_voc_boxes
 from ssvepjax.data.canvas import BoxedImages as BoxedImages
 from ssvepjax.data.canvas import CanvasConfig as CanvasConfig
 from ssvepjax.data.canvas import CanvasDataset as CanvasDataset

@@ -9,6 +9,9 @@
 - ``attribution``: tag attribution of a decision to the image's parts from the output's spectrum
   (:func:`tag_attribution`), and ``part_baselines``: occlusion, exact Shapley values, integrated gradients
   and gradient x input summed over the parts, with their costs (:func:`part_attributions`).
+- ``box_evaluation``: the follow-up paper's measurement on images with boxes: every selector's scores
+  (:func:`selection_scores`), each image's CAM metrics per method, selector and k
+  (:func:`evaluate_selections`), and means with paired differences from random (:func:`summarize_selections`).
 - ``metrics``: energy inside the object box, energy concentration, localisation (IoU of the largest
   thresholded region) and deletion / insertion AUC.
 """
@@ -18,6 +21,9 @@ from ssvepjax.explain.attribution import attribution_tags as attribution_tags
 from ssvepjax.explain.attribution import check_tag_collisions as check_tag_collisions
 from ssvepjax.explain.attribution import default_max_order as default_max_order
 from ssvepjax.explain.attribution import tag_attribution as tag_attribution
+from ssvepjax.explain.box_evaluation import evaluate_selections as evaluate_selections
+from ssvepjax.explain.box_evaluation import selection_scores as selection_scores
+from ssvepjax.explain.box_evaluation import summarize as summarize_selections
 from ssvepjax.explain.cams import METHODS as METHODS
 from ssvepjax.explain.cams import LayerTap as LayerTap
 from ssvepjax.explain.cams import cam as cam
@@ -53,8 +59,10 @@ from ssvepjax.explain.selection import top_k as top_k
 __all__ = [
     "METHODS", "PART_METHODS", "TAG_KINDS", "LayerTap", "PartAttribution", "attribution_tags", "box_iou", "box_masks",
     "cam", "cam_batch", "check_tag_collisions", "class_activation_maps", "component_rows", "default_max_order",
-    "deletion_insertion", "energy_concentration", "energy_in_box", "gradient_x_input", "integrated_gradients",
+    "deletion_insertion", "energy_concentration", "energy_in_box", "evaluate_selections", "gradient_x_input",
+    "integrated_gradients",
     "l1_scores", "layer_gradients", "linen_tap", "localisation", "mean_activation_scores", "nnx_tap", "occlusion",
-    "part_attributions", "random_scores", "scores_from_amplitudes", "shapley", "tag_attribution",
+    "part_attributions", "random_scores", "scores_from_amplitudes", "selection_scores", "shapley",
+    "summarize_selections", "tag_attribution",
     "tag_component_amplitudes", "tag_filter_scores", "top_fraction", "top_k", "upsample",
 ]

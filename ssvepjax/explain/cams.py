@@ -204,7 +204,8 @@ def _check_logits(shape, what: str) -> int:
     return int(shape[1])
 
 
-def linen_tap(module, variables, layer: str, input_shape: tuple[int, int, int], **apply_kwargs) -> LayerTap:
+def linen_tap(module, variables, layer: str, input_shape: tuple[int, int, int], *,
+              preprocess: Callable[[Array], Array] | None = None, **apply_kwargs) -> LayerTap:
     """A :class:`LayerTap` on a Linen module's submodule output (module docstring: layer contract).
 
     Args:
@@ -212,6 +213,9 @@ def linen_tap(module, variables, layer: str, input_shape: tuple[int, int, int], 
         variables: its variables.
         layer: submodule path, e.g. ``"stage3_block0/conv2"`` (``path#k`` for its k-th call).
         input_shape: ``(H, W, C)`` of one image.
+        preprocess: ``image -> image`` applied before the module (the model's own normalisation,
+            e.g. ``sj.models.imagenet_normalize``, as ``sj.linen_fn(..., preprocess=)``), so images stay
+            in [0, 1] and the gradients are those of the class score of the normalised input's model.
         **apply_kwargs: passed to ``module.apply`` (e.g. ``train=False``).
 
     Returns:
@@ -220,6 +224,9 @@ def linen_tap(module, variables, layer: str, input_shape: tuple[int, int, int], 
     import flax.linen as nn
 
     input_shape = _check_input_shape(input_shape)
+    if preprocess is not None and not callable(preprocess):
+        raise ValueError(f"preprocess must be a function image -> image or None, got {preprocess!r}")
+    prep = (lambda x: x) if preprocess is None else preprocess
     shapes, out_shape = _linen_output_shapes(module, variables, input_shape, apply_kwargs)
     num_classes = _check_logits(out_shape, "module")
     layer_shape = _layer_shape(layer, shapes)
@@ -238,7 +245,7 @@ def linen_tap(module, variables, layer: str, input_shape: tuple[int, int, int], 
             return out
 
         with nn.intercept_methods(interceptor):
-            logits = module.apply(variables, image[None], **apply_kwargs)
+            logits = module.apply(variables, prep(image)[None], **apply_kwargs)
         return logits[0], store[0]
 
     return LayerTap(_tap_fn(forward, layer_shape), layer, input_shape, layer_shape, num_classes)

@@ -423,3 +423,52 @@ def plot_attribution_summary(summary: dict, path: str) -> str:
         ax.set_title("two-part task: pruning by filter score", fontsize=9)
         ax.legend(fontsize=7)
     return save_figure(fig, path)
+
+
+def plot_selection_metrics(table: list[dict], path: str, *, metrics: Sequence[str] = ("energy_in_box", "concentration"),
+                           title: str = "") -> str:
+    """Each CAM method's metric against the number of filters kept, one line per selector (mean +- s.e.).
+
+    Args:
+        table: rows ``{method, selector, k, <metric>, <metric>_se}`` (``explain.box_evaluation.summarize``); the
+            ``all`` map is drawn as a dashed line, ``random`` dotted.
+        path: PNG to write.
+        metrics: one row of panels per metric.
+        title: figure title.
+    """
+    methods = list(dict.fromkeys(r["method"] for r in table))
+    metrics = [m for m in metrics if any(m in r for r in table)]
+    if not methods or not metrics:
+        raise ValueError("table holds no rows with the requested metrics")
+    selectors = [s for s in dict.fromkeys(r["selector"] for r in table) if s != "all"]
+    palette = [c for i, c in enumerate(plt.cm.tab20.colors) if i not in (14, 15)]  # tab20's greys: random's
+    colors = dict(zip([s for s in selectors if s != "random"], palette * 2), random="0.35")
+    fig, axes = plt.subplots(len(metrics), len(methods), figsize=(3.4 * len(methods), 2.8 * len(metrics)),
+                             squeeze=False, sharex=True)
+    for j, method in enumerate(methods):
+        for i, m in enumerate(metrics):
+            ax = axes[i, j]
+            for r in table:
+                if r["method"] == method and r["selector"] == "all" and m in r:
+                    ax.axhline(r[m], color="k", ls="--", lw=1, label=f"all {r['k']} filters")
+            for sel in selectors:
+                rs = sorted((r for r in table if r["method"] == method and r["selector"] == sel and m in r),
+                            key=lambda r: r["k"])
+                if rs:
+                    k = [r["k"] for r in rs]
+                    ax.errorbar(k, [r[m] for r in rs], yerr=np.nan_to_num([r[f"{m}_se"] for r in rs]), capsize=2,
+                                marker="o", ms=3, lw=1.2, ls=":" if sel == "random" else "-", color=colors[sel],
+                                label=sel)
+            ax.set_xscale("log", base=2)
+            ax.grid(alpha=0.3)
+            if i == 0:
+                ax.set_title(method)
+            if j == 0:
+                ax.set_ylabel(m.replace("_", " "))
+            if i == len(metrics) - 1:
+                ax.set_xlabel("filters kept (k)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=8, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 0.96))
+    return save_figure(fig, path)

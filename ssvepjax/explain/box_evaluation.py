@@ -1,0 +1,216 @@
+"""Filter selections scored against object boxes, image by image: the follow-up paper's measurement.
+
+Böge et al. (xAI 2025) restrict class-activation maps to the filters with the largest SSVEP
+response and measure how the maps sit on the object. This module measures it for any Linen model
+and layer on images with boxes (``ssvepjax.data.load_box_folder``), and keeps every image's value so
+that a difference between two selections is tested over images (the weights are fixed: the
+population sampled is the images).
+
+- :func:`selection_scores`: every selector's filter scores at one layer: ``tag:<kind>`` (tag score
+  over calibration images, one subset for every image), ``tag-image:<kind>`` (the explained image's
+  own tag score), ``l1`` (the layer's kernel norm), ``activation`` / ``activation-image`` (mean
+  absolute activation: the control a tag score must beat, as tag amplitudes scale with activation).
+- :func:`evaluate_selections`: for every CAM method, selector and k, each image's energy in the box,
+  energy concentration (top 20 %), localisation (IoU >= 0.5) and IoU, and on request deletion and
+  insertion AUC; ``random`` is the mean over ``n_random`` uniformly random subsets of each size.
+- :func:`summarize`: mean and standard error over images, and each selector minus random of the
+  same size, paired by image, with a 95 % normal-approximation interval and its verdict:
+  ``"higher"`` / ``"lower"`` when the interval excludes 0, else ``"inconclusive"``.
+
+Values are keyed ``"method|selector|k|metric"`` (``k`` = the number of filters; the ``all`` map
+has ``k = c``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ssvepjax.explain import cams as C
+from ssvepjax.explain import metrics as M
+from ssvepjax.explain import selection as S
+
+__all__ = ["BOX_METRICS", "CURVE_METRICS", "evaluate_selections", "selection_scores", "summarize"]
+
+BOX_METRICS = ("energy_in_box", "concentration", "localisation", "iou")
+CURVE_METRICS = ("deletion", "insertion")
+
+
+def selection_scores(
+    fn: Callable,
+    variables,
+    layer: str,
+    images,
+    masks,
+    design,
+    *,
+    per_image: bool,
+    kinds: Sequence[str] = S.TAG_KINDS,
+    l1_layer: str | None = None,
+) -> dict[str, np.ndarray]:
+    """Scores of the filters of ``layer`` for every selector: ``{selector: [c]}`` or ``{selector: [N, c]}``.
+
+    Args:
+        fn: per-frame function ``[H, W, C] -> {layer: [..., c]}`` holding ``layer`` (``sj.linen_fn(...,
+            include=[layer], preprocess=...)``).
+        variables: the model's variables (for ``l1``).
+        layer: the layer's name in ``fn``'s output.
+        images: ``[N, H, W, C]`` in [0, 1]: the explained images (``per_image``) or calibration images.
+        masks: ``[P, H, W]`` part masks, one per tag of ``design``.
+        design: an ``sj.Design``.
+        per_image: True: ``tag-image:<kind>`` and ``activation-image``, one row per image ``[N, c]``; False:
+            ``tag:<kind>``, ``activation`` and ``l1``, one score per filter ``[c]`` shared by every image.
+        kinds: tag kinds (``sj.explain.TAG_KINDS``) to score.
+        l1_layer: the parameter path of the kernel that writes ``layer``'s channels (default ``layer``).
+    """
+    amps = S.tag_component_amplitudes(fn, images, masks, design, per_image=per_image)
+    if layer not in amps:
+        raise ValueError(f"layer {layer!r} is not an output of fn; it returns {sorted(amps)}")
+    suffix = "-image" if per_image else ""
+    out = {f"tag{suffix}:{kind}": S.scores_from_amplitudes({layer: amps[layer]}, design, kind)[layer]
+           for kind in kinds}
+    out[f"activation{suffix}"] = S.mean_activation_scores(fn, images, per_image=per_image)[layer]
+    if not per_image:
+        out["l1"] = S.l1_scores(variables, [l1_layer or layer])[l1_layer or layer]
+    c = out[f"activation{suffix}"].shape[-1]
+    for name, v in out.items():
+        if np.shape(v)[-1] != c:
+            raise ValueError(f"selector {name} scores {np.shape(v)[-1]} filters, the layer {layer} has {c}")
+    return out
+
+
+def _subsets(scores: dict[str, np.ndarray], c: int, ks: Iterable[int], n_random: int, key, n: int):
+    yield "all", c, [None]
+    for k in ks:
+        for name, s in scores.items():
+            yield name, k, [S.top_k(np.asarray(s), k)]
+        yield "random", k, [S.top_k(S.random_scores(jax.random.fold_in(key, 1000 * k + r), {"x": c}, n)["x"], k)
+                            for r in range(n_random)]
+
+
+def evaluate_selections(
+    tap: C.LayerTap,
+    images,
+    boxes,
+    targets,
+    scores: dict[str, np.ndarray],
+    ks: Sequence[int],
+    *,
+    key: jax.Array,
+    n_random: int = 10,
+    methods: Sequence[str] = C.METHODS,
+    prob_fn: Callable | None = None,
+    curve_ks: Sequence[int] = (),
+    curve_selectors: Sequence[str] | None = None,
+    curve_steps: int = 16,
+    batch_size: int = 16,
+) -> dict[str, np.ndarray]:
+    """Each image's metrics for every method, selector and k.
+
+    Args:
+        tap: ``linen_tap`` / ``nnx_tap`` at the layer the scores are for.
+        images: ``[N, H, W, C]`` in [0, 1].
+        boxes: ``[N, 4]`` half-open ``(y0, x0, y1, x1)``.
+        targets: ``[N]`` classes to explain (labels or the model's predictions).
+        scores: ``{selector: [c] or [N, c]}`` (:func:`selection_scores`).
+        ks: numbers of filters kept (each in ``1..c``).
+        key: random subsets' key (one draw per image and k).
+        n_random: random subsets per k (their metrics are averaged per image).
+        methods: CAM methods (``sj.explain.METHODS``).
+        prob_fn: ``images [B, H, W, C] -> probabilities [B, K]``; with it, deletion and insertion AUC
+            (black baseline) for the ks in ``curve_ks`` and the ``all`` map.
+        curve_selectors: the selectors that get curves (None: every one); each curve costs ``2 (curve_steps
+            + 1)`` forward passes per image and subset.
+        curve_steps: steps of the deletion / insertion curves.
+        batch_size: images per gradient step and per ``prob_fn`` call.
+
+    Returns:
+        ``{"method|selector|k|metric": [N]}``.
+    """
+    x = np.asarray(images, np.float32)
+    n, size = x.shape[0], x.shape[1:3]
+    b = np.asarray(boxes)
+    y = np.asarray(targets)
+    if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"targets must be {n} integers, got {y.dtype} of shape {y.shape}")
+    if n_random < 1 or not isinstance(n_random, int):
+        raise ValueError(f"n_random must be an integer >= 1, got {n_random!r}")
+    c = tap.layer_shape[-1]
+    for k in (*ks, *curve_ks):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= c:
+            raise ValueError(f"ks and curve_ks must be integers in 1..{c} (the layer's filters), got {k!r}")
+    if not set(curve_ks) <= set(ks):
+        raise ValueError(f"curve_ks {tuple(curve_ks)} must be a subset of ks {tuple(ks)}")
+    for name, s in scores.items():
+        if np.shape(s) not in ((c,), (n, c)):
+            raise ValueError(f"scores[{name!r}] must have shape [{c}] or [{n}, {c}], got {np.shape(s)}")
+    a, g, _ = C.layer_gradients(tap, x, y, batch_size=batch_size)
+    out: dict[str, np.ndarray] = {}
+    curves = []
+    for method in methods:
+        for sel, k, draws in _subsets(scores, c, ks, n_random, key, n):
+            vals: dict[str, list] = {m: [] for m in BOX_METRICS}
+            for j, mask in enumerate(draws):
+                maps = C.upsample(C.cam_batch(a, g, method, mask), size)
+                loc = M.localisation(maps, b)
+                vals["energy_in_box"].append(np.asarray(M.energy_in_box(maps, b)))
+                vals["concentration"].append(np.asarray(M.energy_concentration(maps)))
+                vals["localisation"].append(np.asarray(loc["correct"], np.float64))
+                vals["iou"].append(np.asarray(loc["iou"], np.float64))
+                if prob_fn is not None and (sel == "all" or (k in curve_ks and (
+                        curve_selectors is None or sel in curve_selectors))):
+                    curves.append((f"{method}|{sel}|{k}", j, len(draws), maps))
+            for m, v in vals.items():
+                out[f"{method}|{sel}|{k}|{m}"] = np.mean(v, axis=0)
+    if curves:
+        di = M.deletion_insertion(prob_fn, np.concatenate([x] * len(curves)),
+                                  jnp.concatenate([m for *_, m in curves]), np.tile(y, len(curves)),
+                                  steps=curve_steps, key=jax.random.fold_in(key, 2**31 - 1), batch_size=batch_size)
+        for i, (name, _, n_draws, _) in enumerate(curves):
+            for m in CURVE_METRICS:
+                key_m = f"{name}|{m}"
+                out[key_m] = out.get(key_m, 0.0) + di[m][i * n:(i + 1) * n] / n_draws
+    return out
+
+
+def _interval(d: np.ndarray) -> tuple[float, float, float]:
+    mean = float(d.mean())
+    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return mean, se, 1.96 * se
+
+
+def summarize(values: dict[str, np.ndarray]) -> tuple[list[dict], list[dict]]:
+    """Table of means over images and each selector's paired difference from random.
+
+    Args:
+        values: ``{"method|selector|k|metric": [N]}`` (:func:`evaluate_selections`, chunks concatenated).
+
+    Returns:
+        ``(table, versus_random)``: rows ``{method, selector, k, n_images, <metric>, <metric>_se}``, and
+        rows ``{method, selector, k, metric, minus_random, se, ci95_low, ci95_high, verdict, n_images}``.
+    """
+    groups: dict[tuple, dict[str, np.ndarray]] = {}
+    for name, v in values.items():
+        method, sel, k, metric = name.split("|")
+        groups.setdefault((method, sel, int(k)), {})[metric] = np.asarray(v, np.float64)
+    table, versus = [], []
+    for (method, sel, k), ms in groups.items():
+        row = {"method": method, "selector": sel, "k": k, "n_images": len(next(iter(ms.values())))}
+        for m, v in ms.items():
+            row[m], row[f"{m}_se"], _ = _interval(v)
+        table.append(row)
+        rnd = groups.get((method, "random", k))
+        if sel in ("all", "random") or rnd is None:
+            continue
+        for m, v in ms.items():
+            if m not in rnd:
+                continue
+            mean, se, half = _interval(v - rnd[m])
+            lo, hi = mean - half, mean + half
+            verdict = "higher" if lo > 0 else "lower" if hi < 0 else "inconclusive"
+            versus.append({"method": method, "selector": sel, "k": k, "metric": m, "minus_random": mean, "se": se,
+                           "ci95_low": lo, "ci95_high": hi, "verdict": verdict, "n_images": len(v)})
+    return table, versus

@@ -1,0 +1,32 @@
+"""The provenance record stored beside results: commit, dirty tree, configuration, versions, machine."""
+
+import dataclasses
+import json
+import subprocess
+import time
+
+import jax
+
+import ssvepjax as sj
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cfg:
+    size: int = 3
+    tags: tuple[float, ...] = (6.0, 7.5)
+
+
+def test_provenance_names_the_commit_and_the_config():
+    started = time.time() - 2.0
+    p = sj.provenance(_Cfg(), started=started)
+    json.dumps(p)  # JSON-able as it is
+    assert p["config"] == {"size": 3, "tags": (6.0, 7.5)}
+    assert p["versions"]["jax"] == jax.__version__ and p["machine"]["backend"] == jax.default_backend()
+    assert p["wall_s"] >= 2.0 and len(p["load_average"]) == 3
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=sj.__path__[0])
+    if head.returncode == 0:  # a git checkout (CI's clean clone is one)
+        assert p["commit"] == head.stdout.strip() and isinstance(p["dirty"], bool)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                text=True, cwd=sj.__path__[0]).stdout
+        assert p["dirty"] == bool(status.strip())
+    assert sj.provenance({"a": 1})["config"] == {"a": 1} and sj.provenance()["wall_s"] is None
