@@ -105,7 +105,7 @@ def shared_cache(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("freqs", [["6"], ["6", "7.5", "9"], ["6", "7.5", "9", "10.5"]])
+@pytest.mark.parametrize("freqs", [["6"], ["6", "7.5", "9", "10.5"]])  # one tag, and more than two
 def test_cli_any_number_of_tags(freqs, tmp_path, capsys, shared_cache):
     out = tmp_path / "run"
     args = TINY + ["--freqs", *freqs, "--out", str(out), "--cache-dir", shared_cache]
