@@ -72,7 +72,7 @@ class Config:
     @classmethod
     def quick(cls) -> Config:
         # 32 x 32 images: the last stage is 1 x 1 there, so the maps come from stage 3 (2 x 2).
-        return cls(arch="resnet18", size=32, layers=("stage3_block1/conv2",), n_frames=120, n_calib=2, limit=4,
+        return cls(arch="resnet18", size=32, layers=("stage3_block1/conv2",), n_frames=120, n_calib=2, limit=3,
                    chunk=2, ks=(8, 64), n_random=2,
                    curve_ks=(64,), curve_selectors=("tag-image:combined", "random"), curve_steps=4)
 
