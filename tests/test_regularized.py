@@ -257,7 +257,7 @@ def test_script_resumes_after_sigkill(tmp_path):
     resumed = [r["resumed_from"] for r in rows if "resumed_from" in r]
     assert len(resumed) == 1 and resumed[0] >= seen > 0 and resumed[0] % 4 == 0  # continued from its checkpoint
     steps = [r["step"] for r in rows if "loss" in r]
-    assert steps == sorted(set(steps)) and steps[-1] == 16  # 1024 images / 64 per step: no step logged twice, trained to the end
+    assert steps == sorted(set(steps)) and steps[-1] == 16  # no step logged twice, trained to the end (1024 / 64)
     kept = [r for r in map(_json_or_none, before) if r is not None and r["step"] <= resumed[0]]
     assert rows[:len(kept)] == kept  # lines up to the checkpoint survive the kill unchanged
     assert sorted(p.name.split("_seed")[0] for p in runs.glob("*.json")) == ["intermodulation@1", "plain"]
