@@ -96,9 +96,10 @@ def test_top_k_jitted_scores_agree(images):
     """Tag scores from the library's jitted probe equal the same computation run eagerly, and select alike."""
     # 24 frames (1 Hz bins, tags on bins 3 and 4): the eager run loops over frames in Python.
     small = sj.Design(sj.TagConfig((3.0, 4.0), fps=24.0, n_frames=24), sj.NoiseConfig(n_neighbors=2), max_order=2)
-    jitted = S.tag_filter_scores(toy_fn, images, MASKS, small, kind="combined")["toy"]
+    # One image: the eager run executes the whole loop op by op (26 s for two images on the CI run).
+    jitted = S.tag_filter_scores(toy_fn, images[:1], MASKS, small, kind="combined")["toy"]
     with jax.disable_jit():
-        eager = S.tag_filter_scores(toy_fn, images, MASKS, small, kind="combined")["toy"]
+        eager = S.tag_filter_scores(toy_fn, images[:1], MASKS, small, kind="combined")["toy"]
     assert_close(jitted, eager, rtol=1e-5, atol=1e-7)
     for k in (1, 3):  # filters 0 and 1 tie (0.25 v each): k = 2 would pick between them by rounding
         assert list(S.top_k(jitted, k)) == list(S.top_k(eager, k))
