@@ -200,6 +200,7 @@ _SHARDED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a subprocess with four fake devices: its own JAX start and compilations (32 s in CI)
 def test_sharded_over_four_devices_equals_one_device():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
     code = _SHARDED.replace("TESTS_DIR", repr(os.path.dirname(os.path.abspath(__file__))))
