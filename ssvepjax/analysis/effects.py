@@ -28,18 +28,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from ssvepjax.spectral.design import Design
+from ssvepjax.spectral.fourier import power_weights
 from ssvepjax.tagging import frequency_components as C
 
 POWER_KINDS = (C.FUNDAMENTAL, C.HARMONIC, C.INTERMODULATION, "shared", "higher_order", "off_lattice")
 
 
-def power_weights(n_frames: int) -> np.ndarray:
-    """``[K]`` Parseval weights of one-sided amplitudes: 0 at DC, 1/2 below Nyquist, 1 at Nyquist (even T)."""
-    w = np.full(n_frames // 2 + 1, 0.5)
-    w[0] = 0.0
-    if n_frames % 2 == 0:
-        w[-1] = 1.0
-    return w
 
 
 def bin_kinds(design: Design) -> np.ndarray:

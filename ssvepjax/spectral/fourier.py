@@ -81,6 +81,18 @@ def one_sided_scale(bins, n_frames: int) -> np.ndarray:
     return np.where((b == 0) | (2 * b == n_frames), 1.0 / n_frames, 2.0 / n_frames)
 
 
+def power_weights(n_frames: int) -> np.ndarray:
+    """``[T // 2 + 1]`` Parseval weights of one-sided amplitudes: 0 at DC, 1/2 below Nyquist, 1 at Nyquist (even T).
+
+    ``sum_k w_k a_k^2`` over the one-sided amplitudes ``a`` of a series is its AC power (variance about its mean).
+    """
+    w = np.full(n_frames // 2 + 1, 0.5)
+    w[0] = 0.0
+    if n_frames % 2 == 0:
+        w[-1] = 1.0
+    return w
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Plan:
     """How the spectrum of ``n_frames`` samples is computed from ``period = n_frames / repeats`` samples.
@@ -481,5 +493,5 @@ def repeated_spectrum(
 
 __all__ = ["DETECTION_LIMIT", "METHODS", "RESOLUTION", "BlockPlan", "Plan", "amplitude_spectrum", "bins_of_rows",
            "block_finish", "block_init", "block_update", "detection_floor", "floor_of", "make_block_plan",
-           "fourier_coefficients", "frequencies", "make_plan", "one_sided_scale", "repeated_spectrum",
+           "fourier_coefficients", "frequencies", "make_plan", "one_sided_scale", "power_weights", "repeated_spectrum",
            "resolve_method", "static_bins", "transform"]

@@ -45,6 +45,7 @@ from ssvepjax.spectral.fourier import (
     block_update,
     make_block_plan,
     make_plan,
+    power_weights,
     resolve_method,
     static_bins,
     transform,
@@ -236,15 +237,6 @@ def filter_mean(rows: jax.Array) -> jax.Array:
     return rows.reshape(rows.shape[0], -1, rows.shape[-1]).mean(1)
 
 
-def _power_weights(n_frames: int) -> np.ndarray:
-    # Parseval weights of one-sided amplitudes (as analysis.effects.power_weights, which streaming cannot import:
-    # analysis imports the loop): 0 at DC, 1/2 below Nyquist, 1 at Nyquist.
-    w = np.full(n_frames // 2 + 1, 0.5)
-    w[0] = 0.0
-    if n_frames % 2 == 0:
-        w[-1] = 1.0
-    return w
-
 
 _LINEAR = ("amplitude", "bca")  # the measures that scale with the amplitudes (SNR and z are ratios)
 
@@ -377,7 +369,7 @@ def _spectrum_reduction(fn, masks_key, design, one_period, method, relative, noi
                _BlockedSpectra(fn, m, design, one_period, frame_block, lattice_only, noise))
 
     per_filter = granularity == "filter"
-    weights = jnp.asarray(_power_weights(design.tags.n_frames), jnp.float32)
+    weights = jnp.asarray(power_weights(design.tags.n_frames), jnp.float32)
 
     def init(example):
         shapes = spectra.shapes(example)
