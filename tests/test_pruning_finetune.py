@@ -20,6 +20,7 @@ def tiny(tiny3):
     return model, v, images, labels
 
 
+@pytest.mark.slow  # trains a model
 def test_finetune_learns_and_keeps_structure(tiny):
     model, v, images, labels = tiny
     before = P.accuracy(model, v, images, labels)

@@ -84,6 +84,7 @@ def _leaves(trained):
     return [np.asarray(a) for a in jax.tree.leaves(trained.variables)]
 
 
+@pytest.mark.slow  # trains a model
 def test_weight_zero_and_step_checkpoints_equal_plain_training(digits, tmp_path):
     train = sj.TrainConfig(epochs=1, batch_size=32)
     plain = sj.train_or_load(digits, TINY, train, cache_dir=str(tmp_path / "a"), progress=False)
@@ -116,6 +117,7 @@ class _Crashing(np.ndarray):
         return np.asarray(self).__getitem__(idx)
 
 
+@pytest.mark.slow  # trains a model
 def test_resume_from_a_step_checkpoint_matches_an_uninterrupted_run(digits, tmp_path):
     train = sj.TrainConfig(epochs=2, batch_size=32)
     reg = sj.Regularizer({"intermodulation": 1.0}, layers=LAYERS, n_tagged=2)
