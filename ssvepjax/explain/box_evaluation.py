@@ -150,10 +150,11 @@ def evaluate_selections(
     a, g, _ = C.layer_gradients(tap, x, y, batch_size=batch_size)
     out: dict[str, np.ndarray] = {}
     curves = []
+    subsets = list(_subsets(scores, c, ks, n_random, key, n))  # the same masks for every method
     for method in methods:
-        for sel, k, draws in _subsets(scores, c, ks, n_random, key, n):
+        for sel, k, draws in subsets:
             vals: dict[str, list] = {m: [] for m in BOX_METRICS}
-            for j, mask in enumerate(draws):
+            for mask in draws:
                 maps = C.upsample(C.cam_batch(a, g, method, mask), size)
                 loc = M.localisation(maps, b)
                 vals["energy_in_box"].append(np.asarray(M.energy_in_box(maps, b)))
@@ -162,14 +163,14 @@ def evaluate_selections(
                 vals["iou"].append(np.asarray(loc["iou"], np.float64))
                 if prob_fn is not None and (sel == "all" or (k in curve_ks and (
                         curve_selectors is None or sel in curve_selectors))):
-                    curves.append((f"{method}|{sel}|{k}", j, len(draws), maps))
+                    curves.append((f"{method}|{sel}|{k}", len(draws), maps))
             for m, v in vals.items():
                 out[f"{method}|{sel}|{k}|{m}"] = np.mean(v, axis=0)
     if curves:
         di = M.deletion_insertion(prob_fn, np.concatenate([x] * len(curves)),
                                   jnp.concatenate([m for *_, m in curves]), np.tile(y, len(curves)),
                                   steps=curve_steps, key=jax.random.fold_in(key, 2**31 - 1), batch_size=batch_size)
-        for i, (name, _, n_draws, _) in enumerate(curves):
+        for i, (name, n_draws, _) in enumerate(curves):
             for m in CURVE_METRICS:
                 key_m = f"{name}|{m}"
                 out[key_m] = out.get(key_m, 0.0) + di[m][i * n:(i + 1) * n] / n_draws
