@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import os
 import time
@@ -112,7 +111,7 @@ class Config:
                          max_order=self.max_order)
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        return sj.config_key(self)
 
 
 def selector_scores(cfg: Config, trained, cd, design) -> tuple[dict, dict]:

@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -77,7 +75,7 @@ class Config:
                    curve_ks=(64,), curve_selectors=("tag-image:combined", "random"), curve_steps=4)
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        return sj.config_key(self)
 
 
 def default_layer(model) -> str:
@@ -127,9 +125,9 @@ def run(cfg: Config, model, variables, boxes: sj.data.BoxFolder, labels: np.ndar
         b = boxes.boxes[start:start + cfg.chunk]
 
         def compute(x=x, b=b, start=start):
-            logits = np.asarray(prob(jnp.asarray(x)))
-            targets = logits.argmax(1) if labels is None else labels[start:start + len(x)]
-            res = {"targets": targets, "top1_correct": None if labels is None else logits.argmax(1) == targets}
+            predicted = np.asarray(prob(jnp.asarray(x))).argmax(1)
+            targets = predicted if labels is None else labels[start:start + len(x)]
+            res = {"targets": targets, "top1_correct": None if labels is None else predicted == targets}
             for layer in layers:
                 c = taps[layer].layer_shape[-1]
                 scores = {**shared[layer], **B.selection_scores(fn, variables, layer, x, masks, design,

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import os
 import time
@@ -95,7 +94,7 @@ class Config:
         return [("plain", None, 0.0)] + [(f"{t}@{w:g}", t, w) for t in self.terms for w in self.weights]
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        return sj.config_key(self)
 
 
 def check(cfg: Config, image_shape) -> None:

@@ -110,6 +110,7 @@ from ssvepjax.recording import probe as probe
 from ssvepjax.recording import recorder as recorder
 from ssvepjax.report import JobConfig as JobConfig
 from ssvepjax.report import config_from_args as config_from_args
+from ssvepjax.report import config_key as config_key
 from ssvepjax.report import job_parser as job_parser
 from ssvepjax.report import job_settings as job_settings
 from ssvepjax.report import load_model as load_model

@@ -30,3 +30,12 @@ def test_provenance_names_the_commit_and_the_config():
                                 text=True, cwd=sj.__path__[0]).stdout
         assert p["dirty"] == bool(status.strip())
     assert sj.provenance({"a": 1})["config"] == {"a": 1} and sj.provenance()["wall_s"] is None
+
+
+def test_config_key_names_the_settings():
+    import hashlib
+
+    # The formula the experiments' stored pieces were keyed by before it had one home: stored runs still resume.
+    want = hashlib.sha256(json.dumps({"size": 3, "tags": [6.0, 7.5]}, sort_keys=True).encode()).hexdigest()[:12]
+    assert sj.config_key(_Cfg()) == want
+    assert sj.config_key(_Cfg(size=4)) != want and len(sj.config_key(_Cfg(size=4))) == 12

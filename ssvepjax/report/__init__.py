@@ -11,5 +11,6 @@ from ssvepjax.report.io import write_csv as write_csv
 from ssvepjax.report.io import write_json as write_json
 from ssvepjax.report.io import write_npz as write_npz
 from ssvepjax.report.io import write_text as write_text
+from ssvepjax.report.provenance import config_key as config_key
 from ssvepjax.report.provenance import provenance as provenance
 from ssvepjax.report.tables import markdown_table as markdown_table

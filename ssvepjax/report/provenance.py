@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import platform
 import subprocess
@@ -10,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["provenance"]
+__all__ = ["config_key", "provenance"]
 
 _ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,6 +23,12 @@ def _git(*args: str) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
+
+
+def config_key(config) -> str:
+    """12 hex digits naming a configuration (a dataclass of JSON-able fields): stored pieces of a run are keyed by
+    it, so a rerun with the same settings resumes and one with other settings starts anew."""
+    return hashlib.sha256(json.dumps(dataclasses.asdict(config), sort_keys=True).encode()).hexdigest()[:12]
 
 
 def provenance(config=None, *, started: float | None = None) -> dict:
