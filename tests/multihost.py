@@ -81,7 +81,7 @@ def launch(script: str, n_processes: int = 2, devices_per_process: int | Sequenc
         penv.update(
             SSVEPJAX_COORDINATOR=f"localhost:{port}", SSVEPJAX_NUM_PROCESSES=str(n_processes),
             SSVEPJAX_PROCESS_ID=str(pid), JAX_PLATFORMS="cpu",
-            XLA_FLAGS=f"--xla_force_host_platform_device_count={n_dev}",
+            XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={n_dev}".strip(),
             PYTHONPATH=os.pathsep.join(p for p in (REPO, penv.get("PYTHONPATH", "")) if p))
         # Files, not pipes: a process that writes much while another is waited on never blocks.
         out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
