@@ -33,6 +33,14 @@ jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 RTOL, ATOL = 1e-4, 1e-5
 
 
+def jit_init(model, seed, *args, **kwargs):
+    """``model.init(jax.random.key(seed), *args, **kwargs)`` as one compiled program (the same values; run eagerly,
+    ``init`` compiles every operation on its own, about three times slower for a ResNet-8)."""
+    import functools
+
+    return jax.jit(functools.partial(model.init, **kwargs))(jax.random.key(seed), *args)
+
+
 def assert_close(actual, expected, rtol=RTOL, atol=ATOL):
     """One tolerance for every float comparison against a NumPy reference (float32 vs float64)."""
     a, e = np.asarray(actual), np.asarray(expected)
@@ -53,7 +61,7 @@ def tiny():
     import ssvepjax as sj
 
     model = sj.CifarResNet(8, 10, width=4)
-    variables = model.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)))
+    variables = jit_init(model, 0, jnp.zeros((1, 8, 8, 1)))
     images = np.asarray(jax.random.uniform(jax.random.key(2), (3, 8, 8, 1)))
     return model, variables, images
 
@@ -66,7 +74,31 @@ def tiny3():
     import ssvepjax as sj
 
     model = sj.CifarResNet(depth=8, num_classes=3, width=4)
-    return model, model.init(jax.random.key(0), jnp.ones((1, 8, 8, 1)))
+    return model, jit_init(model, 0, jnp.ones((1, 8, 8, 1)))
+
+
+# The small probing model of the streaming and large-probing tests: four of ResNet-8's fifteen outputs on 12x12 RGB
+# images (a first layer, a pre-activation after a residual addition, the last stage, the 1-D logits). The loop treats
+# every layer alike, and each recorded layer adds to every program's compile time.
+PROBE_SIZE = 12
+PROBE_LAYERS = ("stem/post", "stage1_block0/conv2/pre", "stage3_block0/conv2/post", "output")
+
+
+@pytest.fixture(scope="session")
+def probe_fn():
+    """``frame [12, 12, 3] -> {layer: activation}`` of an untrained CIFAR ResNet-8 (width 4), ``PROBE_LAYERS``."""
+    import ssvepjax as sj
+    from ssvepjax.models import random_variables
+
+    model = sj.CifarResNet(8, width=4)
+    variables = random_variables(model, jax.ShapeDtypeStruct((1, PROBE_SIZE, PROBE_SIZE, 3), np.float32))
+    return sj.linen_fn(model, variables, capture_intermediates=False, train=False, include=PROBE_LAYERS)
+
+
+@pytest.fixture(scope="session")
+def probe_images():
+    """Five random 12x12 RGB images in [0, 1), float32."""
+    return np.random.default_rng(0).random((5, PROBE_SIZE, PROBE_SIZE, 3)).astype(np.float32)
 
 
 def numpy_spectra(fn, images, masks, tags, detection_limit=1e-4, resolution=1e-7):

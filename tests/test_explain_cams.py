@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import assert_close
+from conftest import assert_close, jit_init
 from flax import nnx
 
 import ssvepjax as sj
@@ -39,7 +39,7 @@ class Net(nn.Module):
 @pytest.fixture(scope="module")
 def net():
     module = Net()
-    variables = module.init(jax.random.key(0), jnp.zeros((1, H, W, CH)))
+    variables = jit_init(module, 0, jnp.zeros((1, H, W, CH)))
     return module, variables
 
 
@@ -143,7 +143,7 @@ def test_linen_tap_matches_hand_split(net, images):
 def test_linen_cifar_resnet_last_layer(images):
     """CifarResNet's last conv output feeds mean-pool + dense: G = W[:, k] / (h w); A is the sown post."""
     module = sj.CifarResNet(depth=8, num_classes=K, width=2)
-    variables = module.init(jax.random.key(2), jnp.zeros((1, 8, 8, CH)))
+    variables = jit_init(module, 2, jnp.zeros((1, 8, 8, CH)))
     x = np.asarray(jax.random.uniform(jax.random.key(3), (2, 8, 8, CH)))
     tap = C.linen_tap(module, variables, "stage3_block0/conv2", (8, 8, CH), train=False)
     a, g, _ = C.layer_gradients(tap, x, [1, 2])
@@ -264,7 +264,7 @@ class Twice(nn.Module):
 
 def test_linen_tap_of_a_repeated_call():
     module = Twice()
-    variables = module.init(jax.random.key(5), jnp.zeros((1, H, W, F)))
+    variables = jit_init(module, 5, jnp.zeros((1, H, W, F)))
     p = variables["params"]
     x = jax.random.uniform(jax.random.key(6), (H, W, F))
     conv = lambda a: nn.Conv(F, (3, 3), padding=1).apply({"params": p["conv"]}, a[None])[0]

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import assert_close
+from conftest import assert_close, jit_init
 
 import ssvepjax as sj
 from ssvepjax.explain import selection as S
@@ -119,7 +119,7 @@ def test_random_scores():
 
 def test_l1_scores_match_library():
     module = sj.CifarResNet(depth=8, num_classes=3, width=2)
-    variables = module.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)))
+    variables = jit_init(module, 0, jnp.zeros((1, 8, 8, 1)))
     layers = ["stem", "stage3_block0/conv2"]
     got = S.l1_scores(variables, layers)
     for layer in layers:  # NumPy: the sum of |w| over every axis of the kernel but the output channels

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 import ssvepjax as sj
-from ssvepjax.models import random_variables
 from ssvepjax.streaming import budget as B
 
 # 40 frames at 40 fps: 1 Hz bins, tags on bins 4 and 5, one period of 40 frames (the tests of test_streaming).
@@ -16,15 +15,13 @@ MASKS = sj.halves(SIZE, SIZE)
 
 
 @pytest.fixture(scope="module")
-def model_fn():
-    model = sj.CifarResNet(8, width=4)
-    variables = random_variables(model, jax.ShapeDtypeStruct((1, SIZE, SIZE, 3), np.float32))
-    return sj.linen_fn(model, variables, capture_intermediates=False, train=False)
+def model_fn(probe_fn):
+    return probe_fn
 
 
 @pytest.fixture(scope="module")
-def images():
-    return np.random.default_rng(0).random((5, SIZE, SIZE, 3)).astype(np.float32)
+def images(probe_images):
+    return probe_images
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +104,7 @@ def test_filter_measures_and_summaries_work_on_filters(model_fn, images):
         for n in want[k]:
             close(got[k][n], want[k][n], rtol=1e-4)
     res = sj.measure(spec, DESIGN, rel)  # what analyse(..., granularity="filter") returns
-    name = "stage1_block0/conv1/post"
+    name = "stem/post"
     assert res[name].unit_shape == (4,) and res[name].test["p"].shape == (len(DESIGN.bins()[0]), 4)
     close(res[name].filter_spectrum, spec[name])
     close(res[name].neuron["amplitude"], res[name].filter["amplitude"])  # a filter is its own unit here

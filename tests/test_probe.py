@@ -2,7 +2,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import pytest
-from conftest import assert_close
+from conftest import assert_close, jit_init
 from flax import nnx
 
 import ssvepjax as sj
@@ -55,7 +55,7 @@ def test_probe_batch_size_equals_full(rng):
 def test_linen_adapter_captures_modules_and_sown_values(rng):
     frames = _frames(rng)
     m = TinyLinen()
-    v = m.init(jax.random.key(0), frames[:1])
+    v = jit_init(m, 0, frames[:1])
     fn = sj.linen_fn(m, v)
     out = jax.jit(lambda fr: sj.probe(fn, fr))(frames)
     assert set(out) >= {"Conv_0", "Dense_0", "post", "output"}
@@ -81,7 +81,7 @@ def test_nnx_adapter_matches_loop(rng):
 
 def test_unknown_layer_name():
     m = TinyLinen()
-    v = m.init(jax.random.key(0), jnp.ones((1, 6, 6, 1)))
+    v = jit_init(m, 0, jnp.ones((1, 6, 6, 1)))
     with pytest.raises(ValueError, match="unknown layer names"):
         sj.probe(sj.linen_fn(m, v, include=["nope"]), jnp.ones((4, 6, 6, 1)))
 
@@ -95,7 +95,7 @@ def test_probe_bad_input():
 
 def test_resnet_records_every_conv_layer_pre_and_post():
     model = sj.CifarResNet(depth=8, num_classes=3, width=4)
-    v = model.init(jax.random.key(0), jnp.ones((1, 8, 8, 1)))
+    v = jit_init(model, 0, jnp.ones((1, 8, 8, 1)))
     fn = sj.linen_fn(model, v, capture_intermediates=False, train=False)
     out = sj.probe(fn, jnp.ones((5, 8, 8, 1)))
     names = sj.conv_layer_names(8)

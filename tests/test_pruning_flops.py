@@ -1,8 +1,8 @@
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import jit_init
 
 import ssvepjax as sj
 from ssvepjax import pruning as P
@@ -32,7 +32,7 @@ def test_flops_and_params_match_hand_count():
 
 def test_pruned_costs_match_hand_count():
     model = sj.CifarResNet(depth=8, num_classes=3, width=4)
-    v = model.init(jax.random.key(0), jnp.ones((1, 8, 8, 1)))
+    v = jit_init(model, 0, jnp.ones((1, 8, 8, 1)))
     keep = {"stage1_block0/conv1": np.array([True, False, False, True]),
             "stage3_block0/conv1": np.arange(16) < 5}
     for layer in ("stem", "stage1_block0/conv2"):
@@ -54,7 +54,7 @@ def test_flops_of_a_default_resnet32_and_forward_time():
     assert 68e6 < f < 71e6
     assert 0.45e6 < P.param_count(model, (32, 32, 3)) < 0.47e6
     tiny = sj.CifarResNet(depth=8, num_classes=3, width=4)
-    v = tiny.init(jax.random.key(0), jnp.ones((1, 8, 8, 1)))
+    v = jit_init(tiny, 0, jnp.ones((1, 8, 8, 1)))
     rep = P.cost_report(tiny, (8, 8, 1), v, batch_size=4, repeats=2)
     assert rep["flops"] == 48432 and rep["forward_s"] > 0
     times = P.compare_forward_times([(tiny, v), (tiny, v)], (8, 8, 1), batch_size=4, repeats=2)
@@ -74,7 +74,7 @@ def test_bad_input_raises():
             P.flops(model, shape)
     with pytest.raises(ValueError, match="no nn.Conv"):
         P.flops(_NoConv(), (8, 8, 1))
-    v = model.init(jax.random.key(0), jnp.ones((1, 8, 8, 1)))
+    v = jit_init(model, 0, jnp.ones((1, 8, 8, 1)))
     with pytest.raises(ValueError, match="repeats"):
         P.forward_time(model, v, (8, 8, 1), repeats=0)
 

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from conftest import assert_close
+from conftest import assert_close, jit_init
 
 import ssvepjax as sj
 from ssvepjax import pruning as P
@@ -173,7 +173,7 @@ def test_bad_input_raises(tiny):
     with pytest.raises(ValueError, match="site"):
         P.importance("hrank", model, v, images, site="middle")
     dense = _Dense()
-    dv = dense.init(jax.random.key(0), jnp.ones((1, 8, 8, 1)))
+    dv = jit_init(dense, 0, jnp.ones((1, 8, 8, 1)))
     with pytest.raises(ValueError, match="no conv layer"):
         P.importance("l1", dense, dv)
     with pytest.raises(ValueError, match="kind"):

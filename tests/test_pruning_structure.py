@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import assert_close
+from conftest import assert_close, jit_init
 
 import ssvepjax as sj
 from ssvepjax import pruning as P
@@ -11,7 +11,7 @@ from ssvepjax.models.cifar_resnet import layer_widths
 
 def _tiny(depth=8, width=4, seed=0):
     model = sj.CifarResNet(depth=depth, num_classes=3, width=width)
-    v = model.init(jax.random.key(seed), jnp.ones((1, 8, 8, 1)))
+    v = jit_init(model, seed, jnp.ones((1, 8, 8, 1)))
     # Non-trivial batch-norm statistics and affine parameters, so a wrong slice shows up.
     rng = np.random.default_rng(seed)
     v = jax.tree_util.tree_map_with_path(
@@ -35,7 +35,7 @@ def test_explicit_standard_widths_change_nothing():
     topo = P.topology(model)
     explicit = sj.CifarResNet(14, 3, 4, widths=topo.widths, shortcut_channels=topo.shortcut_channels)
     x = _images()
-    v2 = explicit.init(jax.random.key(0), x)
+    v2 = jit_init(explicit, 0, x)
     assert jax.tree.structure(v2) == jax.tree.structure(v)
     a, sa = jax.jit(lambda v, x: model.apply(v, x, mutable=["intermediates"]))(v, x)
     b, sb = jax.jit(lambda v, x: explicit.apply(v, x, mutable=["intermediates"]))(v, x)

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import jit_init
 
 import ssvepjax as sj
 from ssvepjax.analysis import receptive as R
@@ -27,7 +28,7 @@ def test_receptive_field_spans_match_perturbation():
     """The analytic span is exactly the set of input columns whose change moves a unit (linear ResNet)."""
     depth, size = 8, 12
     model = sj.CifarResNet(depth, 10, width=4, act="identity")
-    variables = model.init(jax.random.key(1), jnp.zeros((1, size, size, 1)))
+    variables = jit_init(model, 1, jnp.zeros((1, size, size, 1)))
     layers = ("stem", "stage2_block0/conv1", "stage3_block0/conv2")
     base = jax.random.uniform(jax.random.key(3), (size, size, 1))
     # Batch 0: the base image; batch 1 + c: the base with column c raised by 1.

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import jit_init
 
 import ssvepjax as sj
 
@@ -53,7 +54,7 @@ def test_regularizer_settings_and_bad_input():
 
 def test_regularizer_is_the_weighted_sum_of_the_library_terms():
     module = TINY.build(10)
-    v = module.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)), train=False)
+    v = jit_init(module, 0, jnp.zeros((1, 8, 8, 1)), train=False)
     x = jnp.asarray(np.random.default_rng(0).uniform(0, 1, (5, 8, 8, 1)), jnp.float32)
     reg = sj.Regularizer({"tag_locking": 0.5, "intermodulation": 2.0}, layers=LAYERS, n_tagged=3)
     total, parts = jax.jit(sj.regularizer(reg, module, (8, 8, 1)))(v, x)
@@ -176,7 +177,7 @@ def test_part_corruption_accuracy_analytic(rng):
 
 def test_held_out_measures_are_the_library_measures():
     module = TINY.build(10)
-    v = module.init(jax.random.key(1), jnp.zeros((1, 8, 8, 1)), train=False)
+    v = jit_init(module, 1, jnp.zeros((1, 8, 8, 1)), train=False)
     images = np.random.default_rng(1).uniform(0.2, 1.0, (3, 8, 8, 1)).astype(np.float32)
     reg = sj.Regularizer({"purity": 1.0}, layers=LAYERS)
     m = sj.held_out_measures(module, v, images, reg, [LAYERS[1]])

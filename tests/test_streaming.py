@@ -13,7 +13,6 @@ from conftest import numpy_spectra
 from jax.sharding import Mesh
 
 import ssvepjax as sj
-from ssvepjax.models import random_variables
 
 # 40 frames at 40 fps: 1 Hz bins, tags on bins 4 and 5, 21 rfft bins.
 TAGS = sj.TagConfig((4.0, 5.0), fps=40.0, n_frames=40)
@@ -22,18 +21,13 @@ SIZE = 12
 
 
 @pytest.fixture(scope="module")
-def model_fn():
-    model = sj.CifarResNet(8, width=4)
-    variables = random_variables(model, jax.ShapeDtypeStruct((1, SIZE, SIZE, 3), jnp.float32))
-    # Four of the 15 outputs (a first layer, a pre-activation after a residual addition, the last stage, the 1-D
-    # logits): the loop treats every layer alike, and each recorded layer adds to every program's compile time.
-    return sj.linen_fn(model, variables, capture_intermediates=False, train=False,
-                       include=["stem/post", "stage1_block0/conv2/pre", "stage3_block0/conv2/post", "output"])
+def model_fn(probe_fn):
+    return probe_fn
 
 
 @pytest.fixture(scope="module")
-def images():
-    return np.random.default_rng(0).random((5, SIZE, SIZE, 3)).astype(np.float32)
+def images(probe_images):
+    return probe_images
 
 
 @pytest.fixture(scope="module")
