@@ -34,6 +34,19 @@ jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 RTOL, ATOL = 1e-4, 1e-5
 
 
+def pytest_collection_modifyitems(config, items):
+    """Files with end-to-end (``slow``) tests first, the most of them first; the order inside a file is kept.
+
+    xdist's ``loadfile`` hands files to the two workers in collection order (``--no-loadscope-reorder`` in
+    pyproject; its default puts the files with the most tests first, which left the long end-to-end files for
+    last, one worker running them alone while the other idled): long work first, short files fill in at the end.
+    """
+    slow: dict = {}
+    for item in items:
+        slow[item.path] = slow.get(item.path, 0) + (item.get_closest_marker("slow") is not None)
+    items.sort(key=lambda item: -slow[item.path])
+
+
 def jit_init(model, seed, *args, **kwargs):
     """``model.init(jax.random.key(seed), *args, **kwargs)`` as one compiled program (the same values; run eagerly,
     ``init`` compiles every operation on its own, about three times slower for a ResNet-8)."""
