@@ -16,8 +16,8 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.3")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 # Most of the suite's time is XLA compiling many small programs once each: LLVM's most expensive optimisation
 # passes are skipped in tests (what a program computes does not depend on them). Measured on 2 cores: 11 unit
-# tests 62 s -> 55 s, an experiment's --quick run unchanged (36 s); optimisation level 0 saves 2 s more on the unit tests
-# but runs the end-to-end tests' real work 1.7x slower. Processes that tests start inherit it, after their flags.
+# tests 62 s -> 55 s, an experiment's --quick run unchanged (36 s); optimisation level 0 saves 2 s more on the
+# unit tests but runs the end-to-end tests' real work 1.7x slower. Processes that tests start inherit the flag.
 FAST_COMPILE = "--xla_llvm_disable_expensive_passes=true"
 if "xla_llvm_disable_expensive_passes" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + FAST_COMPILE).strip()
