@@ -54,6 +54,12 @@ from ssvepjax.data import Dataset as Dataset
 from ssvepjax.data import canvas_dataset as canvas_dataset
 from ssvepjax.data import load_box_folder as load_box_folder
 from ssvepjax.data import load_dataset as load_dataset
+from ssvepjax.experiments import JobConfig as JobConfig
+from ssvepjax.experiments import config_from_args as config_from_args
+from ssvepjax.experiments import job_parser as job_parser
+from ssvepjax.experiments import job_settings as job_settings
+from ssvepjax.experiments import load_model as load_model
+from ssvepjax.experiments import run_script as run_script
 from ssvepjax.explain import LayerTap as LayerTap
 from ssvepjax.explain import PartAttribution as PartAttribution
 from ssvepjax.explain import attribution_tags as attribution_tags
@@ -108,16 +114,11 @@ from ssvepjax.recording import linen_fn as linen_fn
 from ssvepjax.recording import nnx_fn as nnx_fn
 from ssvepjax.recording import probe as probe
 from ssvepjax.recording import recorder as recorder
-from ssvepjax.report import JobConfig as JobConfig
-from ssvepjax.report import config_from_args as config_from_args
 from ssvepjax.report import config_key as config_key
-from ssvepjax.report import job_parser as job_parser
-from ssvepjax.report import job_settings as job_settings
-from ssvepjax.report import load_model as load_model
 from ssvepjax.report import markdown_table as markdown_table
 from ssvepjax.report import provenance as provenance
+from ssvepjax.report import read_json as read_json
 from ssvepjax.report import resumable_step as resumable_step
-from ssvepjax.report import run_script as run_script
 from ssvepjax.report import write_csv as write_csv
 from ssvepjax.report import write_json as write_json
 from ssvepjax.report import write_text as write_text
@@ -205,5 +206,5 @@ from ssvepjax.training import train_regularized as train_regularized
 
 __version__ = "0.2.0"
 __all__ = sorted(name for name in dir() if not name.startswith("_") and name not in (
-    "analysis", "data", "explain", "models", "pruning", "recording", "report", "spectral", "stats", "streaming",
-    "tagging", "training"))
+    "analysis", "data", "experiments", "explain", "models", "pruning", "recording", "report", "spectral", "stats",
+    "streaming", "tagging", "training"))

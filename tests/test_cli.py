@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from ssvepjax.report.cli import main
+from ssvepjax.experiments.cli import main
 
 TINY = ["run", "--dataset", "digits", "--depth", "8", "--width", "4", "--epochs", "1", "--n-images", "2",
         "--no-progress"]
@@ -74,7 +74,7 @@ def test_cli_output_paths_are_user_mistakes(tmp_path, capsys):
 
 
 def test_cli_internal_errors_are_not_reported_as_user_mistakes(tmp_path, monkeypatch):
-    from ssvepjax.report import cli
+    from ssvepjax.experiments import cli
 
     def broken(cfg, data):
         raise ValueError("an internal bug")

@@ -1,4 +1,4 @@
-"""Tests for ssvepjax.report.config (one configuration for the job and the experiments) and the experiment scripts."""
+"""Tests for ssvepjax.experiments.config (one configuration for the job and the experiments) and the experiment scripts."""
 
 import argparse
 import importlib.util
@@ -8,7 +8,7 @@ from pathlib import Path
 import jax
 import pytest
 
-from ssvepjax.report import config
+from ssvepjax.experiments import config
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -42,7 +42,7 @@ class _Parsed(Exception):
 
 def test_readme_command_lines_parse(monkeypatch):
     """Each ``ssvepjax`` and ``python experiments/...`` line is parsed by the program's own parser (not run)."""
-    from ssvepjax.report import cli
+    from ssvepjax.experiments import cli
 
     seen = 0
     for argv in commands():

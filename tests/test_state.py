@@ -13,7 +13,7 @@ import pytest
 
 import ssvepjax as sj
 from ssvepjax._locks import exclusive_lock
-from ssvepjax.report.cli import main
+from ssvepjax.experiments.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["run", "--dataset", "digits", "--depth", "8", "--width", "4", "--epochs", "1", "--n-images", "2",
@@ -45,7 +45,7 @@ def test_concurrent_runs_share_one_model(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     cache = tmp_path / "cache"
     outs = [tmp_path / "a", tmp_path / "b"]
-    procs = [subprocess.Popen([sys.executable, "-m", "ssvepjax.report.cli", *TINY, "--out", str(o), "--cache-dir",
+    procs = [subprocess.Popen([sys.executable, "-m", "ssvepjax.experiments.cli", *TINY, "--out", str(o), "--cache-dir",
                                str(cache)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for o in outs]
     done = [p.communicate(timeout=300) for p in procs]

@@ -1,4 +1,10 @@
-"""Results on disk, written atomically: text, CSV, JSON (inf as "inf", NaN as null) and compressed npz."""
+"""Results on disk, written atomically: text, CSV, JSON and compressed npz, with one rule for numbers.
+
+The JSON rule, for every file the library writes: strict JSON (any reader parses it), NumPy scalars and arrays as
+numbers and lists, tuples as lists, and the three non-finite floats as the strings ``"nan"``, ``"inf"`` and
+``"-inf"``; :func:`read_json` turns those strings back into floats, so a stored result reads back exactly as it was
+written (a missing value stays ``null``: ``None``).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
 
 def jsonable(x):
-    """``x`` with NumPy scalars as Python numbers, tuples as lists and non-finite floats as "inf"/"-inf"/None."""
+    """``x`` with NumPy scalars and arrays as Python numbers and lists, tuples as lists, and NaN / infinities as the
+    strings ``"nan"`` / ``"inf"`` / ``"-inf"`` (the module's JSON rule)."""
     if isinstance(x, dict):
         return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -22,9 +31,20 @@ def jsonable(x):
         return jsonable(x.tolist())
     if isinstance(x, (float, np.floating)):
         x = float(x)
-        return x if math.isfinite(x) else ("inf" if x > 0 else "-inf" if x < 0 else None)
+        return x if math.isfinite(x) else ("nan" if x != x else "inf" if x > 0 else "-inf")
     if isinstance(x, (np.integer, np.bool_)):
         return x.item()
+    return x
+
+
+def from_jsonable(x):
+    """The inverse of :func:`jsonable` on parsed JSON: ``"nan"``, ``"inf"`` and ``"-inf"`` become floats again."""
+    if isinstance(x, dict):
+        return {k: from_jsonable(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [from_jsonable(v) for v in x]
+    if isinstance(x, str) and x in _NON_FINITE:
+        return _NON_FINITE[x]
     return x
 
 
@@ -48,8 +68,13 @@ def write_csv(path: str | os.PathLike, rows: list[dict]) -> Path:
 
 
 def write_json(path: str | os.PathLike, obj) -> Path:
-    """Write ``obj`` as JSON atomically (temporary file, then rename); return the path."""
+    """Write ``obj`` as JSON atomically (temporary file, then rename) by the module's rule; return the path."""
     return write_text(path, json.dumps(jsonable(obj), indent=1, allow_nan=False))
+
+
+def read_json(path: str | os.PathLike):
+    """A JSON file written by :func:`write_json`, with its non-finite numbers restored."""
+    return from_jsonable(json.loads(Path(path).read_text()))
 
 
 def write_npz(path: str | os.PathLike, **arrays) -> Path:
@@ -61,40 +86,25 @@ def write_npz(path: str | os.PathLike, **arrays) -> Path:
     return path
 
 
-def _plain(x):
-    """:func:`jsonable` with NaN and infinities kept as floats (Python's JSON writes and reads them)."""
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _plain(x.tolist())
-    if isinstance(x, (float, np.floating)):
-        return float(x)
-    if isinstance(x, (np.integer, np.bool_)):
-        return x.item()
-    return x
-
-
 def resumable_step(folder: str | os.PathLike, key: str, compute):
     """``compute()``'s JSON-able result, stored as ``<folder>/<key>.json`` so a killed run resumes after it.
 
     A long experiment calls this once per finished piece (one recording length, one condition): a rerun with
     the same ``key`` reads the piece back instead of computing it (``key`` must name every setting the piece
-    depends on). The file is written atomically, NaN and infinities kept, and read back through JSON in the
+    depends on). The file is written atomically by the module's JSON rule and read back through JSON in the
     first run too, so a fresh and a resumed run return the same values. A file that cannot be read back (cut
     short) is computed again, with one line saying so.
     """
     path = Path(folder) / f"{key}.json"
     if path.exists():
         try:
-            return json.loads(path.read_text())
+            return read_json(path)
         except ValueError:
             print(f"ssvepjax: {path} is damaged: computing it again", flush=True)
-    text = json.dumps(_plain(compute()))
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text(path, text)
-    return json.loads(text)
+    write_json(path, compute())
+    return read_json(path)
 
 
-__all__ = ["jsonable", "resumable_step", "write_csv", "write_json", "write_npz", "write_text"]
+__all__ = ["from_jsonable", "jsonable", "read_json", "resumable_step", "write_csv", "write_json", "write_npz",
+           "write_text"]

@@ -1,9 +1,10 @@
-"""One configuration for the main job and every experiment, with a quick (CI) size and one argument parser.
+"""The job's configuration: what ``ssvepjax run`` and the experiments that probe the job's network share.
 
-``JobConfig`` holds what ``ssvepjax run`` and the ``experiments/`` scripts share: the dataset, the
-network and its training (cached by ``training.train_or_load``), the analysis design, how many test
-images are tagged, and where results go. ``add_job_arguments`` adds its options to any parser and
-``config_from_args`` builds it back; ``--quick`` selects the CI size (``QUICK``).
+``JobConfig`` (an :class:`~ssvepjax.experiments.framework.ExperimentConfig`) holds the dataset, the network and
+its training (cached by ``training.train_or_load``), the analysis design, how many test images are tagged, and
+where results go. ``add_job_arguments`` adds its options to any parser and ``config_from_args`` builds it back;
+``--quick`` selects the CI size (``QUICK``). An experiment that probes the job's network subclasses it with its
+own fields.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import dataclasses
 from pathlib import Path
 
 from ssvepjax.data.datasets import Dataset, load_dataset
+from ssvepjax.experiments.framework import ExperimentConfig
 from ssvepjax.models.cifar_resnet import ModelConfig
 from ssvepjax.spectral.design import SIGNIFICANCE, Design
 from ssvepjax.spectral.noise import EXCLUDE, NoiseConfig
@@ -24,8 +26,8 @@ QUICK = dict(depth=8, epochs=1, max_train=1000, n_images=4)
 
 
 @dataclasses.dataclass(frozen=True)
-class JobConfig:
-    """Sizes and settings of the main job or an experiment (static).
+class JobConfig(ExperimentConfig):
+    """Sizes and settings of the main job or an experiment that probes its network (static).
 
     Attributes:
         dataset, data_dir, max_train: passed to ``load_dataset`` (a tfds name needs ``data_dir``).
@@ -35,13 +37,14 @@ class JobConfig:
         out: output folder.
         cache_dir: model/data cache (``$SSVEPJAX_CACHE`` or ``~/.cache/ssvepjax`` when None).
         chunk_size: images per probe step (the probe is checkpointed after each step).
-        progress: show progress bars.
         compile_cache: use JAX's persistent compilation cache under the cache dir.
         one_period: probe one stimulus period per image (exact; False runs every frame).
         pixel_noise: Gaussian noise (pixel units) added to every frame: the injected-noise null of the z rule
             (every frame is probed; use ``design.significance == "z"``).
-        quick: the CI size.
+        quick, progress: the CI size (``QUICK``, set by ``--quick``); progress bars.
     """
+
+    RUNTIME = ("quick", "progress", "out", "cache_dir", "compile_cache", "chunk_size")
 
     dataset: str = "mnist5k"
     data_dir: str | None = None
@@ -53,11 +56,9 @@ class JobConfig:
     out: str = "runs/default"
     cache_dir: str | None = None
     chunk_size: int = 8
-    progress: bool = True
     compile_cache: bool = True
     one_period: bool = True
     pixel_noise: float = 0.0
-    quick: bool = False
 
     def __post_init__(self):
         for name in ("n_images", "chunk_size"):

@@ -30,10 +30,10 @@ from ssvepjax.analysis.receptive import snr_map
 from ssvepjax.analysis.results import measure
 from ssvepjax.analysis.summaries import layer_summary
 from ssvepjax.data.datasets import Dataset, default_cache_dir, load_dataset
+from ssvepjax.experiments.config import JobConfig
 from ssvepjax.models.cifar_resnet import conv_layer_names
 from ssvepjax.recording.adapters import linen_fn
 from ssvepjax.report import plots
-from ssvepjax.report.config import JobConfig
 from ssvepjax.report.io import write_json, write_npz
 from ssvepjax.spectral.fourier import frequencies
 from ssvepjax.streaming.loop import probe_dataset

@@ -9,8 +9,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from ssvepjax._locks import exclusive_lock
-from ssvepjax.report.config import add_job_arguments, config_from_args
-from ssvepjax.report.job import prepare, run_job
+from ssvepjax.experiments.config import add_job_arguments, config_from_args
+from ssvepjax.experiments.job import prepare, run_job
 from ssvepjax.report.tables import summary_table
 
 JOB = """The main job: train a CIFAR-style ResNet on the embedded mnist5k digits (or restore it from the cache),
