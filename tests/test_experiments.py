@@ -1,4 +1,4 @@
-"""Tests for ssvepjax.experiments.config (one configuration for the job and the experiments) and the experiment scripts."""
+"""Tests for ssvepjax.experiments.config (the job's configuration, which experiments share) and the scripts."""
 
 import argparse
 import importlib.util

@@ -18,6 +18,7 @@ from ssvepjax.experiments.config import load_model as load_model
 from ssvepjax.experiments.config import run_script as run_script
 from ssvepjax.experiments.framework import NAMES as NAMES
 from ssvepjax.experiments.framework import ExperimentConfig as ExperimentConfig
+from ssvepjax.experiments.framework import entry as entry
 from ssvepjax.experiments.framework import main as main
 from ssvepjax.experiments.framework import parse as parse
 from ssvepjax.experiments.framework import script as script

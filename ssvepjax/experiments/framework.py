@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 from ssvepjax.report.provenance import config_key
 
-__all__ = ["NAMES", "ExperimentConfig", "experiment", "main", "parse", "parser", "with_overrides"]
+__all__ = ["NAMES", "ExperimentConfig", "entry", "experiment", "main", "parse", "parser", "script", "with_overrides"]
 
 # Every experiment of the library, in the order the results are presented (``ssvepjax results`` reruns them so).
 NAMES = ("reproduce", "controls", "where", "statistics", "invariance", "detection_limit", "pruning_curves",
@@ -226,3 +226,16 @@ def script(name: str) -> None:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+
+
+def entry(name: str):
+    """``(parse_args, main)`` of a script in ``experiments/``: ``parse_args(argv)`` builds the configuration (nothing
+    runs), ``main(argv)`` runs the experiment (both default to ``sys.argv``)."""
+
+    def parse_args(argv: Sequence[str] | None = None):
+        return parse(name, argv)
+
+    def run_main(argv: Sequence[str] | None = None) -> dict:
+        return main(name, argv)
+
+    return parse_args, run_main

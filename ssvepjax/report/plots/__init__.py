@@ -1,0 +1,21 @@
+"""Figures a person can read, all drawn here: every function takes plain arrays (or a stored result), draws one
+matplotlib figure, writes it as PNG atomically and returns the path (Agg backend: no display needed).
+
+- ``common``: the PNG writer and short layer names;
+- ``probing``: spectra, per-layer fractions, maps, control conditions, receptive-field classes, detections;
+- ``explain``: part attributions, attribution summaries, selection metrics.
+"""
+
+from ssvepjax.report.plots.common import save_figure as save_figure
+from ssvepjax.report.plots.common import short_layer_name as short_layer_name
+from ssvepjax.report.plots.explain import plot_attribution_summary as plot_attribution_summary
+from ssvepjax.report.plots.explain import plot_part_attribution as plot_part_attribution
+from ssvepjax.report.plots.explain import plot_selection_metrics as plot_selection_metrics
+from ssvepjax.report.plots.probing import plot_column_profiles as plot_column_profiles
+from ssvepjax.report.plots.probing import plot_conditions as plot_conditions
+from ssvepjax.report.plots.probing import plot_detections as plot_detections
+from ssvepjax.report.plots.probing import plot_harmonic_orders as plot_harmonic_orders
+from ssvepjax.report.plots.probing import plot_layer_fractions as plot_layer_fractions
+from ssvepjax.report.plots.probing import plot_maps as plot_maps
+from ssvepjax.report.plots.probing import plot_rf_classes as plot_rf_classes
+from ssvepjax.report.plots.probing import plot_spectrum as plot_spectrum
