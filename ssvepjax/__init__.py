@@ -114,11 +114,13 @@ from ssvepjax.recording import linen_fn as linen_fn
 from ssvepjax.recording import nnx_fn as nnx_fn
 from ssvepjax.recording import probe as probe
 from ssvepjax.recording import recorder as recorder
+from ssvepjax.report import code_fingerprint as code_fingerprint
 from ssvepjax.report import config_key as config_key
 from ssvepjax.report import markdown_table as markdown_table
 from ssvepjax.report import provenance as provenance
 from ssvepjax.report import read_json as read_json
 from ssvepjax.report import resumable_step as resumable_step
+from ssvepjax.report import stale_modules as stale_modules
 from ssvepjax.report import write_csv as write_csv
 from ssvepjax.report import write_json as write_json
 from ssvepjax.report import write_text as write_text

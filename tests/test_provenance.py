@@ -39,3 +39,20 @@ def test_config_key_names_the_settings():
     want = hashlib.sha256(json.dumps({"size": 3, "tags": [6.0, 7.5]}, sort_keys=True).encode()).hexdigest()[:12]
     assert sj.config_key(_Cfg()) == want
     assert sj.config_key(_Cfg(size=4)) != want and len(sj.config_key(_Cfg(size=4))) == 12
+
+
+def test_code_fingerprint_ignores_prose_and_sees_code(tmp_path):
+    from ssvepjax.report import origin as P
+
+    a = tmp_path / "a.py"
+    a.write_text('"""Doc."""\n\ndef f(x):\n    """What f does."""\n    return x + 1  # comment\n')
+    h = P._source_hash(str(a))
+    a.write_text('"""Other words."""\n\n\ndef f(x):\n    """Said otherwise."""\n    return x + 1\n')
+    assert P._source_hash(str(a)) == h  # docstrings, comments and blank lines are not code
+    a.write_text('"""Doc."""\n\ndef f(x):\n    """What f does."""\n    return x + 2\n')
+    assert P._source_hash(str(a)) != h
+    now = sj.code_fingerprint(["ssvepjax.spectral.fourier", "ssvepjax.report.io"])
+    assert set(now) == {"ssvepjax.spectral.fourier", "ssvepjax.report.io"} and sj.stale_modules(now) == []
+    changed = {**now, "ssvepjax.report.io": "0" * 16, "ssvepjax.gone": "1" * 16}
+    assert sj.stale_modules(changed) == ["ssvepjax.gone", "ssvepjax.report.io"]
+    assert "ssvepjax.report.origin" in sj.provenance()["code"]  # every loaded library module

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ssvepjax.report.provenance import config_key
+from ssvepjax.report.origin import config_key
 
 __all__ = ["NAMES", "ExperimentConfig", "entry", "experiment", "main", "parse", "parser", "script", "with_overrides"]
 

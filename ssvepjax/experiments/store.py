@@ -7,7 +7,7 @@ A :class:`Store` is one output folder:
   is computed again;
 - ``<name>.npz``: arrays (:meth:`Store.save_arrays`, :meth:`Store.load_arrays`);
 - figures and tables at :meth:`Store.path`;
-- ``<name>.json``: the result (:meth:`Store.write`), with its provenance (``report.provenance``: commit, dirty tree,
+- ``<name>.json``: the result (:meth:`Store.write`), with its provenance (``report.origin.provenance``: commit, dirty tree,
   the full configuration, versions, machine, load, wall time, and the fingerprint of the library code it ran).
 
 Every JSON file follows ``report.io``'s rule (strict JSON, ``"nan"`` / ``"inf"`` for non-finite numbers).
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ssvepjax.report.io import read_json, resumable_step, write_csv, write_json, write_text
-from ssvepjax.report.provenance import provenance
+from ssvepjax.report.origin import provenance
 
 __all__ = ["Store"]
 

@@ -6,8 +6,8 @@ from ssvepjax.report.io import write_csv as write_csv
 from ssvepjax.report.io import write_json as write_json
 from ssvepjax.report.io import write_npz as write_npz
 from ssvepjax.report.io import write_text as write_text
-from ssvepjax.report.provenance import code_fingerprint as code_fingerprint
-from ssvepjax.report.provenance import config_key as config_key
-from ssvepjax.report.provenance import provenance as provenance
-from ssvepjax.report.provenance import stale_modules as stale_modules
+from ssvepjax.report.origin import code_fingerprint as code_fingerprint
+from ssvepjax.report.origin import config_key as config_key
+from ssvepjax.report.origin import provenance as provenance
+from ssvepjax.report.origin import stale_modules as stale_modules
 from ssvepjax.report.tables import markdown_table as markdown_table
