@@ -7,8 +7,8 @@ A :class:`Store` is one output folder:
   is computed again;
 - ``<name>.npz``: arrays (:meth:`Store.save_arrays`, :meth:`Store.load_arrays`);
 - figures and tables at :meth:`Store.path`;
-- ``<name>.json``: the result (:meth:`Store.write`), with its provenance (``report.origin.provenance``: commit, dirty tree,
-  the full configuration, versions, machine, load, wall time, and the fingerprint of the library code it ran).
+- ``<name>.json``: the result (:meth:`Store.write`), with its provenance (``report.origin.provenance``: commit,
+  dirty tree, the full configuration, versions, machine, load, wall time, the fingerprint of the code it ran).
 
 Every JSON file follows ``report.io``'s rule (strict JSON, ``"nan"`` / ``"inf"`` for non-finite numbers).
 """
