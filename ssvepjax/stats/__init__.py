@@ -1,4 +1,5 @@
-"""Statistics across images: T-squared tests on complex coefficients, the amplitude test, FDR control."""
+"""Statistics: T-squared tests on complex coefficients, the amplitude test, FDR control across images, and the verdict
+rule of every published comparison (paired tests with a stated error rate)."""
 
 from ssvepjax.stats.amplitude import amplitude_moments as amplitude_moments
 from ssvepjax.stats.amplitude import amplitude_test as amplitude_test
@@ -13,3 +14,6 @@ from ssvepjax.stats.t2 import f_survival as f_survival
 from ssvepjax.stats.t2 import hotelling_from_moments as hotelling_from_moments
 from ssvepjax.stats.t2 import hotelling_t2 as hotelling_t2
 from ssvepjax.stats.t2 import merge_moments as merge_moments
+from ssvepjax.stats.verdicts import holm as holm
+from ssvepjax.stats.verdicts import paired_verdict as paired_verdict
+from ssvepjax.stats.verdicts import verdict_table as verdict_table
