@@ -121,6 +121,7 @@ from ssvepjax.report import provenance as provenance
 from ssvepjax.report import read_json as read_json
 from ssvepjax.report import resumable_step as resumable_step
 from ssvepjax.report import stale_modules as stale_modules
+from ssvepjax.report import trace_code as trace_code
 from ssvepjax.report import write_csv as write_csv
 from ssvepjax.report import write_json as write_json
 from ssvepjax.report import write_text as write_text

@@ -56,3 +56,18 @@ def test_code_fingerprint_ignores_prose_and_sees_code(tmp_path):
     changed = {**now, "ssvepjax.report.io": "0" * 16, "ssvepjax.gone": "1" * 16}
     assert sj.stale_modules(changed) == ["ssvepjax.gone", "ssvepjax.report.io"]
     assert "ssvepjax.report.origin" in sj.provenance()["code"]  # every loaded library module
+
+
+def test_trace_code_fingerprints_what_ran():
+    from ssvepjax.report import origin as P
+
+    with P.trace_code() as used:
+        sj.halves(4, 4)
+    assert "ssvepjax.tagging.masks:halves" in used.names
+    assert not any(n.startswith("ssvepjax.spectral.fourier:") for n in used.names)  # did not run
+    fp = sj.code_fingerprint(used.names)
+    assert "ssvepjax.tagging.masks:" in fp and fp["ssvepjax.tagging.masks:halves"] == \
+        P._module_parts("ssvepjax.tagging.masks")["halves"]
+    assert sj.stale_modules(fp) == []
+    assert sj.stale_modules({**fp, "ssvepjax.tagging.masks:halves": "0" * 16}) == ["ssvepjax.tagging.masks:halves"]
+    assert sj.stale_modules({"ssvepjax.tagging.masks:no_such_function": "0" * 16}) != []

@@ -207,12 +207,14 @@ def main(name: str, argv: Sequence[str] | None = None) -> dict:
     line through :func:`script`).
     """
     from ssvepjax.experiments.store import Store
+    from ssvepjax.report.origin import trace_code
 
     module = experiment(name)
     config = parse(name, argv)
     args = parser(name).parse_known_args(argv)[0]
-    store = Store(out_dir(name, config, getattr(args, "out", None)), config, name=name)
-    result = module.run(config, store)
+    with trace_code() as used:  # the result's code fingerprint: the library code this run executes
+        store = Store(out_dir(name, config, getattr(args, "out", None)), config, name=name, trace=used)
+        result = module.run(config, store)
     if hasattr(module, "report"):
         print(module.report(result))
     print(f"wrote {store.folder} in {store.seconds():.0f} s")

@@ -34,13 +34,16 @@ class Store:
         folder: created if missing.
         config: the run's configuration (a dataclass), stored in full in the result's provenance.
         name: the experiment's name: the result is ``<folder>/<name>.json``.
+        trace: a running ``report.origin.trace_code``: the result's code fingerprint is what it recorded (None:
+            every loaded library module).
     """
 
-    def __init__(self, folder, config=None, *, name: str = "result"):
+    def __init__(self, folder, config=None, *, name: str = "result", trace=None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.config = config
         self.name = name
+        self.trace = trace
         self.started = time.time()
 
     def seconds(self) -> float:
@@ -96,7 +99,9 @@ class Store:
         """
         for name, rows in (tables or {}).items():
             write_csv(self.folder / f"{name}.csv", rows)
-        stored = {**result, "provenance": provenance(self.config, started=self.started, experiment=self.name)}
+        code = None if self.trace is None else self.trace.names
+        stored = {**result, "provenance": provenance(self.config, started=self.started, experiment=self.name,
+                                                     code=code)}
         write_json(self.folder / f"{self.name}.json", stored)
         return stored
 

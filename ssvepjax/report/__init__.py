@@ -10,4 +10,5 @@ from ssvepjax.report.origin import code_fingerprint as code_fingerprint
 from ssvepjax.report.origin import config_key as config_key
 from ssvepjax.report.origin import provenance as provenance
 from ssvepjax.report.origin import stale_modules as stale_modules
+from ssvepjax.report.origin import trace_code as trace_code
 from ssvepjax.report.tables import markdown_table as markdown_table
