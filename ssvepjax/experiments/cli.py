@@ -1,4 +1,5 @@
-"""Command line: ``ssvepjax run`` (the main job). Bad input prints one line and exits with status 2."""
+"""Command line: ``ssvepjax run`` (the main job) and ``ssvepjax results`` (the stored results: rerun, check,
+render). Bad input prints one line and exits with status 2."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from ssvepjax._locks import exclusive_lock
 from ssvepjax.experiments.config import add_job_arguments, config_from_args
+from ssvepjax.experiments.framework import NAMES
 from ssvepjax.experiments.job import prepare, run_job
 from ssvepjax.report.tables import summary_table
 
@@ -28,13 +30,49 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="train or load a ResNet, tag test images, probe every conv layer, report",
                        description=JOB)
     add_job_arguments(r, default_out="runs/default", n_images=16)
+    res = sub.add_parser("results", help="rerun, check or render the stored results (docs/results)",
+                         description="The stored results in docs/results/<experiment>/: --run reruns experiments "
+                                     "(each in its own process, with its wall time), --check lists every result "
+                                     "that is not current (no provenance, code changed since, a rendered page out "
+                                     "of date) and exits 1 if any, --render writes the pages from docs/templates.")
+    res.add_argument("--run", nargs="*", default=None, metavar="NAME",
+                     help=f"rerun these experiments (none named: all of {', '.join(NAMES)})")
+    res.add_argument("--quick", action="store_true", help="with --run: the CI size, into <name>_quick folders")
+    res.add_argument("--check", action="store_true", help="list what is not current; exit 1 if anything")
+    res.add_argument("--render", action="store_true", help="write the pages that quote the stored results")
     return p
+
+
+def results_command(args) -> int:
+    """``ssvepjax results``: run, render, check (in that order, each when asked)."""
+    from ssvepjax.experiments import results
+
+    if args.run is None and not (args.check or args.render):
+        print("ssvepjax results: say --run, --render or --check", file=sys.stderr)
+        return 2
+    if args.run is not None:
+        bad = [n for n in args.run if n not in NAMES]
+        if bad:
+            print(f"ssvepjax: error: unknown experiments {bad}; experiments: {', '.join(NAMES)}", file=sys.stderr)
+            return 2
+        seconds = results.run_all(args.run or NAMES, quick=args.quick)
+        print("wall time per experiment (s):", seconds, "total", round(sum(seconds.values()), 1))
+    if args.render:
+        for page in results.render():
+            print(f"rendered {page}")
+    if args.check:
+        problems = results.check()
+        print("\n".join(problems) if problems else "every stored result and rendered page is current")
+        return 1 if problems else 0
+    return 0
 
 
 def main(argv=None) -> int:
     """``ssvepjax run``: a mistake in the settings prints one line and returns 2 before any long work; an
     error after that is a bug and raises with its traceback."""
     args = _parser().parse_args(argv)
+    if args.command == "results":
+        return results_command(args)
     try:
         cfg = config_from_args(args, n_images=16)
         data = prepare(cfg)

@@ -1,0 +1,179 @@
+"""The stored results: regenerate them, check that they are current, and render the pages that quote them.
+
+The results the project publishes live in ``docs/results/<experiment>/`` (``RESULTS``): each experiment's full run
+writes its folder there (``<experiment>.json`` with its provenance, figures, tables). Three operations, one command
+(``ssvepjax results``):
+
+- :func:`run_all` reruns experiments, each in its own process (so its code fingerprint sees every definition it
+  runs), and reports each one's wall time;
+- :func:`check` lists what is not current: a result without provenance, one whose code has changed since it was
+  written (``report.origin.stale_modules``), an experiment of :data:`NAMES` without a result, and a rendered page
+  that differs from what its template renders now;
+- :func:`render` writes the pages: a template (Markdown) quotes stored numbers as ``{{ expression }}`` or
+  ``{{ expression | format }}``, evaluated over the stored results (each experiment's JSON under its name; keys
+  that are not identifiers by ``["key"]``) and the helpers of :data:`HELPERS`; nothing else is evaluated. A number
+  in a page therefore cannot differ from its file.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ssvepjax.experiments.framework import NAMES
+from ssvepjax.report.io import read_json, write_text
+from ssvepjax.report.origin import stale_modules
+
+__all__ = ["HELPERS", "RESULTS", "TEMPLATES", "check", "load_results", "render", "render_text", "run_all"]
+
+_REPO = Path(__file__).resolve().parents[2]
+RESULTS = _REPO / "docs" / "results"
+TEMPLATES = _REPO / "docs" / "templates"
+_FIELD = re.compile(r"\{\{(.+?)\}\}", re.S)
+
+
+class _Tree(dict):
+    """A stored result: keys as attributes (``r.settings.model``) as well as items."""
+
+    def __getattr__(self, key):
+        try:
+            return _wrap(self[key])
+        except KeyError:
+            raise AttributeError(f"no key {key!r}; keys: {sorted(self)[:20]}") from None
+
+    def __getitem__(self, key):
+        return _wrap(dict.__getitem__(self, key))
+
+
+def _wrap(x):
+    return _Tree(x) if isinstance(x, dict) and not isinstance(x, _Tree) else x
+
+
+def load_results(root: str | Path = RESULTS) -> dict[str, _Tree]:
+    """``{experiment: stored result}`` of every ``<root>/<name>/<name>.json``."""
+    root = Path(root)
+    out = {}
+    for path in sorted(root.glob("*/*.json")):
+        if path.stem == path.parent.name:
+            out[path.stem] = _Tree(read_json(path))
+    return out
+
+
+def _mean(xs):
+    xs = [float(x) for x in xs]
+    return sum(xs) / len(xs)
+
+
+def _pct(x, digits: int = 0) -> str:
+    return f"{100 * float(x):.{digits}f}%"
+
+
+def _table(rows, columns, digits: int = 3) -> str:
+    """A Markdown table of ``rows`` (dicts) with ``columns`` = ``[(header, key)]``; numbers with ``digits``."""
+    def cell(v):
+        if isinstance(v, float):
+            return "n/a" if math.isnan(v) else f"{v:.{digits}f}"
+        return str(v)
+
+    head = "| " + " | ".join(h for h, _ in columns) + " |"
+    rule = "|" + "---|" * len(columns)
+    body = ["| " + " | ".join(cell(r.get(k, "")) for _, k in columns) + " |" for r in rows]
+    return "\n".join([head, rule, *body])
+
+
+HELPERS = {"abs": abs, "min": min, "max": max, "round": round, "len": len, "sum": sum, "sorted": sorted,
+           "mean": _mean, "pct": _pct, "table": _table, "list": list, "zip": zip, "range": range}
+
+
+def render_text(template: str, results: dict, *, source: str = "template") -> str:
+    """``template`` with every ``{{ expression | format }}`` replaced by its value over ``results``.
+
+    ``ValueError`` naming the field and the template for an expression that fails.
+    """
+    namespace = {**HELPERS, **results}
+
+    def value(m: re.Match) -> str:
+        expr, _, spec = m.group(1).partition(" | ")
+        try:
+            v = eval(expr.strip(), {"__builtins__": {}}, namespace)  # noqa: S307 (the project's own templates)
+            return format(v, spec.strip()) if spec else str(v)
+        except Exception as e:  # any failure is a broken page: say where
+            raise ValueError(f"{source}: {{{{{m.group(1).strip()}}}}} failed: {type(e).__name__}: {e}") from None
+
+    return _FIELD.sub(value, template)
+
+
+def _pages(templates: Path, out: Path) -> list[tuple[Path, Path]]:
+    return [(t, out / t.relative_to(templates)) for t in sorted(templates.rglob("*.md"))]
+
+
+_NOTICE = "<!-- rendered by `ssvepjax results --render` from {src}: edit the template, not this page -->\n"
+
+
+def render(templates: str | Path = TEMPLATES, out: str | Path = _REPO / "docs", root: str | Path = RESULTS, *,
+           write: bool = True) -> dict[Path, str]:
+    """Render every template under ``templates`` to the same relative path under ``out``.
+
+    Returns ``{page: text}``; with ``write`` the pages are written (atomically).
+    """
+    results = load_results(root)
+    pages = {}
+    for src, dst in _pages(Path(templates), Path(out)):
+        text = _NOTICE.format(src=src.relative_to(_REPO) if src.is_relative_to(_REPO) else src.name)
+        text += render_text(src.read_text(), results, source=str(src.name))
+        pages[dst] = text
+        if write:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            write_text(dst, text)
+    return pages
+
+
+def check(root: str | Path = RESULTS, templates: str | Path = TEMPLATES, out: str | Path = _REPO / "docs", *,
+          names: Sequence[str] = NAMES) -> list[str]:
+    """Everything that is not current (module docstring), one line each; empty when all is current."""
+    root = Path(root)
+    problems = []
+    results = load_results(root)
+    for name in names:
+        if name not in results:
+            problems.append(f"{name}: no stored result ({root / name / (name + '.json')})")
+    for name, result in results.items():
+        prov = result.get("provenance")
+        if not prov or "code" not in prov:
+            problems.append(f"{name}: no provenance (stored by older code): run `ssvepjax results --run {name}`")
+            continue
+        stale = stale_modules(prov["code"])
+        if stale:
+            problems.append(f"{name}: stale, written at commit {str(prov.get('commit'))[:10]}; code changed since: "
+                            f"{', '.join(stale[:6])}{' ...' if len(stale) > 6 else ''}")
+    if Path(templates).exists():
+        for page, text in render(templates, out, root, write=False).items():
+            if not page.exists() or page.read_text() != text:
+                problems.append(f"{page}: out of date with the stored results: run `ssvepjax results --render`")
+    return problems
+
+
+def run_all(names: Sequence[str] = NAMES, *, quick: bool = False, root: str | Path = RESULTS,
+            extra: Sequence[str] = ()) -> dict[str, float]:
+    """Run each experiment into ``<root>/<name>`` (``--quick``: ``<root>/<name>_quick``), each in its own process.
+
+    Returns ``{name: wall seconds}``; raises ``RuntimeError`` naming the experiment that failed.
+    """
+    seconds = {}
+    for name in names:
+        out = Path(root) / (f"{name}_quick" if quick else name)
+        argv = ["--out", str(out), "--no-progress", *(["--quick"] if quick else []), *extra]
+        t0 = time.time()
+        print(f"== {name}: {' '.join(argv)}", flush=True)
+        code = f"from ssvepjax.experiments import framework; framework.script({name!r})"
+        done = subprocess.run([sys.executable, "-c", code, *argv])
+        seconds[name] = round(time.time() - t0, 1)
+        if done.returncode != 0:
+            raise RuntimeError(f"experiment {name} failed (exit {done.returncode}) after {seconds[name]} s")
+        print(f"== {name}: {seconds[name]} s", flush=True)
+    return seconds
