@@ -103,7 +103,7 @@ class Config:
 
     @property
     def layer(self) -> str:
-        return f"stage3_block{(self.depth - 2) // 6 - 1}/conv2"
+        return f"stage3_block{sj.models.resnet_blocks(self.depth) - 1}/conv2"
 
     @property
     def design(self):

@@ -78,7 +78,7 @@ class Config:
 
     @property
     def reg_layers(self) -> tuple[str, ...]:
-        n = (self.depth - 2) // 6
+        n = sj.models.resnet_blocks(self.depth)
         return self.layers or (f"stage3_block{n - 1}/conv1/post", f"stage3_block{n - 1}/conv2/post")
 
     @property

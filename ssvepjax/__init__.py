@@ -27,7 +27,6 @@ from ssvepjax.analysis import column_profile as column_profile
 from ssvepjax.analysis import compare_detections as compare_detections
 from ssvepjax.analysis import component_row as component_row
 from ssvepjax.analysis import control_conditions as control_conditions
-from ssvepjax.analysis import conv_strides as conv_strides
 from ssvepjax.analysis import effect_summary as effect_summary
 from ssvepjax.analysis import harmonic_bins as harmonic_bins
 from ssvepjax.analysis import layer_summary as layer_summary
@@ -91,7 +90,9 @@ from ssvepjax.explain import top_k as top_k
 from ssvepjax.explain import upsample as upsample
 from ssvepjax.models import CifarResNet as CifarResNet
 from ssvepjax.models import ModelConfig as ModelConfig
+from ssvepjax.models import conv_geometry as conv_geometry
 from ssvepjax.models import conv_layer_names as conv_layer_names
+from ssvepjax.models import conv_strides as conv_strides
 from ssvepjax.models import imagenet_normalize as imagenet_normalize
 from ssvepjax.models import load_torch_model as load_torch_model
 from ssvepjax.models import load_torch_weights as load_torch_weights

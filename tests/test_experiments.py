@@ -75,12 +75,33 @@ def test_experiment_scripts_quick(name, json_name, pngs, tmp_path, cache_dir):
         assert by["left-only"]["f1+f2"] == 0 and by["right-only"]["f1+f2"] == 0
 
 
-@pytest.mark.slow
 def test_statistics_script_rejects_too_few_images(tmp_path, cache_dir):
+    # The settings are checked when the configuration is built, before any data is loaded or model trained.
     with pytest.raises(ValueError, match="at least 3 images"):
         _script("statistics").main(["--quick", "--n-images", "2", "--out", str(tmp_path), "--cache-dir", cache_dir])
     with pytest.raises(ValueError, match="unknown layer name"):
         _script("statistics").main(["--quick", "--layers", "stage9/conv1", "--out", str(tmp_path),
                                     "--cache-dir", cache_dir])
 
+
+def test_probe_experiments_options_and_quick_sizes():
+    from ssvepjax.experiments import framework
+
+    inv = framework.parse("invariance", ["--quick"])
+    assert (inv.frames, inv.noise_levels, inv.n_images, inv.model.depth) == ((160, 240), (0.03,), 4, 8)
+    assert framework.parse("invariance", []).frames == (160, 240, 480)
+    assert framework.parse("invariance", ["--frames", "240", "--noise-levels", "0.1"]).noise_levels == (0.1,)
+    assert framework.parse("controls", ["--conditions", "trained", "linear"]).conditions == ("trained", "linear")
+    st = framework.parse("statistics", ["--alpha", "0.01", "--layers", "stem/post"])
+    assert (st.alpha, st.tested_layers) == (0.01, ["stem/post"])
+    assert framework.parse("statistics", ["--quick"]).tested_layers == [
+        "stem/post", "stage1_block0/conv2/post", "stage2_block0/conv2/post", "stage3_block0/conv2/post"]
+    assert [framework.parse(n, []).n_images for n in ("controls", "where", "detection_limit")] == [32, 32, 8]
+    for name, argv, match in [("controls", ["--conditions", "trained", "nonsense"], "conditions"),
+                              ("statistics", ["--alpha", "1.5"], "alpha"),
+                              ("statistics", ["--set", "alpha=0"], "alpha"),
+                              ("invariance", ["--noise-levels", "0"], "noise_levels"),
+                              ("invariance", ["--set", "frames=()"], "frames")]:
+        with pytest.raises(ValueError, match=match):
+            framework.parse(name, argv)
 

@@ -154,3 +154,20 @@ def test_undefined_z_is_not_counted_as_no():
     # At T = 240 every unit is defined at f1, the silent one too, and the fraction is that of the old code.
     ok = S.layer_summary(_layer(np.stack([2.0 * _gains()[:, 0], 0.0 * _gains()[:, 0]], 1)), DESIGN)
     assert ok["f1"] == 0.5 and ok["defined"]["f1"] == 2
+
+
+def test_decisions_one_zero_undefined():
+    # 1 where a unit responds, 0 where it does not, NaN where the rule cannot decide (T = 160: f1 has no noise
+    # estimate); the maps and the receptive-field summaries count these.
+    design = sj.Design(sj.TagConfig(n_frames=160), significance="z")
+    g = np.asarray(sj.gains(design.tags.freqs_hz, fps=design.tags.fps, n_frames=160), np.float64)
+    _, amp = sj.amplitude_spectrum(np.stack([g[:, 0] * g[:, 1], 2.0 * g[:, 0], 0.0 * g[:, 0]], 1)
+                                   .astype(np.float32), design.tags.fps)
+    res = sj.measure({"layer": amp}, design)["layer"]
+    d = S.decisions(res, design)
+    assert d.shape == (len(design.bins()[0]), 3)
+    np.testing.assert_array_equal(d[S.component_row(design, "f1+f2")], [1.0, 0.0, 0.0])
+    assert np.isnan(d[S.component_row(design, "f1"), :2]).all()
+    expected = np.where(S.defined_units(res, design), S.responding(res, design), np.nan)
+    np.testing.assert_array_equal(d, expected)
+

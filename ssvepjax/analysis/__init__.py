@@ -1,4 +1,5 @@
-"""Analysis: per-unit measures, per-layer summaries, statistics across images, controls, receptive fields."""
+"""Analysis: per-unit measures, per-layer summaries, per-unit maps, statistics across images, controls, receptive
+fields (of any network, from its layers' geometry)."""
 
 from ssvepjax.analysis.controls import CONDITIONS as CONDITIONS
 from ssvepjax.analysis.controls import Condition as Condition
@@ -8,15 +9,14 @@ from ssvepjax.analysis.controls import run_condition as run_condition
 from ssvepjax.analysis.controls import tag_significance as tag_significance
 from ssvepjax.analysis.effects import POWER_KINDS as POWER_KINDS
 from ssvepjax.analysis.effects import unit_effects as unit_effects
-from ssvepjax.analysis.receptive import column_profile as column_profile
-from ssvepjax.analysis.receptive import conv_strides as conv_strides
+from ssvepjax.analysis.maps import column_profile as column_profile
+from ssvepjax.analysis.maps import significance_map as significance_map
+from ssvepjax.analysis.maps import snr_map as snr_map
 from ssvepjax.analysis.receptive import receptive_field_size as receptive_field_size
 from ssvepjax.analysis.receptive import receptive_field_spans as receptive_field_spans
 from ssvepjax.analysis.receptive import rf_class_summary as rf_class_summary
 from ssvepjax.analysis.receptive import rf_classes as rf_classes
 from ssvepjax.analysis.receptive import rf_parts as rf_parts
-from ssvepjax.analysis.receptive import significance_map as significance_map
-from ssvepjax.analysis.receptive import snr_map as snr_map
 from ssvepjax.analysis.results import LayerResult as LayerResult
 from ssvepjax.analysis.results import analyse as analyse
 from ssvepjax.analysis.results import measure as measure

@@ -1,11 +1,10 @@
-"""Receptive fields of a CIFAR ResNet and where (which positions) units respond.
+"""Receptive fields of any convolutional network, and where (which positions) units respond.
 
-:func:`receptive_field_spans`, :func:`rf_classes` and :func:`rf_class_summary` compute each spatial
-position's theoretical receptive field from the architecture (3x3 convs, padding 1, their strides) and
-report how often units respond at each component when their receptive field covers one part
-only or several. A CIFAR ResNet's theoretical receptive field is that of its longest path (all convs):
-the option-A shortcut reads the centre pixel of the conv path's window, so every shortcut path lies
-inside it.
+A layer's receptive-field geometry is the ``(kernel, stride, padding)`` of each conv on the path from the input
+to it (for a CIFAR ResNet: ``ssvepjax.models.cifar_resnet.conv_geometry``; the architecture's knowledge lives with
+the architecture). :func:`receptive_field_spans`, :func:`rf_classes` and :func:`rf_class_summary` compute each
+spatial position's theoretical receptive field from that geometry and report how often units respond at each
+component when their receptive field covers one part only or several.
 """
 
 from __future__ import annotations
@@ -15,73 +14,75 @@ from collections.abc import Sequence
 import numpy as np
 
 from ssvepjax.analysis.results import LayerResult
-from ssvepjax.analysis.summaries import component_row, defined_units, responding, significant
-from ssvepjax.models.cifar_resnet import conv_layer_names, resnet_blocks
+from ssvepjax.analysis.summaries import component_row, decisions, significant
 from ssvepjax.spectral.design import Design
 from ssvepjax.tagging.frequency_components import HARMONIC, INTERMODULATION, unique_bins
 from ssvepjax.tagging.masks import check_masks
 
-
-def _base_layer(layer: str) -> str:
-    for suffix in ("/pre", "/post"):
-        if layer.endswith(suffix):
-            return layer[: -len(suffix)]
-    return layer
+Geometry = Sequence[tuple[int, int, int]]
 
 
-def conv_strides(depth: int, layer: str) -> list[int]:
-    """Strides of the 3x3 convs from the input up to and including ``layer`` (a CIFAR ResNet name).
+def _checked(geometry: Geometry) -> list[tuple[int, int, int]]:
+    """``geometry`` as ``(kernel, stride, padding)`` integer triples; ``ValueError`` for anything else."""
+    out = []
+    for g in geometry:
+        try:
+            k, s, p = (int(v) for v in g)
+        except (TypeError, ValueError):
+            raise ValueError(f"geometry holds (kernel, stride, padding) triples, got {g!r}") from None
+        if k < 1 or s < 1 or p < 0 or tuple(g) != (k, s, p):
+            raise ValueError(f"geometry: kernel >= 1, stride >= 1 and padding >= 0 integers, got {tuple(g)!r}")
+        out.append((k, s, p))
+    return out
 
-    ``layer`` is a name of ``conv_layer_names(depth)``, optionally with ``/pre`` or ``/post``.
+
+def receptive_field_size(geometry: Geometry) -> int:
+    """Width in input pixels of the theoretical receptive field of one position (unclipped).
+
+    Args:
+        geometry: ``(kernel, stride, padding)`` of each conv from the input up to the layer.
     """
-    n = resnet_blocks(depth)
-    names = conv_layer_names(depth)
-    base = _base_layer(layer)
-    if base not in names:
-        raise ValueError(f"unknown layer name {layer!r} for depth {depth}; valid: {names} (optionally /pre, /post)")
-    strides = [1]  # stem
-    for s in range(3):
-        for b in range(n):
-            strides += [2 if (s > 0 and b == 0) else 1, 1]
-    return strides[: names.index(base) + 1]
-
-
-def receptive_field_size(depth: int, layer: str) -> int:
-    """Width in input pixels of the theoretical receptive field of one position of ``layer`` (unclipped)."""
     size, jump = 1, 1
-    for s in conv_strides(depth, layer):
-        size, jump = size + 2 * jump, jump * s
+    for k, s, _ in _checked(geometry):
+        size, jump = size + (k - 1) * jump, jump * s
     return size
 
 
-def receptive_field_spans(depth: int, layer: str, size: int) -> np.ndarray:
-    """Input pixel span ``[n_out, 2]`` (first, last; clipped to the image) of each position of ``layer``.
+def receptive_field_spans(geometry: Geometry, size: int) -> np.ndarray:
+    """Input pixel span ``[n_out, 2]`` (first, last; clipped to the image) of each position of a layer.
 
-    One axis: the same for rows and columns of a square kernel. A 3x3 conv with padding 1 and stride s
-    maps output position j to inputs ``j*s - 1 .. j*s + 1``; spans compose backwards from the layer.
-    ``n_out`` is the layer's size along the axis: ``(n - 1) // s + 1`` per conv.
+    One axis: the same for rows and columns of a square kernel. A conv with kernel k, padding p and stride s maps
+    output position j to inputs ``j*s - p .. j*s - p + k - 1``; spans compose backwards from the layer.
+    ``n_out`` is the layer's size along the axis: ``(n + 2p - k) // s + 1`` per conv.
+
+    Args:
+        geometry: ``(kernel, stride, padding)`` of each conv from the input up to the layer.
+        size: the input's size along the axis, in pixels.
     """
     if not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"size must be an integer >= 1, got {size!r}")
-    strides = conv_strides(depth, layer)
+    convs = _checked(geometry)
     n = int(size)
-    for s in strides:
-        n = (n - 1) // s + 1
+    for k, s, p in convs:
+        n = (n + 2 * p - k) // s + 1
+    if n < 1:
+        raise ValueError(f"an input of {size} pixels leaves no output position after {convs}")
     lo = np.arange(n)
     hi = np.arange(n)
-    for s in reversed(strides):
-        lo, hi = lo * s - 1, hi * s + 1
+    for k, s, p in reversed(convs):
+        lo, hi = lo * s - p, hi * s - p + k - 1
     return np.stack([np.clip(lo, 0, size - 1), np.clip(hi, 0, size - 1)], axis=1)
 
 
-def rf_parts(depth: int, layer: str, masks) -> np.ndarray:
-    """``bool [h_out, w_out, P]``: which parts each position's receptive field touches."""
+def rf_parts(geometry: Geometry, masks) -> np.ndarray:
+    """``bool [h_out, w_out, P]``: which parts each position's receptive field (``geometry``: see
+    :func:`receptive_field_spans`) touches."""
     m = np.asarray(masks)
     if m.ndim != 3:
         raise ValueError(f"masks must have shape [P, H, W], got {m.shape}")
     m = check_masks(m, m.shape[1], m.shape[2])
-    rows = receptive_field_spans(depth, layer, m.shape[1])
-    cols = receptive_field_spans(depth, layer, m.shape[2])
+    rows = receptive_field_spans(geometry, m.shape[1])
+    cols = receptive_field_spans(geometry, m.shape[2])
     # Summed-area table: "any pixel of part p in the box" in O(1) per box.
     sat = np.pad(m.astype(np.int64).cumsum(1).cumsum(2), ((0, 0), (1, 0), (1, 0)))
     r0, r1 = rows[:, 0][:, None], rows[:, 1][:, None] + 1
@@ -90,15 +91,20 @@ def rf_parts(depth: int, layer: str, masks) -> np.ndarray:
     return np.moveaxis(count > 0, 0, -1)
 
 
-def rf_classes(depth: int, layer: str, masks, part_names: Sequence[str] | None = None):
-    """Classify each position of ``layer`` by the parts its receptive field covers.
+def rf_classes(geometry: Geometry, masks, part_names: Sequence[str] | None = None):
+    """Classify each position of a layer by the parts its receptive field covers.
+
+    Args:
+        geometry: ``(kernel, stride, padding)`` of each conv from the input up to the layer.
+        masks: ``[P, H, W]`` parts.
+        part_names: one name per part (default left and right for two parts, part1, part2, ... otherwise).
 
     Returns:
         ``(classes [h_out, w_out] int, names)``: class p < P means "part p only", class P "several
         parts", class P + 1 "no part"; ``names`` has P + 2 entries (``"left-only"``, ``"right-only"``,
         ``"both"``, ``"none"`` for two parts named left and right, the default for two masks).
     """
-    cover = rf_parts(depth, layer, masks)
+    cover = rf_parts(geometry, masks)
     p = cover.shape[-1]
     if part_names is None:
         part_names = ("left", "right") if p == 2 else tuple(f"part{i + 1}" for i in range(p))
@@ -131,7 +137,7 @@ def rf_class_summary(
     cb, _, _ = design.bins()
     row = {int(b): i for i, b in enumerate(cb)}
     # 1 responds, 0 does not, NaN undefined (summaries.defined_units): an undefined unit is never a "no".
-    sig = _decided(res, design).reshape(len(cb), *res.unit_shape)  # [m, h, w, c]
+    sig = decisions(res, design).reshape(len(cb), *res.unit_shape)  # [m, h, w, c]
     im_rows = [row[b] for b in unique_bins(comps, INTERMODULATION, include_shared=False)]
     h_rows = [row[b] for b in unique_bins(comps, HARMONIC, include_shared=False)]
     if design.significance == "z":
@@ -161,11 +167,6 @@ def rf_class_summary(
     return out
 
 
-def _decided(res: LayerResult, design: Design) -> np.ndarray:
-    """``[m, n_units]`` 1.0 where a unit responds, 0.0 where it does not, NaN where the rule is undefined."""
-    return np.where(defined_units(res, design), responding(res, design).astype(np.float64), np.nan)
-
-
 def _mean(x) -> float:
     """The mean of the defined (non-NaN) values; NaN where none is."""
     x = np.asarray(x, np.float64).ravel()
@@ -173,44 +174,4 @@ def _mean(x) -> float:
     return float(x.mean()) if x.size else float("nan")
 
 
-def significance_map(res: LayerResult, design: Design, label: str) -> np.ndarray:
-    """``[h, w]`` fraction of channels that respond (the design's rule) at component ``label``.
-
-    Over the channels where the rule is defined (``summaries.defined_units``); NaN where none is.
-    """
-    if len(res.unit_shape) != 3:
-        raise ValueError(f"layer {res.name} has units {res.unit_shape}; need [h, w, c]")
-    d = _decided(res, design)[component_row(design, label)].reshape(res.unit_shape)
-    n = (~np.isnan(d)).sum(-1)
-    return np.where(n > 0, np.nansum(d, -1) / np.maximum(n, 1), np.nan)
-
-
-def column_profile(res: LayerResult, design: Design, label: str) -> np.ndarray:
-    """``[w]`` fraction of units (rows x channels) of each column that respond at ``label``."""
-    return significance_map(res, design, label).mean(0)
-
-
-
-def snr_map(res: LayerResult, row: int) -> np.ndarray:
-    """``[h, w]`` log10 of the median SNR over channels at component row ``row``, clipped to [-1, 3].
-
-    Channels with undefined SNR (0/0: silent, or no noise estimate) are left out of the median; a position
-    where every channel is undefined is NaN. Infinite SNR (a response with zero noise around it, as in a
-    noise-free network) clips to 3.
-    """
-    s = np.asarray(res.neuron["snr"][row], np.float64)
-    defined = ~np.isnan(s)
-    filled = np.where(defined, s, np.inf)
-    # The median of the defined channels: sort, undefined last, and take the middle of the defined ones.
-    srt = np.sort(filled, axis=-1)
-    n = defined.sum(-1)
-    lo = np.take_along_axis(srt, np.maximum((n - 1) // 2, 0)[..., None], -1)[..., 0]
-    hi = np.take_along_axis(srt, np.maximum(n // 2, 0)[..., None], -1)[..., 0]
-    with np.errstate(invalid="ignore"):
-        med = np.where(n > 0, np.where(lo == hi, lo, (lo + hi) / 2), np.nan)
-    with np.errstate(divide="ignore"):
-        return np.clip(np.log10(med), -1, 3)
-
-
-__all__ = ["column_profile", "conv_strides", "receptive_field_size", "receptive_field_spans", "rf_class_summary",
-           "rf_classes", "rf_parts", "significance_map", "snr_map"]
+__all__ = ["Geometry", "receptive_field_size", "receptive_field_spans", "rf_class_summary", "rf_classes", "rf_parts"]

@@ -85,6 +85,12 @@ def defined_units(res: LayerResult, design: Design, rule: str | None = None) -> 
     return ~np.isnan(np.asarray(res.test["p"], np.float64)).reshape(m, -1)
 
 
+def decisions(res: LayerResult, design: Design, rule: str | None = None) -> np.ndarray:
+    """``float [m, n_units]``: 1.0 where a unit responds (:func:`responding`), 0.0 where it does not, NaN where
+    ``rule`` (default the design's) cannot decide (:func:`defined_units`): an undefined unit is never a "no"."""
+    return np.where(defined_units(res, design, rule), responding(res, design, rule).astype(np.float64), np.nan)
+
+
 def _fraction(sig: np.ndarray, defined: np.ndarray) -> float:
     """The fraction of defined units that respond (NaN where no unit is defined)."""
     n = int(defined.sum())
@@ -323,6 +329,5 @@ def amplitude_ratios(res: LayerResult, design: Design = Design()) -> dict[str, d
     return out
 
 
-__all__ = ["amplitude_ratios", "component_row", "defined_units", "effect_summary", "harmonic_bins", "layer_summary",
-           "responding",
-           "significance_summary", "significant", "strongest_units"]
+__all__ = ["amplitude_ratios", "component_row", "decisions", "defined_units", "effect_summary", "harmonic_bins",
+           "layer_summary", "responding", "significance_summary", "significant", "strongest_units"]

@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ssvepjax.analysis.receptive import snr_map
+from ssvepjax.analysis.maps import snr_map
 from ssvepjax.analysis.results import measure
 from ssvepjax.analysis.summaries import layer_summary
 from ssvepjax.data.datasets import Dataset, default_cache_dir, load_dataset
 from ssvepjax.experiments.config import JobConfig
-from ssvepjax.models.cifar_resnet import conv_layer_names
+from ssvepjax.models.cifar_resnet import conv_layer_names, stage_end_layers
 from ssvepjax.recording.adapters import linen_fn
 from ssvepjax.report import plots
 from ssvepjax.report.io import write_json, write_npz
@@ -178,8 +178,7 @@ def _figures(out, spec, results, summaries, cfg, labels, names, freqs):
         posts, str(out / "layer_fractions.png"), ylabel=f"fraction of units that respond ({design.significance} rule)",
         title=f"ResNet-{cfg.model.depth}, {cfg.n_images} images, post-activation: units that respond, by the "
               f"{'amplitude test across images' if design.significance == 'amplitude' else 'z rule'}")
-    n_blocks = (cfg.model.depth - 2) // 6
-    map_layers = ["stem"] + [f"stage{s}_block{n_blocks - 1}/conv2" for s in (1, 2, 3)]
+    map_layers = stage_end_layers(cfg.model.depth, suffix="")
     map_labels = [lab for lab in ("f1", "f2", "f1+f2") if any(lab in lb.split("=") for lb in labels)]
     maps = {f"{n}/post": {lab: snr_map(results[f"{n}/post"], res.row(lab)) for lab in map_labels} for n in map_layers}
     parts = default_parts(1, 1000, design.tags.n_tags)[:, 0]  # the default parts' column edges, as fractions

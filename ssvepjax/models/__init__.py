@@ -6,8 +6,11 @@ from ssvepjax.models.cifar_resnet import ACTIVATIONS as ACTIVATIONS
 from ssvepjax.models.cifar_resnet import BasicBlock as BasicBlock
 from ssvepjax.models.cifar_resnet import CifarResNet as CifarResNet
 from ssvepjax.models.cifar_resnet import ModelConfig as ModelConfig
+from ssvepjax.models.cifar_resnet import conv_geometry as conv_geometry
 from ssvepjax.models.cifar_resnet import conv_layer_names as conv_layer_names
+from ssvepjax.models.cifar_resnet import conv_strides as conv_strides
 from ssvepjax.models.cifar_resnet import resnet_blocks as resnet_blocks
+from ssvepjax.models.cifar_resnet import stage_end_layers as stage_end_layers
 from ssvepjax.models.preprocess import IMAGENET_MEAN as IMAGENET_MEAN
 from ssvepjax.models.preprocess import IMAGENET_STD as IMAGENET_STD
 from ssvepjax.models.preprocess import imagenet_normalize as imagenet_normalize

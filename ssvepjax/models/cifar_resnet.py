@@ -16,6 +16,9 @@ nonlinearity. ``act`` swaps the nonlinearity (``identity`` gives the linear cont
 any number of filters per conv layer, with option-A shortcuts that place each channel of a stage's
 residual stream on a chosen channel of the next stage's wider stream. Left at None they give the
 standard architecture above, with the same parameter names and the same sown values.
+
+Layer lists (:func:`conv_layer_names`, :func:`stage_end_layers`) and the receptive-field geometry of each layer
+(:func:`conv_geometry`, for ``ssvepjax.analysis.receptive``) are the architecture's, so they live here.
 """
 
 from __future__ import annotations
@@ -208,3 +211,51 @@ def conv_layer_names(depth: int) -> list[str]:
         for b in range(n):
             names += [f"stage{s + 1}_block{b}/conv1", f"stage{s + 1}_block{b}/conv2"]
     return names
+
+
+def stage_end_layers(depth: int, suffix: str = "/post") -> list[str]:
+    """The stem and the last conv of each stage (the residual stream after the stem and after each stage).
+
+    Args:
+        depth: 6n + 2.
+        suffix: appended to every name: ``"/post"`` (post-activation, the default), ``"/pre"``, or ``""`` for
+            the bare names of :func:`conv_layer_names`.
+    """
+    n = resnet_blocks(depth)
+    return [f"stem{suffix}"] + [f"stage{s}_block{n - 1}/conv2{suffix}" for s in (1, 2, 3)]
+
+
+def _base_layer(layer: str) -> str:
+    for suffix in ("/pre", "/post"):
+        if layer.endswith(suffix):
+            return layer[: -len(suffix)]
+    return layer
+
+
+def conv_strides(depth: int, layer: str) -> list[int]:
+    """Strides of the 3x3 convs from the input up to and including ``layer``.
+
+    ``layer`` is a name of ``conv_layer_names(depth)``, optionally with ``/pre`` or ``/post``; ``ValueError``
+    naming the valid names otherwise.
+    """
+    n = resnet_blocks(depth)
+    names = conv_layer_names(depth)
+    base = _base_layer(layer)
+    if base not in names:
+        raise ValueError(f"unknown layer name {layer!r} for depth {depth}; valid: {names} (optionally /pre, /post)")
+    strides = [1]  # stem
+    for s in range(3):
+        for b in range(n):
+            strides += [2 if (s > 0 and b == 0) else 1, 1]
+    return strides[: names.index(base) + 1]
+
+
+def conv_geometry(depth: int, layer: str) -> tuple[tuple[int, int, int], ...]:
+    """``(kernel, stride, padding)`` of each conv from the input up to ``layer``: its receptive-field geometry.
+
+    The theoretical receptive field of a CIFAR ResNet is that of its longest path, every conv (3x3, padding 1,
+    its stride): an option-A shortcut reads the centre pixel of the conv path's window, so every shortcut path
+    lies inside it. Pass the result to ``ssvepjax.analysis.receptive`` (``receptive_field_spans``,
+    ``rf_classes``, ...).
+    """
+    return tuple((3, s, 1) for s in conv_strides(depth, layer))

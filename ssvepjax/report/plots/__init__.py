@@ -3,7 +3,9 @@ matplotlib figure, writes it as PNG atomically and returns the path (Agg backend
 
 - ``common``: the PNG writer and short layer names;
 - ``probing``: spectra, per-layer fractions, maps, control conditions, receptive-field classes, detections;
-- ``explain``: part attributions, attribution summaries, selection metrics.
+- ``explain``: part attributions, attribution summaries, selection metrics;
+- ``measures``: checks of the measures themselves (invariance across recording length and noise, the detection
+  limit against float32 rounding).
 """
 
 from ssvepjax.report.plots.common import save_figure as save_figure
@@ -11,6 +13,8 @@ from ssvepjax.report.plots.common import short_layer_name as short_layer_name
 from ssvepjax.report.plots.explain import plot_attribution_summary as plot_attribution_summary
 from ssvepjax.report.plots.explain import plot_part_attribution as plot_part_attribution
 from ssvepjax.report.plots.explain import plot_selection_metrics as plot_selection_metrics
+from ssvepjax.report.plots.measures import plot_detection_limit as plot_detection_limit
+from ssvepjax.report.plots.measures import plot_invariance as plot_invariance
 from ssvepjax.report.plots.probing import plot_column_profiles as plot_column_profiles
 from ssvepjax.report.plots.probing import plot_conditions as plot_conditions
 from ssvepjax.report.plots.probing import plot_detections as plot_detections

@@ -232,7 +232,7 @@ def plot_rf_classes(summary: dict[str, dict[str, dict]], path: str, *,
     """Grouped bars: per layer (panel) and receptive-field class (group), fractions of significant units.
 
     Args:
-        summary: ``{layer: controls.rf_class_summary(...)}``.
+        summary: ``{layer: analysis.receptive.rf_class_summary(...)}``.
     """
     layers = list(summary)
     fig, axes = plt.subplots(1, len(layers), figsize=(3.3 * len(layers), 3.6), sharey=True, squeeze=False)
