@@ -20,6 +20,7 @@ from ssvepjax.tagging.masks import part_names
 from ssvepjax.tagging.tags import TagConfig
 from ssvepjax.training.train import TrainConfig, TrainedModel, train_or_load
 
+#: The CI size that ``--quick`` selects.
 QUICK = dict(depth=8, epochs=1, max_train=1000, n_images=4)
 
 
@@ -152,7 +153,7 @@ def job_parser(description: str, default_out: str, *, n_images: int = 32) -> arg
 
 
 def config_from_args(args: argparse.Namespace, *, n_images: int = 32) -> JobConfig:
-    """A :class:`JobConfig` from :func:`add_job_arguments` options (``--quick`` sets the CI sizes).
+    """A :class:`JobConfig` from ``add_job_arguments`` options (``--quick`` sets the CI sizes).
 
     Raises ``ValueError`` naming the option for any invalid setting, before any work is done.
     """

@@ -48,8 +48,11 @@ from jaxtyping import Array, ArrayLike, Complex, Float
 
 from ssvepjax import _checks as V
 
+#: Fourier transform methods: ``auto`` (FFT on GPUs, matrix DFT on CPUs), ``fft``, ``matmul``.
 METHODS = ("auto", "fft", "matmul")
+#: Default detection limit: coefficients at or below this fraction of a series' AC amplitude are 0.
 DETECTION_LIMIT = 1e-4
+#: Default resolution guard: coefficients at or below this fraction of the series' peak magnitude are 0.
 RESOLUTION = 1e-7
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -394,7 +397,7 @@ def amplitude_spectrum(
         repeats: R >= 1: ``x`` is one period of a series of ``R * P`` samples whose spectrum is wanted.
         method: ``"fft"`` (default), ``"matmul"`` or ``"auto"`` (same numbers).
         detection_limit, resolution: amplitudes at or below the floor of their series
-            (:func:`detection_floor`) are set to 0, DC excepted; both 0 keep everything.
+            (``detection_floor``) are set to 0, DC excepted; both 0 keep everything.
 
     Returns:
         ``(freqs_hz, amplitude)``: ``freqs_hz`` is ``[R P // 2 + 1]`` (NumPy, Hz); ``amplitude`` has
