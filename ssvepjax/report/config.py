@@ -29,8 +29,11 @@ class JobConfig:
     """Sizes and settings of the main job or an experiment (static).
 
     Attributes:
-        dataset, data_dir, max_train: passed to ``load_dataset`` (a tfds name needs ``data_dir``).
-        model, train: the network and how it is trained (cached by ``train_or_load``).
+        dataset: passed to ``load_dataset`` (a tfds name needs ``data_dir``).
+        data_dir: passed to ``load_dataset``.
+        max_train: passed to ``load_dataset``.
+        model: the network (cached by ``train_or_load``).
+        train: how it is trained (cached by ``train_or_load``).
         design: tags, noise, intermodulation order and detection limit.
         n_images: test images tagged and probed.
         out: output folder.
