@@ -154,6 +154,7 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch, capsys):
     assert 0.3 < ratio < 0.95 and ratio == pytest.approx(
         ns["pruning"].flops(ns["small"], ns["data"].image_shape) / ns["pruning"].flops(ns["trained"].module,
                                                                                         ns["data"].image_shape))
+    assert ns["stripes"].shape == (3, 28, 28) and ns["three"].shape == (240, 28, 28, 1)
     for fragment, lines in SITE_PRINTS.items():
         assert printed_by(fragment) == lines, fragment
     row = ns["res"].row("f1+f2")
