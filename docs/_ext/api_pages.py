@@ -58,7 +58,7 @@ def _where(modname: str, name: str, obj) -> str:
 
 def _import_order(modname: str) -> dict[str, int]:
     """Modules in the order the package's ``__init__`` imports from them (its sections' order)."""
-    parsed = public_api._module_ast(modname)
+    parsed = public_api.module_ast(modname)
     found: dict[str, int] = {}
     for node in parsed[0].body if parsed else []:
         if isinstance(node, ast.ImportFrom) and node.module:
@@ -69,8 +69,8 @@ def _import_order(modname: str) -> dict[str, int]:
 def _line(where: str, name: str, obj) -> int:
     """Where ``name`` is defined in module ``where``: entries of a section follow their source."""
     if public_api.is_data(obj):
-        parsed = public_api._module_ast(where)
-        for body in public_api._statement_lists(parsed[0].body) if parsed else []:
+        parsed = public_api.module_ast(where)
+        for body in public_api.statement_lists(parsed[0].body) if parsed else []:
             for node in body:
                 targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
                 if any(isinstance(t, ast.Name) and t.id == name for t in targets):

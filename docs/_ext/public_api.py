@@ -62,7 +62,8 @@ def kind(obj) -> str:
     return "function"
 
 
-def _module_ast(modname: str) -> tuple[ast.Module, list[str]] | None:
+def module_ast(modname: str) -> tuple[ast.Module, list[str]] | None:
+    """The parsed source of a module and its lines (None for a module without Python source)."""
     module = sys.modules.get(modname) or importlib.import_module(modname)
     path = getattr(module, "__file__", None)
     if not path or not path.endswith(".py"):
@@ -73,7 +74,7 @@ def _module_ast(modname: str) -> tuple[ast.Module, list[str]] | None:
 
 def defining_module(modname: str, name: str, _depth: int = 0) -> str:
     """The module whose source assigns ``name``, following ``from x import name`` re-exports of ``modname``."""
-    parsed = _module_ast(modname)
+    parsed = module_ast(modname)
     if parsed is None or _depth > 10:
         return modname
     tree, _ = parsed
@@ -96,27 +97,27 @@ def defining_module(modname: str, name: str, _depth: int = 0) -> str:
 def attribute_doc(modname: str, name: str) -> str | None:
     """The docstring of a module-level assignment: a string right after it, or ``#:`` comments right above it
     (Sphinx's two conventions)."""
-    parsed = _module_ast(modname)
+    parsed = module_ast(modname)
     if parsed is None:
         return None
     tree, lines = parsed
-    for body in _statement_lists(tree.body):
+    for body in statement_lists(tree.body):
         doc = _attribute_doc_in(body, lines, name)
         if doc is not None:
             return doc
     return None
 
 
-def _statement_lists(body: list[ast.stmt]):
+def statement_lists(body: list[ast.stmt]):
     """Module-level statement lists, including the branches of top-level ``if`` and ``try`` blocks."""
     yield body
     for node in body:
         if isinstance(node, ast.If):
-            yield from _statement_lists(node.body)
-            yield from _statement_lists(node.orelse)
+            yield from statement_lists(node.body)
+            yield from statement_lists(node.orelse)
         elif isinstance(node, ast.Try):
             for branch in (node.body, *(h.body for h in node.handlers), node.orelse, node.finalbody):
-                yield from _statement_lists(branch)
+                yield from statement_lists(branch)
 
 
 def _attribute_doc_in(body: list[ast.stmt], lines: list[str], name: str) -> str | None:
