@@ -48,7 +48,7 @@ limit (``--memory-limit-gb`` + 3 GB of virtual overhead; an allocation past it i
 machine's available memory falls below ``--min-free-gb`` (``"killed"``, with the peak seen); the run
 goes on with the next case.
 
-Commands (the README repeats them):
+Commands (docs/findings/benchmarks.md repeats them):
 
     python experiments/benchmark_large.py --json runs/benchmark_large.json          # ~60 min on 2 busy CPU cores
     python experiments/benchmark_large.py --quick --json /tmp/benchmark_large.json  # tiny models, ~1 min

@@ -19,7 +19,7 @@ them alike) of:
   time series is never stored), compared with ``forward`` (the same frames);
 - ``compile_s``: the probe's first call minus its steady-state time.
 
-Commands (the README repeats them):
+Commands (docs/findings/benchmarks.md repeats them):
 
     python experiments/benchmark_probe.py --json runs/benchmark_probe.json           # ~9 min on 2 CPU cores
     python experiments/benchmark_probe.py --quick --json /tmp/bench.json             # smoke test, ~2.5 min

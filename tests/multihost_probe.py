@@ -5,7 +5,7 @@ Every process builds the same model and dataset, takes its own share of the imag
 global mean spectra and writes them to ``OUT/<split><process_id>.npz``. ``--splits`` chooses how the
 images are shared out (one probe per split, in one distributed session):
 
-- ``strided``: ``images[i::n]``, the README's example;
+- ``strided``: ``images[i::n]``, the documentation's example (``docs/guide/scale.md``);
 - ``uneven``: process 0 five images, process 1 three (process 1 runs out of chunks first);
 - ``short``: process 0 six images, process 1 two (fewer than one chunk of four);
 - ``tiny``: process 1 a single image, fewer than its devices;
@@ -71,7 +71,7 @@ def main(argv=None):
     if not all(split in SPLITS and where in ("", "local") for split, where in runs):
         p.error(f"--splits must be a comma-separated list of {SPLITS}, each optionally followed by @local")
 
-    # --- the README's "Many devices and hosts" example starts here ---
+    # --- the "Many devices and hosts" example of docs/guide/scale.md starts here ---
     jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU hosts; GPUs and TPUs need no setting
     jax.distributed.initialize(address, num_processes=n_proc, process_id=pid)  # no arguments on SLURM, TPU pods
 

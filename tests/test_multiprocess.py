@@ -1,8 +1,9 @@
 """Real multi-process runs of ``probe_dataset``: two JAX processes on this machine, CPU collectives (gloo).
 
 ``tests/multihost.launch`` starts the processes (a local coordinator on a free port, fake CPU
-devices per process); each runs ``tests/multihost_probe.py``, the README's "Many devices and hosts"
-example, on its own share of the images. The single-process result on all images is the reference.
+devices per process); each runs ``tests/multihost_probe.py``, the "Many devices and hosts" example of
+``docs/guide/scale.md``, on its own share of the images. The single-process result on all images is the
+reference.
 
 A bad split stops every process with a ``ValueError`` before the first collective (a process without
 images; a mesh over one process's devices; processes with different device counts), and a process

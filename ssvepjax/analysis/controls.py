@@ -27,7 +27,9 @@ from ssvepjax.streaming.loop import probe_dataset
 from ssvepjax.tagging.masks import check_masks, halves
 from ssvepjax.tagging.tags import TagConfig
 
+#: The control conditions of ``run_condition``, in report order (described in ``CONDITION_DESCRIPTIONS``).
 CONDITIONS = ("trained", "untrained", "linear", "one_part", "swapped")
+#: One sentence per control condition: what is changed and what it can show.
 CONDITION_DESCRIPTIONS = {
     "trained": "the trained network, every part at its own tag",
     "untrained": "the same architecture with random initial weights (seeded), not trained",

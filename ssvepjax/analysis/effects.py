@@ -31,6 +31,7 @@ from ssvepjax.spectral.design import Design
 from ssvepjax.spectral.fourier import power_weights
 from ssvepjax.tagging import frequency_components as C
 
+#: Where a unit's AC power can lie: the keys of the power shares in ``unit_effects``.
 POWER_KINDS = (C.FUNDAMENTAL, C.HARMONIC, C.INTERMODULATION, "shared", "higher_order", "off_lattice")
 
 

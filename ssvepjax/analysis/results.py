@@ -53,9 +53,10 @@ class LayerResult:
         test: the amplitude test across images at the component bins, ``{"mean", "t", "p", "q", "reject"}``
             each ``[m, *unit_shape]`` (``stats.amplitude``; q and reject: BH FDR ``design.alpha`` over the
             units of the layer per component); None when ``measure`` had no per-image moments.
-        bins, labels, freqs_hz: what the m rows of every ``[m, ...]`` array are: the distinct component bins,
-            one label per bin (``"4f2=5f1"`` where components share a bin) and their frequencies in Hz.
-            (``components(...)`` lists components, several of which can share one bin: index rows by these.)
+        bins: what the m rows of every ``[m, ...]`` array are: the distinct component bins
+            (``components(...)`` lists components, several of which can share one bin: index rows by these).
+        labels: one label per row (``"4f2=5f1"`` where components share a bin).
+        freqs_hz: the rows' frequencies in Hz.
     """
 
     name: str

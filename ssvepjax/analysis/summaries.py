@@ -155,13 +155,14 @@ def significance_summary(res: LayerResult, design: Design = Design(), top_k: int
     """Which units of one layer respond, per component and kind, under the design's rule and the z rule.
 
     Keys: ``rule`` (a sentence), ``n_units``, ``unit_shape``, ``silent_fraction`` (units with no AC content
-    above the detection floor: no response at any bin), the fractions of :func:`_fractions` under the
-    design's rule, ``false_positive_rate`` (the same rule at off-lattice bins, where no combination of the
-    tags can respond: exactly 0 for a noise-free network probed over whole periods, by construction),
-    ``z_rule`` (the fractions under z > threshold, with its own ``false_positive_rate`` and
-    ``higher_order_rate``: dependent on the recording length for a noise-free network), ``median_snr``
-    and ``strongest_units``. "Per kind" values are means over the non-shared components of that kind;
-    ``any_*`` is the fraction of units responding at one or more components of the kind.
+    above the detection floor: no response at any bin), the fractions of units responding (per component,
+    per tag, per kind and per intermodulation order) under the design's rule, ``false_positive_rate`` (the
+    same rule at off-lattice bins, where no combination of the tags can respond: exactly 0 for a noise-free
+    network probed over whole periods, by construction), ``z_rule`` (the fractions under z > threshold, with
+    its own ``false_positive_rate`` and ``higher_order_rate``: dependent on the recording length for a
+    noise-free network), ``median_snr`` and ``strongest_units``. "Per kind" values are means over the
+    non-shared components of that kind; ``any_*`` is the fraction of units responding at one or more
+    components of the kind.
     """
     cb, labels, _ = design.bins()
     row = {int(b): i for i, b in enumerate(cb)}

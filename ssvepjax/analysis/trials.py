@@ -33,6 +33,7 @@ from ssvepjax.stats.t2 import circular_from_moments, coefficient_moments, hotell
 from ssvepjax.streaming.loop import reduce_dataset
 from ssvepjax.streaming.reductions import moments_reduction
 
+#: The tests across images: name -> (the test from streamed moments, the fewest images it needs).
 TESTS = {"hotelling": (hotelling_from_moments, 3), "circular": (circular_from_moments, 2)}
 
 

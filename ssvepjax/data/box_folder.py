@@ -28,6 +28,7 @@ import numpy as np
 
 __all__ = ["BoxFolder", "VocObject", "load_box_folder", "read_voc_boxes", "IMAGE_SUFFIXES"]
 
+#: File suffixes read as images by ``load_box_folder``.
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
 
 

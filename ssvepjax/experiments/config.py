@@ -22,6 +22,7 @@ from ssvepjax.tagging.masks import part_names
 from ssvepjax.tagging.tags import TagConfig
 from ssvepjax.training.train import TrainConfig, TrainedModel, train_or_load
 
+#: The CI size that ``--quick`` selects.
 QUICK = dict(depth=8, epochs=1, max_train=1000, n_images=4)
 
 
@@ -30,8 +31,11 @@ class JobConfig(ExperimentConfig):
     """Sizes and settings of the main job or an experiment that probes its network (static).
 
     Attributes:
-        dataset, data_dir, max_train: passed to ``load_dataset`` (a tfds name needs ``data_dir``).
-        model, train: the network and how it is trained (cached by ``train_or_load``).
+        dataset: passed to ``load_dataset`` (a tfds name needs ``data_dir``).
+        data_dir: passed to ``load_dataset``.
+        max_train: passed to ``load_dataset``.
+        model: the network (cached by ``train_or_load``).
+        train: how it is trained (cached by ``train_or_load``).
         design: tags, noise, intermodulation order and detection limit.
         n_images: test images tagged and probed.
         out: output folder.
@@ -153,7 +157,7 @@ def job_parser(description: str, default_out: str, *, n_images: int = 32) -> arg
 
 
 def config_from_args(args: argparse.Namespace, *, n_images: int = 32) -> JobConfig:
-    """A :class:`JobConfig` from :func:`add_job_arguments` options (``--quick`` sets the CI sizes).
+    """A :class:`JobConfig` from ``add_job_arguments`` options (``--quick`` sets the CI sizes).
 
     Raises ``ValueError`` naming the option for any invalid setting, before any work is done.
     """

@@ -51,6 +51,7 @@ from ssvepjax.tagging.tags import TagConfig
 __all__ = ["OUTPUTS", "PartAttribution", "attribution_tags", "check_tag_collisions", "check_target",
            "default_max_order", "output_value", "tag_attribution", "tag_spectrum_fn"]
 
+#: What ``tag_attribution`` records of the target class: its logit or its log-probability.
 OUTPUTS = ("logit", "log_prob")
 
 # Collision-free (check_tag_collisions) at 120 fps and 240 frames: (6, 7.5) Hz in an 80-frame period up to order 4;

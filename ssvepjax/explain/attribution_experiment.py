@@ -48,6 +48,7 @@ from ssvepjax.training.train import TrainConfig, train_or_load
 __all__ = ["TASKS", "AttributionConfig", "informative_quadrant", "run_attribution", "run_filter_ground_truth",
            "summarize_attribution"]
 
+#: The attribution experiment's tasks: two image halves, or the boxed digit on a canvas of quadrants.
 TASKS = ("two_part", "canvas")
 FILTER_METHODS = ("tag_decision", "taylor", "l1", "random", "tag_harmonic")
 _METHODS = PART_METHODS + ("tag_full_contrast",)

@@ -35,7 +35,9 @@ from ssvepjax.explain import selection as S
 
 __all__ = ["BOX_METRICS", "CURVE_METRICS", "evaluate_selections", "selection_scores", "summarize"]
 
+#: Per-image metrics of a map against the object box.
 BOX_METRICS = ("energy_in_box", "concentration", "localisation", "iou")
+#: Per-image areas under the deletion and insertion curves.
 CURVE_METRICS = ("deletion", "insertion")
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "upsample",
 ]
 
+#: The class-activation map methods of ``cam``.
 METHODS = ("gradcam", "gradcam++", "layercam", "eigencam")
 
 

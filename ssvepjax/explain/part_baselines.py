@@ -40,7 +40,9 @@ from ssvepjax.tagging.masks import check_masks
 __all__ = ["MAX_SHAPLEY_PARTS", "PART_METHODS", "gradient_x_input", "integrated_gradients", "occlusion",
            "part_attributions", "shapley"]
 
+#: Attribution methods of ``part_attributions``: the tag attribution and its baselines.
 PART_METHODS = ("tag", "occlusion", "shapley", "integrated_gradients", "gradient_x_input")
+#: Exact Shapley values run ``2**P`` forward passes: at most this many parts.
 MAX_SHAPLEY_PARTS = 4
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "top_k",
 ]
 
+#: Which component bins a filter's tag score sums: one kind of component, or every component bin.
 TAG_KINDS = ("fundamental", "harmonic", "intermodulation", "combined")
 
 

@@ -1,6 +1,6 @@
 """Networks to probe, instrumented with ``sow``: CIFAR-style ResNets, ImageNet-style ResNets and ResNeXts
 (torchvision's layout), VGGs and vision transformers (timm's layout); :func:`random_variables` fills any of
-them without compiling ``init``, and :mod:`~ssvepjax.models.torch_weights` loads PyTorch weights into them."""
+them without compiling ``init``, and :func:`load_torch_model` loads PyTorch weights into them."""
 
 from ssvepjax.models.cifar_resnet import ACTIVATIONS as ACTIVATIONS
 from ssvepjax.models.cifar_resnet import BasicBlock as BasicBlock

@@ -30,6 +30,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
+#: The nonlinearities a ``CifarResNet`` takes by name (``identity`` makes the linear control).
 ACTIVATIONS: dict[str, Callable] = {"relu": nn.relu, "identity": lambda x: x, "gelu": nn.gelu}
 
 

@@ -16,8 +16,9 @@ from jaxtyping import Array, Float
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "imagenet_normalize", "normalize"]
 
-# torchvision's and timm's ImageNet statistics (RGB, images in [0, 1]).
+#: torchvision's and timm's ImageNet channel means (RGB, images in [0, 1]).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
+#: torchvision's and timm's ImageNet channel standard deviations (RGB, images in [0, 1]).
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 

@@ -39,8 +39,9 @@ from ssvepjax.models.cifar_resnet import ACTIVATIONS
 __all__ = ["RESNET50_STAGES", "RESNET_STAGES", "ConvBN", "Bottleneck", "ResNetBasicBlock", "ImageNetResNet",
            "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnet_layer_names"]
 
+#: Bottleneck blocks per stage of a ResNet-50 (and ResNeXt-50).
 RESNET50_STAGES = (3, 4, 6, 3)
-# torchvision's depths: name -> (block, stage sizes).
+#: torchvision's depths: name -> (block, blocks per stage).
 RESNET_STAGES = {
     "resnet18": ("basic", (2, 2, 2, 2)),
     "resnet34": ("basic", (3, 4, 6, 3)),

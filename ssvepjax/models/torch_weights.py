@@ -55,7 +55,7 @@ def _vit(make: Callable) -> Callable:
     return lambda num_classes: make(16, num_classes)
 
 
-# torchvision / timm model name -> constructor(num_classes) of the equivalent ssvepjax model.
+#: torchvision / timm model name -> constructor(num_classes) of the equivalent ssvepjax model.
 TORCH_ARCHITECTURES: dict[str, Callable[[int], object]] = {
     "resnet18": resnet18,
     "resnet34": resnet34,

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 
 __all__ = ["VGG_CONFIGS", "VGG", "VGGConv", "adaptive_avg_pool", "vgg", "vgg_layer_names"]
 
-# Filters per conv, stage by stage (a max-pool after each stage): torchvision's configurations A, B, D, E.
+#: Filters per conv, stage by stage (a max-pool after each stage): torchvision's configurations A, B, D, E.
 VGG_CONFIGS = {
     "vgg11": ((64,), (128,), (256, 256), (512, 512), (512, 512)),
     "vgg13": ((64, 64), (128, 128), (256, 256), (512, 512), (512, 512)),

@@ -933,7 +933,7 @@ def program_macs(fn: Callable, *args) -> int:
     A convolution costs ``output elements * kernel elements per output`` (``kh * kw * c_in / groups``),
     a ``dot_general`` ``output elements * contracted size`` (dense layers and attention products
     alike). Elementwise operations, norms and pooling are not counted. ``args`` may be
-    ``jax.ShapeDtypeStruct``s (nothing is computed).
+    ``jax.ShapeDtypeStruct`` values (nothing is computed).
     """
     return _macs(jax.make_jaxpr(fn)(*args).jaxpr)
 

@@ -23,6 +23,7 @@ from ssvepjax.pruning.structure import keep_masks
 
 __all__ = ["DISTRACTORS", "filter_classes", "part_keep_masks", "part_shares", "top_keep_masks", "two_part_dataset"]
 
+#: What fills the uninformative half of the two-part task: another digit or clutter.
 DISTRACTORS = ("digit", "clutter")
 
 

@@ -46,6 +46,7 @@ from ssvepjax.training.train import TrainConfig, train_or_load
 __all__ = ["GROUPS", "SETTINGS", "GroundTruthConfig", "interpretability", "plot_ground_truth", "plot_interpretability",
            "run_ground_truth"]
 
+#: Filter groups of the ground-truth experiment, by the image half they respond to (and random).
 GROUPS = ("informative", "uninformative", "integrating", "random")
 _EPS = 1e-12
 
@@ -102,6 +103,7 @@ class GroundTruthConfig:
                                  max_test=200)
 
 
+#: Where the ground-truth experiment removes filters: first convs only, every budget set, or the last stage.
 SETTINGS = ("internal", "grouped", "last_stage")
 
 

@@ -32,9 +32,13 @@ from ssvepjax.tagging.masks import halves
 
 __all__ = ["BASELINES", "DATA_METHODS", "DECISION_METHODS", "TAG_METHODS", "importance", "methods"]
 
+#: Importance methods from tag responses (``importance``).
 TAG_METHODS = ("tag_harmonic", "tag_intermodulation", "tag_significant", "tag_all")
+#: Importance baselines (``importance``): random, L1, Taylor, mean activation, batch-norm scale, HRank.
 BASELINES = ("random", "l1", "taylor", "mean_activation", "bn_scale", "hrank")
+#: Baselines that run images through the network (the others read the weights).
 DATA_METHODS = ("taylor", "mean_activation", "hrank")
+#: Importance from the decision's spectrum: the target logit's tag amplitude (``decision_scores``).
 DECISION_METHODS = ("tag_decision",)
 
 

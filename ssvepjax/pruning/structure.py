@@ -48,7 +48,9 @@ __all__ = [
     "keep_masks", "prune", "removed_filters", "topology",
 ]
 
+#: Which groups may be removed: every group (residual-stream channels included), or only groups inside one layer.
 POLICIES = ("grouped", "internal")
+#: How the pruning fraction is spent: the same share in every budget set, or all groups ranked together.
 BUDGETS = ("layer", "global")
 
 

@@ -40,11 +40,12 @@ from ssvepjax.streaming.loop import probe_dataset
 
 __all__ = ["BASE_KINDS", "layer_output_fn", "tag_kinds", "tag_scores", "unit_tag_scores"]
 
+#: Tag score kinds of every design (``tag_kinds`` adds one per tag).
 BASE_KINDS = ("harmonic", "intermodulation", "significant", "all")
 
 
 def tag_kinds(n_parts: int) -> tuple[str, ...]:
-    """Every score kind of a design with ``n_parts`` tags: :data:`BASE_KINDS` and ``"tag1"`` .. ``"tag<P>"``."""
+    """Every score kind of a design with ``n_parts`` tags: ``BASE_KINDS`` and ``"tag1"`` .. ``"tag<P>"``."""
     return BASE_KINDS + tuple(f"tag{p + 1}" for p in range(n_parts))
 
 

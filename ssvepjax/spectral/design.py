@@ -19,6 +19,7 @@ from ssvepjax.spectral.noise import NoiseConfig, noise_windows
 from ssvepjax.tagging import frequency_components as C
 from ssvepjax.tagging.tags import TagConfig
 
+#: Rules for which units respond: the amplitude test across images, or the EEG z rule.
 SIGNIFICANCE = ("amplitude", "z")
 
 

@@ -33,7 +33,8 @@ its standard deviation over time: the amplitude of a sinusoid with the same AC p
 which is arbitrary), and never below ``resolution`` times its peak magnitude: float32 cannot resolve AC
 content under about one unit of rounding (``1.2e-7``) of the values it is computed from, so a unit whose
 whole AC content is that small is silent. The defaults (``1e-4``, ``1e-7``) come from a float64 forward pass
-of the trained ResNet-32 (``experiments/detection_limit.py``; the README gives the miss and false-pass rates).
+of the trained ResNet-32 (``experiments/detection_limit.py``; ``docs/findings/detection_limit.md`` gives the miss
+and false-pass rates).
 """
 
 from __future__ import annotations
@@ -48,8 +49,11 @@ from jaxtyping import Array, ArrayLike, Complex, Float
 
 from ssvepjax import _checks as V
 
+#: Fourier transform methods: ``auto`` (FFT on GPUs, matrix DFT on CPUs), ``fft``, ``matmul``.
 METHODS = ("auto", "fft", "matmul")
+#: Default detection limit: coefficients at or below this fraction of a series' AC amplitude are 0.
 DETECTION_LIMIT = 1e-4
+#: Default resolution guard: coefficients at or below this fraction of the series' peak magnitude are 0.
 RESOLUTION = 1e-7
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -104,8 +108,10 @@ class Plan:
         period: P, samples actually transformed.
         repeats: R = T / P.
         method: ``"fft"`` or ``"matmul"``.
-        t1, t2: the matmul factors of P (``t1 = 1``: a plain DFT matrix).
-        w1, w2: the matmul stages (None for the FFT).
+        t1: the first matmul factor of P (``t1 = 1``: a plain DFT matrix).
+        t2: the second matmul factor of P.
+        w1: the first matmul stage (None for the FFT).
+        w2: the second matmul stage (None for the FFT).
         row_of_bin: ``[K]`` row holding bin k (``zero_row`` for bins off the lattice of R).
         conj_of_bin: ``[K]`` True where that row holds the mirror bin (its conjugate).
         row_scale: ``[R_p]`` one-sided scale of each transformed row.
@@ -394,7 +400,7 @@ def amplitude_spectrum(
         repeats: R >= 1: ``x`` is one period of a series of ``R * P`` samples whose spectrum is wanted.
         method: ``"fft"`` (default), ``"matmul"`` or ``"auto"`` (same numbers).
         detection_limit, resolution: amplitudes at or below the floor of their series
-            (:func:`detection_floor`) are set to 0, DC excepted; both 0 keep everything.
+            (``detection_floor``) are set to 0, DC excepted; both 0 keep everything.
 
     Returns:
         ``(freqs_hz, amplitude)``: ``freqs_hz`` is ``[R P // 2 + 1]`` (NumPy, Hz); ``amplitude`` has

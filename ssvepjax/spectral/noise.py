@@ -26,6 +26,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from ssvepjax import _checks as V
 
+#: Bins left out of noise windows (``NoiseConfig.exclude``).
 EXCLUDE = ("components", "lattice", "none")
 
 
@@ -62,6 +63,7 @@ class NoiseConfig:
         return dict(n_neighbors=self.n_neighbors, skip=self.skip, drop_extremes=self.drop_extremes)
 
 
+#: Per-unit measures at a bin: amplitude, SNR, baseline-corrected amplitude, z.
 MEASURES = ("amplitude", "snr", "bca", "z")
 
 

@@ -31,6 +31,7 @@ from jaxtyping import Array, Float
 from ssvepjax import _checks as V
 from ssvepjax.stats.moments import SHIFTED_KEYS, merge_shifted, moments_mean, shifted_moments
 
+#: Keys of the amplitude test's streamable moments.
 MOMENT_KEYS = SHIFTED_KEYS
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jaxtyping import Array
 
+#: Keys of shifted moments: count, shift, sum and sum of squares about the shift.
 SHIFTED_KEYS = ("n", "shift", "sum", "m2")
 
 

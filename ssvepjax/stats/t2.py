@@ -97,7 +97,7 @@ def circular_t2(
 ) -> tuple[Float[Array, "..."], Float[Array, "..."], Float[Array, "..."]]:
     """Victor & Mast's (1991) circular T-squared test that the mean coefficient is zero.
 
-    With the complex mean ``zbar`` of the N images,
+    With the complex mean ``zbar`` of the N images::
 
         T2circ = (N - 1) |zbar|^2 / sum_i |z_i - zbar|^2,    F = N * T2circ  ~  F(2, 2N - 2)
 
@@ -128,6 +128,7 @@ def _circular_moments(m):
 # ----------------------------------------------------------------------------------------------
 # Streaming: the tests from sufficient statistics, merged chunk by chunk.
 
+#: Keys of the T-squared tests' streamable moments of complex coefficients.
 MOMENT_KEYS = ("n", "mean_re", "mean_im", "sxx", "syy", "sxy")
 
 

@@ -211,7 +211,8 @@ class _BlockedSpectra(_Spectra):
         return self.spectrum(rows)[np.asarray(bins)]
 
 
-GRANULARITIES = ("neuron", "filter")  # what a unit of the result is (``spectrum_reduction(granularity=...)``)
+#: What a unit of the result is (``spectrum_reduction(granularity=...)``).
+GRANULARITIES = ("neuron", "filter")
 
 
 def check_granularity(granularity) -> str:
@@ -322,7 +323,7 @@ def spectrum_reduction(
         granularity: ``"neuron"`` (every unit) or ``"filter"``: a unit is a filter (the last axis of a layer's unit
             shape, ``[h, w, c] -> [c]``; the tokens of ``[n_tokens, dim]`` are averaged, ``[dim]`` remain). Inside
             each image's step, every layer's per-neuron amplitude rows are averaged over positions as soon as they
-            are computed (:func:`filter_mean`), so the state across images, the result and the per-image relative
+            are computed (``filter_mean``), so the state across images, the result and the per-image relative
             amplitudes are per filter. A filter's relative amplitude in an image is its mean amplitude over its AC
             amplitude from that mean spectrum (Parseval, as ``analysis.effects``), so that ``analysis.measure``
             of the result treats each filter as one unit.

@@ -11,10 +11,12 @@ from jax.sharding import Mesh
 
 try:  # public since JAX 0.7; the experimental module before
     shard_map = jax.shard_map
+    #: ``shard_map`` keyword that turns its replication check off (its name changed between JAX versions).
     NO_VMA_CHECK = {"check_vma": False}
 except AttributeError:  # pragma: no cover
     from jax.experimental.shard_map import shard_map  # noqa: F401
 
+    #: ``shard_map`` keyword that turns its replication check off (its name changed between JAX versions).
     NO_VMA_CHECK = {"check_rep": False}
 
 

@@ -19,9 +19,13 @@ import numpy as np
 from ssvepjax import _checks as V
 from ssvepjax.tagging.tags import validate_tags
 
+#: Kind of a component at a tag frequency.
 FUNDAMENTAL = "fundamental"
+#: Kind of a component at a multiple of one tag.
 HARMONIC = "harmonic"
+#: Kind of a component that combines several tags, ``p*f1 + q*f2``.
 INTERMODULATION = "intermodulation"
+#: The kinds of component.
 KINDS = (FUNDAMENTAL, HARMONIC, INTERMODULATION)
 
 

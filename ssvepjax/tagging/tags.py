@@ -64,7 +64,7 @@ class TagConfig:
 
     @property
     def repeats(self) -> int:
-        """How many whole periods of the stimulus the T frames hold: ``gcd(tag bins..., T)``.
+        """How many whole periods of the stimulus the T frames hold, ``gcd(tag bins..., T)``.
 
         Tag p repeats every ``T / gcd(k_p, T)`` frames (``k_p`` its bin), so every gain, and the
         whole frame sequence, repeats every ``T / gcd(k_1, ..., k_P, T)`` frames (80 frames, 3

@@ -15,7 +15,7 @@ import numpy as np
 
 __all__ = ["SYNTHETIC_CLASSES", "write_box_folder"]
 
-# Synset-like names of the generated classes and their colours (RGB in [0, 1]).
+#: Synset-like names of the generated classes and their colours (RGB in [0, 1]).
 SYNTHETIC_CLASSES = {"n00000001": (0.9, 0.2, 0.2), "n00000002": (0.2, 0.8, 0.3), "n00000003": (0.25, 0.35, 0.95)}
 
 

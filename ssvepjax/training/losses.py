@@ -51,7 +51,9 @@ from ssvepjax.tagging import frequency_components as C
 from ssvepjax.tagging.frames import apply_gains
 from ssvepjax.tagging.masks import check_masks
 
+#: The loss terms of ``spectral_loss``.
 TERMS = ("tag_locking", "intermodulation", "purity")
+#: Shares are taken against the layer's mean reference power times this, so shrinking activations cannot win.
 FLOOR = 0.1
 _EPS = 1e-12
 _SHARES = {"tag_locking": ("tag", "activity"), "intermodulation": ("intermodulation", "im_fundamental"),
@@ -126,7 +128,7 @@ def term_shares(term: str, powers: dict[str, Array]) -> Array:
 
 
 def term_value(term: str, powers: dict[str, Array]) -> Array:
-    """The loss of ``term``: one minus the units' mean share (:func:`term_shares`), a scalar in [0, 1]."""
+    """The loss of ``term``: one minus the units' mean share (``term_shares``), a scalar in [0, 1]."""
     return 1.0 - jnp.mean(term_shares(term, powers))
 
 
@@ -200,7 +202,7 @@ def spectral_loss(
 def tag_measures(apply, variables, images, masks, design: Design = Design(), *, layers: Sequence[str]) -> dict:
     """The three terms' measures of each layer over ``images``, for reports: ``{layer: {term: value}}``.
 
-    Not a loss: each term's mean share over units (``1 - loss``; :func:`term_shares`), with each unit's powers
+    Not a loss: each term's mean share over units (``1 - loss``; ``term_shares``), with each unit's powers
     summed over the images.
     """
     design = as_design(design)

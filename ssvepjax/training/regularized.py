@@ -47,6 +47,7 @@ from ssvepjax.tagging.masks import PART_NAMES
 from ssvepjax.training.losses import TERMS, bin_classes, linen_apply, spectral_loss, tag_measures
 from ssvepjax.training.train import TrainConfig, TrainedModel, train_or_load
 
+#: The training stimulus: 3 and 4 Hz at 24 frames/s, 24 frames (one period).
 TRAINING_TAGS = TagConfig((3.0, 4.0), fps=24.0, n_frames=24)
 
 

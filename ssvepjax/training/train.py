@@ -121,7 +121,7 @@ def supervised_update(module, tx, params, batch_stats, opt_state, x, y, loss_ter
 def make_steps(module, tx, loss_term=None):
     """Jitted ``train_step(state, x, y) -> (state, logs)`` and ``predict(variables, x) -> labels``.
 
-    ``train_step`` is :func:`supervised_update` on ``state = {params, batch_stats, opt_state, epoch}``; ``logs``
+    ``train_step`` is ``supervised_update`` on ``state = {params, batch_stats, opt_state, epoch}``; ``logs``
     as there.
     """
 
@@ -139,6 +139,8 @@ def make_steps(module, tx, loss_term=None):
 
 
 def accuracy(predict, variables, images, labels, batch_size: int = 500) -> float:
+    """Fraction of ``images`` whose ``predict(variables, batch)`` class equals the label, in batches of
+    ``batch_size``."""
     correct = 0
     for i in range(0, len(images), batch_size):
         pred = np.asarray(predict(variables, images[i:i + batch_size]))
