@@ -45,7 +45,8 @@ class JobConfig(ExperimentConfig):
         one_period: probe one stimulus period per image (exact; False runs every frame).
         pixel_noise: Gaussian noise (pixel units) added to every frame: the injected-noise null of the z rule
             (every frame is probed; use ``design.significance == "z"``).
-        quick, progress: the CI size (``QUICK``, set by ``--quick``); progress bars.
+        quick: the CI size (``QUICK``, set by ``--quick``).
+        progress: show progress bars.
     """
 
     RUNTIME = ("quick", "progress", "out", "cache_dir", "compile_cache", "chunk_size")

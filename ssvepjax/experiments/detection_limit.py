@@ -46,10 +46,14 @@ from ssvepjax.tagging.tags import gains
 __all__ = ["CANDIDATES", "RESOLUTIONS", "SILENT", "ZERO", "Config", "compare", "rates", "relative_amplitudes",
            "report", "run"]
 
-CANDIDATES = (1e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3)  # detection_limit: relative to the AC amplitude
-RESOLUTIONS = (0.0, 1e-7, 1e-6, 1e-5)  # float32 resolution guard: relative to the series' peak magnitude
-ZERO = 1e-9  # float64 relative amplitude below which a pair is a structural zero
-SILENT = 1e-10  # float64 AC amplitude below this fraction of the peak: the unit does not respond at all
+#: Detection limits tried, relative to the series' AC amplitude.
+CANDIDATES = (1e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
+#: Float32 resolution guards tried, relative to the series' peak magnitude.
+RESOLUTIONS = (0.0, 1e-7, 1e-6, 1e-5)
+#: Float64 relative amplitude below which a (unit, bin) pair is a structural zero.
+ZERO = 1e-9
+#: Float64 AC amplitude, as a fraction of the peak, below which a unit does not respond at all.
+SILENT = 1e-10
 COLUMNS = [("false pass", "false_pass"), ("miss", "miss"), ("miss (>= 2x limit)", "miss_2x")]
 
 

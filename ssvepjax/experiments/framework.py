@@ -34,7 +34,7 @@ from ssvepjax.report.origin import config_key
 
 __all__ = ["NAMES", "ExperimentConfig", "entry", "experiment", "main", "parse", "parser", "script", "with_overrides"]
 
-# Every experiment of the library, in the order the results are presented (``ssvepjax results`` reruns them so).
+#: Every experiment of the library, in the order the results are presented (``ssvepjax results`` reruns them so).
 NAMES = ("reproduce", "controls", "where", "statistics", "invariance", "detection_limit", "pruning_curves",
          "pruning_ground_truth", "explanations", "attribution", "train_regularized", "follow_up")
 

@@ -73,7 +73,7 @@ def prepare(cfg: JobConfig) -> Dataset:
 def run_job(cfg: JobConfig, data: Dataset | None = None) -> dict:
     """Run the main job; return the report (also written to ``<out_dir>/report.json``).
 
-    ``data`` is the result of :func:`prepare` (called here when None).
+    ``data`` is the result of ``prepare(cfg)`` (called here when None).
     """
     t0 = time.time()
     data = prepare(cfg) if data is None else data

@@ -32,7 +32,9 @@ from ssvepjax.report.origin import stale_modules
 __all__ = ["HELPERS", "RESULTS", "TEMPLATES", "check", "load_results", "render", "render_text", "run_all"]
 
 _REPO = Path(__file__).resolve().parents[2]
+#: Where the published results are stored: ``<RESULTS>/<experiment>/<experiment>.json`` and its files.
 RESULTS = _REPO / "docs" / "results"
+#: The page templates: each renders to the same relative path under ``docs/``.
 TEMPLATES = _REPO / "docs" / "templates"
 _FIELD = re.compile(r"\{\{(.+?)\}\}", re.S)
 
@@ -86,6 +88,7 @@ def _table(rows, columns, digits: int = 3) -> str:
     return "\n".join([head, rule, *body])
 
 
+#: The functions a template may call besides the stored results (no other builtins).
 HELPERS = {"abs": abs, "min": min, "max": max, "round": round, "len": len, "sum": sum, "sorted": sorted,
            "mean": _mean, "pct": _pct, "table": _table, "list": list, "zip": zip, "range": range}
 

@@ -26,6 +26,7 @@ from scipy import stats as sps
 
 __all__ = ["RULE", "holm", "paired_verdict", "verdict_table"]
 
+#: The verdict rule in words, formatted with the unit, alpha, correction and margin of a table.
 RULE = ("paired over {unit}: 'beats'/'loses' when the two-sided paired t-test gives p < {alpha} ({correction}); "
         "'matches' when two one-sided tests show |mean difference| < {margin} at level {alpha}; else 'inconclusive'")
 

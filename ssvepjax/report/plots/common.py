@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["plt", "save_figure", "short_layer_name"]
+__all__ = ["save_figure", "short_layer_name"]
 
 
 def save_figure(fig, path: str) -> str:
