@@ -89,6 +89,7 @@ from ssvepjax.models import conv_layer_names as conv_layer_names
 from ssvepjax.models import imagenet_normalize as imagenet_normalize
 from ssvepjax.models import load_torch_model as load_torch_model
 from ssvepjax.models import load_torch_weights as load_torch_weights
+from ssvepjax.models import param_count as param_count
 from ssvepjax.pruning import FinetuneConfig as FinetuneConfig
 from ssvepjax.pruning import apply_masks as apply_masks
 from ssvepjax.pruning import channel_groups as channel_groups
@@ -98,7 +99,6 @@ from ssvepjax.pruning import finetune as finetune
 from ssvepjax.pruning import flops as flops
 from ssvepjax.pruning import importance as importance
 from ssvepjax.pruning import keep_masks as keep_masks
-from ssvepjax.pruning import param_count as param_count
 from ssvepjax.pruning import prune as prune
 from ssvepjax.pruning import recalibrate_bn as recalibrate_bn
 from ssvepjax.pruning import tag_scores as tag_scores

@@ -13,6 +13,7 @@
 - ``runs``: the experiment drivers behind ``experiments/pruning_*.py``.
 """
 
+from ssvepjax.models.random_init import param_count as param_count
 from ssvepjax.pruning.baselines import bn_affine as bn_affine
 from ssvepjax.pruning.baselines import bn_scale_scores as bn_scale_scores
 from ssvepjax.pruning.baselines import combine as combine
@@ -38,7 +39,6 @@ from ssvepjax.pruning.flops import compare_forward_times as compare_forward_time
 from ssvepjax.pruning.flops import cost_report as cost_report
 from ssvepjax.pruning.flops import flops as flops
 from ssvepjax.pruning.flops import forward_time as forward_time
-from ssvepjax.pruning.flops import param_count as param_count
 from ssvepjax.pruning.scores import BASELINES as BASELINES
 from ssvepjax.pruning.scores import TAG_METHODS as TAG_METHODS
 from ssvepjax.pruning.scores import importance as importance
