@@ -48,7 +48,7 @@ __all__ = ["SOWN_SITES", "combine", "frame_activations", "hrank_reduction", "lay
 SOWN_SITES = ("pre", "post")
 
 
-def check_site(site: str) -> None:
+def _check_site(site: str) -> None:
     if site not in SOWN_SITES:
         raise ValueError(f"site must be 'pre' or 'post', got {site!r}")
 
@@ -64,7 +64,7 @@ def sown_activations(model, variables: dict, *, site: str = "post", layers: Iter
         layers: layer names; default :func:`~ssvepjax.scores.weights.conv_layers` (those that sow nothing are
             left out). A named layer that sows nothing is a ValueError.
     """
-    check_site(site)
+    _check_site(site)
     named = layers is not None
     layers = list(layers) if named else conv_layers(variables)
 
@@ -183,6 +183,8 @@ def _per_example_reduction(per_example: Callable, shapes_of: Callable, n_images:
 def mean_activation_reduction(activations: Callable, *, n_images: int | None = None) -> Reduction:
     """Mean over positions of each filter's ``|activation|``, per example; ``{layer: [c]}`` or ``{layer: [N, c]}``.
 
+    Torch-Pruning's ActivationImportance (SCIENCE.md section 7); activation units.
+
     Args:
         activations: batch function (:func:`sown_activations`, :func:`frame_activations`).
         n_images: None: the mean over examples; N: one row per example (batches carry ``"index"``).
@@ -196,6 +198,8 @@ def mean_activation_reduction(activations: Callable, *, n_images: int | None = N
 
 def hrank_reduction(activations: Callable, *, n_images: int | None = None) -> Reduction:
     """Rank of every filter's ``[h, w]`` feature map (HRank), per example; ``{layer: [c]}`` or ``{layer: [N, c]}``.
+
+    Lin et al. 2020 (SCIENCE.md section 7), NumPy's default rank tolerance; dimensionless, in ``0 .. min(h, w)``.
 
     Args:
         activations: batch function returning ``[b, h, w, c]`` feature maps.
@@ -217,7 +221,9 @@ def hrank_reduction(activations: Callable, *, n_images: int | None = None) -> Re
 def taylor_reduction(model, variables: dict, *, n_images: int | None = None) -> Reduction:
     """First-order Taylor importance ``(gamma dL/dgamma + beta dL/dbeta)^2`` per example of every conv layer.
 
-    Needs ``batch["label"]`` (int class indices). ``{layer: [c]}`` (mean over examples) or ``{layer: [N, c]}``.
+    Molchanov et al. 2019 (SCIENCE.md section 7), with the per-example cross-entropy (module docstring); squared
+    loss units. Needs ``batch["label"]`` (int class indices). ``{layer: [c]}`` (mean over examples) or
+    ``{layer: [N, c]}`` (``n_images``: one row per example, batches carry ``"index"``).
     """
     layers = conv_layers(variables)
     bn = bn_affine(variables)

@@ -147,7 +147,7 @@ def component_values(fn: Callable, images, masks, design=None, *, measure: str, 
     _check_images(images)
     results = _results(fn, images, masks, design, per_image=per_image, tested=False, chunk_size=chunk_size,
                        progress=False)
-    out = {name: [_values(r, measure, per_neuron) for r in [res[name] for res in results]] for name in results[0]}
+    out = {name: [_values(res[name], measure, per_neuron) for res in results] for name in results[0]}
     return {k: np.stack(v) if per_image else v[0] for k, v in out.items()}
 
 
