@@ -97,15 +97,17 @@ SCORES: dict[str, Score] = {
     **{f"amplitude_{k}": Score("tags", _TAG, True, _AMP, k, "amplitude")
        for k in ("fundamental", "higher_harmonic", "harmonic_series", "intermodulation", "all")},
     "tag_decision": Score("decision", ("model", "images", "masks"), False,
-                          "first-order change of the target's tag amplitude (output units per unit of gate)"),
-    "random": Score("weights", (), True, "uniform in [0, 1): a uniformly random subset of each size"),
+                          "first-order change of the target's tag amplitude when the filter's gate closes "
+                          "(Molchanov et al. 2019's gate on the decision's spectrum; output units per unit of gate)"),
+    "random": Score("weights", (), True, "uniform in [0, 1): a uniformly random subset of each size (the "
+                    "baseline of SCIENCE.md section 7; dimensionless)"),
     "l1": Score("weights", (), False, "L1 norm of the kernel (Li et al. 2017; kernel units)"),
     "taylor": Score("activity", ("model", "images", "labels"), True,
                     "first-order Taylor (Molchanov et al. 2019; squared loss units)"),
     "mean_activation": Score("activity", ("activations", "images"), True,
                              "mean |activation| (Torch-Pruning's ActivationImportance; activation units)"),
-    "bn_scale": Score("weights", (), False, "|gamma| of the batch norm (Liu et al. 2017)"),
-    "hrank": Score("activity", ("activations", "images"), True, "feature-map rank (Lin et al. 2020)"),
+    "bn_scale": Score("weights", (), False, "|gamma| of the batch norm (Liu et al. 2017; dimensionless)"),
+    "hrank": Score("activity", ("activations", "images"), True, "feature-map rank (Lin et al. 2020; dimensionless)"),
 }
 TAG_METHODS = ("tag_harmonic", "tag_intermodulation", "tag_significant", "tag_all")
 AMPLITUDE_METHODS = tuple(m for m in SCORES if m.startswith("amplitude_"))
