@@ -6,7 +6,7 @@ on it (``sj.train_or_load``). The canvas is tagged by parts, a 2x2 grid of quadr
 7, 11, 13 and 16 Hz (120 fps, 240 frames: every tag, every harmonic and every order-2 intermodulation
 component on its own bin; one stimulus period is 120 frames), and every filter of the last conv layer
 is scored by its amplitude at the fundamentals, harmonics, intermodulation components or all of them
-(``ssvepjax.explain.selection``). The box is never used to select filters.
+(``ssvepjax.scores``). The box is never used to select filters.
 
 Grad-CAM, Grad-CAM++, LayerCAM and EigenCAM at that layer are computed with every filter, and with the
 top-k filters of each selector, for several k:
@@ -52,7 +52,6 @@ import ssvepjax as sj
 from ssvepjax.data.canvas import CanvasConfig, canvas_dataset
 from ssvepjax.explain import cams as C
 from ssvepjax.explain import metrics as M
-from ssvepjax.explain import selection as S
 
 MAP_METRICS = ("energy_in_box", "concentration", "localisation", "iou")
 DI_METRICS = ("deletion", "insertion")
@@ -122,19 +121,22 @@ def selector_scores(cfg: Config, trained, cd, design) -> tuple[dict, dict]:
     calib = cd.dataset.train_images[:cfg.n_calib]
     evals = cd.dataset.test_images[:cfg.n_eval]
     t = {}
+    tag = {label: f"amplitude_{kind}" for label, kind in sj.explain.TAG_SELECTORS.items()}
+    on = {"layers": [layer], "fn": fn, "masks": masks, "design": design}
     t0 = time.time()
-    amp_ds = S.tag_component_amplitudes(fn, calib, masks, design)
+    amp_ds = sj.importance(tuple(tag.values()), None, None, calib, **on)
     t["tag_dataset_s"] = time.time() - t0
     t0 = time.time()
-    amp_img = S.tag_component_amplitudes(fn, evals, masks, design, per_image=True)
+    amp_img = sj.importance(tuple(tag.values()), None, None, evals, per_image=True, **on)
     t["tag_per_image_s"] = time.time() - t0
     scores = {}
-    for kind in S.TAG_KINDS:
-        scores[f"tag:{kind}"] = S.scores_from_amplitudes(amp_ds, design, kind)[layer]
-        scores[f"tag-image:{kind}"] = S.scores_from_amplitudes(amp_img, design, kind)[layer]
-    scores["l1"] = S.l1_scores(trained.variables, [layer])[layer]
-    scores["activation"] = S.mean_activation_scores(fn, calib)[layer]
-    scores["activation-image"] = S.mean_activation_scores(fn, evals, per_image=True)[layer]
+    for label, method in tag.items():
+        scores[f"tag:{label}"] = amp_ds[method][layer]
+        scores[f"tag-image:{label}"] = amp_img[method][layer]
+    scores["l1"] = sj.importance("l1", None, trained.variables, layers=[layer])[layer]
+    scores["activation"] = sj.importance("mean_activation", None, None, calib, layers=[layer], fn=fn)[layer]
+    scores["activation-image"] = sj.importance("mean_activation", None, None, evals, layers=[layer], fn=fn,
+                                               per_image=True)[layer]
     return scores, t
 
 
@@ -145,11 +147,11 @@ def subsets(cfg: Config, scores: dict, c: int, seed: int, ks, n_random: int, sel
     for k in ks:
         for name, s in scores.items():
             if selectors is None or name in selectors:
-                yield name, k, 0, S.top_k(s, k)
+                yield name, k, 0, sj.top_k(s, k)
         if selectors is None or "random" in selectors:
             for r in range(n_random):
                 key = jax.random.fold_in(jax.random.key(10_000 + seed), r)
-                yield "random", k, r, S.top_k(S.random_scores(key, {"x": c})["x"], k)
+                yield "random", k, r, sj.top_k(sj.random_scores({"x": c}, key)["x"], k)
 
 
 def run_seed(cfg: Config, seed: int, src, cache_dir: str | None, progress: bool) -> tuple[dict, dict]:
@@ -211,7 +213,7 @@ def run_seed(cfg: Config, seed: int, src, cache_dir: str | None, progress: bool)
     overlap = {}
     for k in ks:
         for tag, act in (("tag:combined", "activation"), ("tag-image:combined", "activation-image")):
-            mt, ma = S.top_k(scores[tag], k), S.top_k(scores[act], k)
+            mt, ma = sj.top_k(scores[tag], k), sj.top_k(scores[act], k)
             overlap[f"{tag} vs {act} @k={k}"] = float(((mt & ma).sum(-1) / (mt | ma).sum(-1)).mean())
     ex = min(cfg.n_examples, len(x))
     ek = min(cfg.example_k, c)
@@ -220,10 +222,10 @@ def run_seed(cfg: Config, seed: int, src, cache_dir: str | None, progress: bool)
         if sel == "all":
             mask = None
         elif sel == "random":
-            mask = S.top_k(S.random_scores(jax.random.fold_in(jax.random.key(10_000 + seed), 0), {"x": c})["x"], ek)
+            mask = sj.top_k(sj.random_scores({"x": c}, jax.random.fold_in(jax.random.key(10_000 + seed), 0))["x"], ek)
         else:
             s = scores[sel]
-            mask = S.top_k(s[:ex] if np.ndim(s) == 2 else s, ek)
+            mask = sj.top_k(s[:ex] if np.ndim(s) == 2 else s, ek)
         examples[sel] = np.asarray(C.upsample(C.cam_batch(a[:ex], g[:ex], "gradcam", mask), size))
     result = {
         "seed": seed, "test_accuracy": trained.test_accuracy,
@@ -429,8 +431,9 @@ def main(argv=None) -> dict:
         "layer": cfg.layer,
         "tags": {"freqs_hz": list(cfg.tags_hz), "fps": cfg.fps, "n_frames": cfg.n_frames,
                  "parts": "2x2 grid of quadrants (top-left, top-right, bottom-left, bottom-right)",
-                 "max_order": cfg.max_order, "rows_per_kind": {k: len(S.component_rows(cfg.design, k))
-                                                               for k in S.TAG_KINDS}},
+                 "max_order": cfg.max_order,
+                 "rows_per_kind": {label: len(sj.scores.component_rows(cfg.design, kind))
+                                   for label, kind in sj.explain.TAG_SELECTORS.items()}},
         "per_seed": [{k: v for k, v in r.items() if k != "rows"} for r in results],
         "table": table,
         "versus_random": vs,

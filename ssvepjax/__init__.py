@@ -9,7 +9,8 @@ The library reads from the bottom up, one subpackage per layer:
 - ``streaming``: the one image loop (chunks, devices, hosts, checkpoints) and its reductions;
 - ``analysis``: per-unit measures, per-layer summaries, controls, receptive fields;
 - ``models``, ``data``, ``training``: networks, datasets, training and loss terms;
-- ``pruning``: filter importance (tag scores and baselines), dependency-aware structured pruning, FLOPs;
+- ``scores``: filter importance (tag scores and baselines), one registry and one entry point (``importance``);
+- ``pruning``: dependency-aware structured pruning by those scores, FLOPs;
 - ``explain``: class-activation maps restricted to selected filters, and localisation metrics;
 - ``report``: the main job (``ssvepjax run``), figures, tables.
 
@@ -72,19 +73,14 @@ from ssvepjax.explain import energy_concentration as energy_concentration
 from ssvepjax.explain import energy_in_box as energy_in_box
 from ssvepjax.explain import gradient_x_input as gradient_x_input
 from ssvepjax.explain import integrated_gradients as integrated_gradients
-from ssvepjax.explain import l1_scores as l1_scores
 from ssvepjax.explain import layer_gradients as layer_gradients
 from ssvepjax.explain import linen_tap as linen_tap
 from ssvepjax.explain import localisation as localisation
-from ssvepjax.explain import mean_activation_scores as mean_activation_scores
 from ssvepjax.explain import nnx_tap as nnx_tap
 from ssvepjax.explain import occlusion as occlusion
 from ssvepjax.explain import part_attributions as part_attributions
-from ssvepjax.explain import random_scores as random_scores
 from ssvepjax.explain import shapley as shapley
 from ssvepjax.explain import tag_attribution as tag_attribution
-from ssvepjax.explain import tag_component_amplitudes as tag_component_amplitudes
-from ssvepjax.explain import tag_filter_scores as tag_filter_scores
 from ssvepjax.explain import top_fraction as top_fraction
 from ssvepjax.explain import top_k as top_k
 from ssvepjax.explain import upsample as upsample
@@ -96,19 +92,16 @@ from ssvepjax.models import conv_strides as conv_strides
 from ssvepjax.models import imagenet_normalize as imagenet_normalize
 from ssvepjax.models import load_torch_model as load_torch_model
 from ssvepjax.models import load_torch_weights as load_torch_weights
+from ssvepjax.models import param_count as param_count
 from ssvepjax.pruning import FinetuneConfig as FinetuneConfig
 from ssvepjax.pruning import apply_masks as apply_masks
 from ssvepjax.pruning import channel_groups as channel_groups
 from ssvepjax.pruning import cost_report as cost_report
-from ssvepjax.pruning import decision_scores as decision_scores
 from ssvepjax.pruning import finetune as finetune
 from ssvepjax.pruning import flops as flops
-from ssvepjax.pruning import importance as importance
 from ssvepjax.pruning import keep_masks as keep_masks
-from ssvepjax.pruning import param_count as param_count
 from ssvepjax.pruning import prune as prune
 from ssvepjax.pruning import recalibrate_bn as recalibrate_bn
-from ssvepjax.pruning import tag_scores as tag_scores
 from ssvepjax.recording import flat_dict as flat_dict
 from ssvepjax.recording import flatten_intermediates as flatten_intermediates
 from ssvepjax.recording import linen_fn as linen_fn
@@ -136,6 +129,11 @@ from ssvepjax.report.plots import plot_rf_classes as plot_rf_classes
 from ssvepjax.report.plots import plot_selection_metrics as plot_selection_metrics
 from ssvepjax.report.plots import plot_spectrum as plot_spectrum
 from ssvepjax.report.plots import save_figure as save_figure
+from ssvepjax.scores import decision_scores as decision_scores
+from ssvepjax.scores import importance as importance
+from ssvepjax.scores import l1_scores as l1_scores
+from ssvepjax.scores import random_scores as random_scores
+from ssvepjax.scores import tag_scores as tag_scores
 from ssvepjax.spectral import DETECTION_LIMIT as DETECTION_LIMIT
 from ssvepjax.spectral import MEASURES as MEASURES
 from ssvepjax.spectral import Design as Design
@@ -210,5 +208,6 @@ from ssvepjax.training import train_regularized as train_regularized
 
 __version__ = "0.2.0"
 __all__ = sorted(name for name in dir() if not name.startswith("_") and name not in (
-    "analysis", "data", "experiments", "explain", "models", "pruning", "recording", "report", "spectral", "stats",
+    "analysis", "data", "experiments", "explain", "models", "pruning", "recording", "report", "scores", "spectral",
+    "stats",
     "streaming", "tagging", "training"))

@@ -102,3 +102,11 @@ def check_fraction(name: str, value, *, low_open: bool = False, high_open: bool 
         interval = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
         raise ValueError(f"{name} must lie in {interval}, got {value!r}")
     return float(value)
+
+
+def check_input_shape(input_shape) -> tuple[int, ...]:
+    """``input_shape`` of one example as ``(H, W, C)`` positive ints; ``ValueError`` otherwise."""
+    shape = tuple(input_shape)
+    if len(shape) != 3 or any(not isinstance(d, (int, np.integer)) or d < 1 for d in shape):
+        raise ValueError(f"input_shape must be (H, W, C) of positive integers, got {input_shape!r}")
+    return tuple(int(d) for d in shape)

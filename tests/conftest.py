@@ -91,6 +91,21 @@ def tiny3():
     return model, jit_init(model, 0, jnp.ones((1, 8, 8, 1)))
 
 
+@pytest.fixture(scope="session")
+def scored_tiny(tiny3):
+    """``tiny3`` with every parameter raised by ``0.2 |noise|`` (no dead filter, no tied scores), six 8x8 images in
+    [0, 1) and three-class labels, for the score tests: ``(model, variables, images, labels)``."""
+    import jax.numpy as jnp
+
+    model, v = tiny3
+    rng = np.random.default_rng(0)
+    v = jax.tree_util.tree_map_with_path(
+        lambda p, a: a + 0.2 * jnp.abs(jnp.asarray(rng.normal(size=a.shape), a.dtype)), v)
+    images = rng.uniform(size=(6, 8, 8, 1)).astype(np.float32)
+    labels = rng.integers(0, 3, size=6).astype(np.int32)
+    return model, v, images, labels
+
+
 # The small probing model of the streaming and large-probing tests: four of ResNet-8's fifteen outputs on 12x12 RGB
 # images (a first layer, a pre-activation after a residual addition, the last stage, the 1-D logits). The loop treats
 # every layer alike, and each recorded layer adds to every program's compile time.

@@ -17,6 +17,7 @@ from ssvepjax.explain import box_evaluation as B
 from ssvepjax.explain import cams as C
 from ssvepjax.explain import metrics as M
 from ssvepjax.explain import selection as S
+from ssvepjax.scores import l1_scores, tag_scores
 from ssvepjax.testing.box_folder import SYNTHETIC_CLASSES, write_box_folder
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -129,13 +130,13 @@ def test_selection_scores_are_the_selection_functions(tiny, small_design):
     masks = sj.halves(8, 8)
     shared = B.selection_scores(fn, variables, LAYER, images, masks, small_design, per_image=False)
     own = B.selection_scores(fn, variables, LAYER, images, masks, small_design, per_image=True)
-    assert set(shared) == {*(f"tag:{k}" for k in S.TAG_KINDS), "activation", "l1"}
-    assert set(own) == {*(f"tag-image:{k}" for k in S.TAG_KINDS), "activation-image"}
+    assert set(shared) == {*(f"tag:{k}" for k in B.TAG_SELECTORS), "activation", "l1"}
+    assert set(own) == {*(f"tag-image:{k}" for k in B.TAG_SELECTORS), "activation-image"}
     assert all(np.shape(v) == (16,) for v in shared.values()) and all(np.shape(v) == (3, 16) for v in own.values())
-    assert_close(shared["tag:combined"], S.tag_filter_scores(fn, images, masks, small_design)[LAYER])
+    assert_close(shared["tag:combined"], tag_scores(fn, images, masks, small_design, "all", measure="amplitude")[LAYER])
     assert_close(own["tag-image:harmonic"][1],
-                 S.tag_filter_scores(fn, images[1:2], masks, small_design, kind="harmonic")[LAYER])
-    assert_close(shared["l1"], S.l1_scores(variables, [LAYER])[LAYER])
+                 tag_scores(fn, images[1:2], masks, small_design, "higher_harmonic", measure="amplitude")[LAYER])
+    assert_close(shared["l1"], l1_scores(variables, [LAYER])[LAYER])
     assert_close(own["activation-image"].mean(0), shared["activation"])
     with pytest.raises(ValueError, match="not an output"):
         B.selection_scores(fn, variables, "stage1_block0/conv1", images, masks, small_design, per_image=True)

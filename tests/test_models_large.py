@@ -38,7 +38,7 @@ def image():
 def test_resnet50_has_the_reference_parameter_count():
     shapes = jax.eval_shape(models.resnet50().init, jax.random.key(0), shape_of(1, 224, 224, 3))
     assert models.param_count(shapes) == 25_557_032  # torchvision resnet50: 25.56 M
-    assert models.param_count(shapes, "batch_stats") == 2 * 26_560  # a mean and a variance per BN channel
+    assert models.param_count(shapes, collection="batch_stats") == 2 * 26_560  # a mean and a variance per BN channel
     assert len(models.resnet_layer_names()) == 2 + 16 * 6 + 4
 
 
@@ -262,4 +262,4 @@ def test_bad_input_raises_value_error():
     with pytest.raises(ValueError, match="seed"):
         models.random_variables(models.vit_tiny(), shape_of(1, 16, 16, 3), seed=-1)
     with pytest.raises(ValueError, match="collection"):
-        models.param_count({"params": {}}, "batch_stats")
+        models.param_count({"params": {}}, collection="batch_stats")

@@ -8,6 +8,7 @@ from flax import nnx
 
 import ssvepjax as sj
 from ssvepjax import pruning as P
+from ssvepjax import scores as S
 from ssvepjax.models import VGG, ImageNetResNet, VisionTransformer
 from ssvepjax.models.cifar_resnet import conv_layer_names
 
@@ -195,12 +196,13 @@ def test_bad_input_raises():
         P.topology(_Branchy())
 
 
-def test_unit_tag_scores_read_heads_units_and_filters_from_their_outputs():
+def test_tag_scores_read_heads_units_and_filters_from_their_outputs():
     model = VisionTransformer(patch_size=4, dim=8, depth=1, heads=2, mlp_ratio=2, num_classes=3)
     v = _noisy(jit_init(model, 0, jnp.ones((1, 8, 8, 1))))
     images = np.random.default_rng(4).uniform(size=(2, 8, 8, 1)).astype(np.float32)
     design = sj.Design(sj.TagConfig((6.0, 7.5), 120.0, 240))
-    s = P.unit_tag_scores(model, v, images, sj.halves(8, 8), design, "all")
+    s = S.importance("tag_all", model, v, images, layers=P.topology(model, v).layers, site="output",
+                     masks=sj.halves(8, 8), design=design)
     graph = P.topology(model, v)
     assert set(s) == set(graph.layers) and all(s[k].shape == (graph.width_of(k),) for k in s)
     assert all(np.all(np.isfinite(a)) and np.all(a >= 0) for a in s.values()) and s["patch_embed"].max() > 0
@@ -208,7 +210,7 @@ def test_unit_tag_scores_read_heads_units_and_filters_from_their_outputs():
     def qkv(frame):
         _, st = model.apply(v, frame[None], capture_intermediates=True, mutable=["intermediates"])
         return {"q": st["intermediates"]["block0"]["attention"]["qkv"]["__call__"][0][0]}
-    ref = P.tag_scores(qkv, images, sj.halves(8, 8), design, "all")["q"]
+    ref = S.tag_scores(qkv, images, sj.halves(8, 8), design, "all", measure="bca+")["q"]
     assert_close(s["block0/attention/qkv"], ref, rtol=1e-5, atol=1e-9)
     heads = P.group_scores(s, [g for g in graph.groups if g.family == "block0/attention/qkv"])
     assert heads.shape == (2,) and np.all(heads >= 0)

@@ -27,7 +27,7 @@ def test_flops_and_params_match_hand_count():
     macs, params = _hand_count((4, 4, 4, 8, 8, 16, 16), 1, 8, 3)
     assert (macs, params) == (48432, 4815)  # written out: 2304 + 2*9216 + 4608 + 9216 + 4608 + 9216 + 48
     assert P.flops(model, (8, 8, 1)) == macs
-    assert P.param_count(model, (8, 8, 1)) == params
+    assert sj.param_count(model, (8, 8, 1)) == params
 
 
 def test_pruned_costs_match_hand_count():
@@ -43,7 +43,7 @@ def test_pruned_costs_match_hand_count():
     assert small.widths == (3, 2, 3, 8, 7, 5, 15)
     macs, params = _hand_count(small.widths, 1, 8, 3)
     assert P.flops(small, (8, 8, 1)) == macs
-    assert P.param_count(small, (8, 8, 1)) == params
+    assert sj.param_count(small, (8, 8, 1)) == params
     assert P.removed_filters(keep, model) == pytest.approx((1 + 1 + 2 + 1 + 11 + 1) / 60)
 
 
@@ -52,7 +52,7 @@ def test_flops_of_a_default_resnet32_and_forward_time():
     f = P.flops(model, (32, 32, 3))
     # He et al.'s ResNet-32 on CIFAR: ~0.46 M parameters, ~69 M multiply-accumulates.
     assert 68e6 < f < 71e6
-    assert 0.45e6 < P.param_count(model, (32, 32, 3)) < 0.47e6
+    assert 0.45e6 < sj.param_count(model, (32, 32, 3)) < 0.47e6
     tiny = sj.CifarResNet(depth=8, num_classes=3, width=4)
     v = jit_init(tiny, 0, jnp.ones((1, 8, 8, 1)))
     rep = P.cost_report(tiny, (8, 8, 1), v, batch_size=4, repeats=2)

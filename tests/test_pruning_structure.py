@@ -127,7 +127,7 @@ def test_pruned_model_equals_masked_model(policy, depth):
             # Kept channels equal; removed channels of the masked model are exactly 0 (the stream is dead too).
             assert_close(fb[key], np.asarray(fa[key])[..., m], rtol=1e-5, atol=1e-6)
             assert np.all(np.asarray(fa[key])[..., ~m] == 0)
-    assert P.param_count(small, (8, 8, 1)) < P.param_count(model, (8, 8, 1))
+    assert sj.param_count(small, (8, 8, 1)) < sj.param_count(model, (8, 8, 1))
 
 
 def test_prune_twice_composes():

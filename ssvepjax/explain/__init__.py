@@ -4,8 +4,8 @@
   gradients (:func:`cam`), taps on any Linen or NNX submodule output (:func:`linen_tap`,
   :func:`nnx_tap`), jitted and vmapped batches (:func:`layer_gradients`, :func:`cam_batch`,
   :func:`class_activation_maps`), each restricted to a subset of filters with ``filters=``.
-- ``selection``: per-filter scores (the tag score at fundamental, harmonic or intermodulation bins;
-  random, L1 and mean-activation baselines) and top-k / top-fraction masks.
+- ``selection``: top-k / top-fraction masks of per-filter scores (``ssvepjax.scores``: the tag score at
+  fundamental, harmonic or intermodulation bins; random, L1 and mean-activation baselines).
 - ``attribution``: tag attribution of a decision to the image's parts from the output's spectrum
   (:func:`tag_attribution`), and ``part_baselines``: occlusion, exact Shapley values, integrated gradients
   and gradient x input summed over the parts, with their costs (:func:`part_attributions`).
@@ -21,6 +21,7 @@ from ssvepjax.explain.attribution import attribution_tags as attribution_tags
 from ssvepjax.explain.attribution import check_tag_collisions as check_tag_collisions
 from ssvepjax.explain.attribution import default_max_order as default_max_order
 from ssvepjax.explain.attribution import tag_attribution as tag_attribution
+from ssvepjax.explain.box_evaluation import TAG_SELECTORS as TAG_SELECTORS
 from ssvepjax.explain.box_evaluation import evaluate_selections as evaluate_selections
 from ssvepjax.explain.box_evaluation import selection_scores as selection_scores
 from ssvepjax.explain.box_evaluation import summarize as summarize_selections
@@ -45,24 +46,20 @@ from ssvepjax.explain.part_baselines import integrated_gradients as integrated_g
 from ssvepjax.explain.part_baselines import occlusion as occlusion
 from ssvepjax.explain.part_baselines import part_attributions as part_attributions
 from ssvepjax.explain.part_baselines import shapley as shapley
-from ssvepjax.explain.selection import TAG_KINDS as TAG_KINDS
-from ssvepjax.explain.selection import component_rows as component_rows
-from ssvepjax.explain.selection import l1_scores as l1_scores
-from ssvepjax.explain.selection import mean_activation_scores as mean_activation_scores
-from ssvepjax.explain.selection import random_scores as random_scores
-from ssvepjax.explain.selection import scores_from_amplitudes as scores_from_amplitudes
-from ssvepjax.explain.selection import tag_component_amplitudes as tag_component_amplitudes
-from ssvepjax.explain.selection import tag_filter_scores as tag_filter_scores
 from ssvepjax.explain.selection import top_fraction as top_fraction
 from ssvepjax.explain.selection import top_k as top_k
+from ssvepjax.scores import component_rows as component_rows
+from ssvepjax.scores import l1_scores as l1_scores
+from ssvepjax.scores import random_scores as random_scores
 
 __all__ = [
-    "METHODS", "PART_METHODS", "TAG_KINDS", "LayerTap", "PartAttribution", "attribution_tags", "box_iou", "box_masks",
+    "METHODS", "PART_METHODS", "TAG_SELECTORS", "LayerTap", "PartAttribution", "attribution_tags", "box_iou",
+    "box_masks",
     "cam", "cam_batch", "check_tag_collisions", "class_activation_maps", "component_rows", "default_max_order",
     "deletion_insertion", "energy_concentration", "energy_in_box", "evaluate_selections", "gradient_x_input",
     "integrated_gradients",
-    "l1_scores", "layer_gradients", "linen_tap", "localisation", "mean_activation_scores", "nnx_tap", "occlusion",
-    "part_attributions", "random_scores", "scores_from_amplitudes", "selection_scores", "shapley",
+    "l1_scores", "layer_gradients", "linen_tap", "localisation", "nnx_tap", "occlusion",
+    "part_attributions", "random_scores", "selection_scores", "shapley",
     "summarize_selections", "tag_attribution",
-    "tag_component_amplitudes", "tag_filter_scores", "top_fraction", "top_k", "upsample",
+    "top_fraction", "top_k", "upsample",
 ]

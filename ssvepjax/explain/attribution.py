@@ -175,7 +175,7 @@ def tag_spectrum_fn(logits_fn: Callable, masks, tags: TagConfig, *, output: str 
 
     ``coef`` are the one-sided Fourier coefficients of the output at each tag's fundamental (as in
     ``fourier.fourier_coefficients``, no detection floor); differentiable, so a gradient of an amplitude
-    with respect to the model's parameters is one backward pass (``pruning.decision_scores``).
+    with respect to the model's parameters is one backward pass (``scores.decision``).
     """
     V.check_choice("output", output, OUTPUTS)
     fund, harm, im_of, im_all = _component_sets(tags, max_order)

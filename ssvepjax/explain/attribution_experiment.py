@@ -15,7 +15,7 @@ its top part with every other method's, the Spearman correlation of its values w
 (pooled over images and parts, and per image across parts for four parts), and its cost (forward and
 backward passes per image, measured seconds per image).
 
-:func:`run_filter_ground_truth` prunes the two-part model by each filter score of ``pruning.importance``
+:func:`run_filter_ground_truth` prunes the two-part model by each filter score of ``scores.importance``
 (``"tag_decision"`` against Taylor, L1, random and the harmonic tag score), lowest first at each fraction,
 re-estimates batch norm, and measures test accuracy. :func:`summarize_attribution` gives means, standard
 deviations over seeds and paired differences over seeds with a paired t-test (scipy's ``ttest_rel``).
@@ -39,9 +39,9 @@ from ssvepjax.explain.part_baselines import PART_METHODS, part_attributions
 from ssvepjax.models.cifar_resnet import ModelConfig
 from ssvepjax.pruning.finetune import accuracy, recalibrate_bn
 from ssvepjax.pruning.ground_truth import two_part_dataset
-from ssvepjax.pruning.scores import importance
 from ssvepjax.pruning.structure import apply_masks, keep_masks, removed_filters
 from ssvepjax.report.io import write_json
+from ssvepjax.scores.registry import importance
 from ssvepjax.tagging.masks import halves, quadrants
 from ssvepjax.training.train import TrainConfig, train_or_load
 

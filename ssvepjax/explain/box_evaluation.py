@@ -6,10 +6,11 @@ and layer on images with boxes (``ssvepjax.data.load_box_folder``), and keeps ev
 that a difference between two selections is tested over images (the weights are fixed: the
 population sampled is the images).
 
-- :func:`selection_scores`: every selector's filter scores at one layer: ``tag:<kind>`` (tag score
-  over calibration images, one subset for every image), ``tag-image:<kind>`` (the explained image's
-  own tag score), ``l1`` (the layer's kernel norm), ``activation`` / ``activation-image`` (mean
-  absolute activation: the control a tag score must beat, as tag amplitudes scale with activation).
+- :func:`selection_scores`: every selector's filter scores at one layer (``scores.importance``):
+  ``tag:<label>`` (tag amplitude over calibration images, one subset for every image; the labels of
+  :data:`TAG_SELECTORS`), ``tag-image:<label>`` (the explained image's own tag amplitude), ``l1`` (the
+  layer's kernel norm), ``activation`` / ``activation-image`` (mean absolute activation: the control a tag
+  score must beat, as tag amplitudes scale with activation).
 - :func:`evaluate_selections`: for every CAM method, selector and k, each image's energy in the box,
   energy concentration (top 20 %), localisation (IoU >= 0.5) and IoU, and on request deletion and
   insertion AUC; ``random`` is the mean over ``n_random`` uniformly random subsets of each size.
@@ -31,14 +32,21 @@ import numpy as np
 
 from ssvepjax.explain import cams as C
 from ssvepjax.explain import metrics as M
-from ssvepjax.explain import selection as S
+from ssvepjax.explain.selection import top_k
+from ssvepjax.scores.registry import importance
+from ssvepjax.scores.weights import random_scores
 
-__all__ = ["BOX_METRICS", "CURVE_METRICS", "evaluate_selections", "selection_scores", "summarize"]
+__all__ = ["BOX_METRICS", "CURVE_METRICS", "TAG_SELECTORS", "evaluate_selections", "selection_scores", "summarize"]
 
 #: Per-image metrics of a map against the object box.
 BOX_METRICS = ("energy_in_box", "concentration", "localisation", "iou")
 #: Per-image areas under the deletion and insertion curves.
 CURVE_METRICS = ("deletion", "insertion")
+# The follow-up paper's tag selectors, as stored results label them (``tag:<label>``), and the kind of
+# ``scores.tags`` each one sums the amplitude over: its "harmonic" is n f with n >= 2 only, its "combined"
+# every component.
+TAG_SELECTORS = {"fundamental": "fundamental", "harmonic": "higher_harmonic", "intermodulation": "intermodulation",
+                 "combined": "all"}
 
 
 def selection_scores(
@@ -50,7 +58,7 @@ def selection_scores(
     design,
     *,
     per_image: bool,
-    kinds: Sequence[str] = S.TAG_KINDS,
+    kinds: Sequence[str] = tuple(TAG_SELECTORS),
     l1_layer: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Scores of the filters of ``layer`` for every selector: ``{selector: [c]}`` or ``{selector: [N, c]}``.
@@ -65,18 +73,17 @@ def selection_scores(
         design: an ``sj.Design``.
         per_image: True: ``tag-image:<kind>`` and ``activation-image``, one row per image ``[N, c]``; False:
             ``tag:<kind>``, ``activation`` and ``l1``, one score per filter ``[c]`` shared by every image.
-        kinds: tag kinds (``sj.explain.TAG_KINDS``) to score.
+        kinds: tag selector labels (:data:`TAG_SELECTORS`) to score.
         l1_layer: the parameter path of the kernel that writes ``layer``'s channels (default ``layer``).
     """
-    amps = S.tag_component_amplitudes(fn, images, masks, design, per_image=per_image)
-    if layer not in amps:
-        raise ValueError(f"layer {layer!r} is not an output of fn; it returns {sorted(amps)}")
     suffix = "-image" if per_image else ""
-    out = {f"tag{suffix}:{kind}": S.scores_from_amplitudes({layer: amps[layer]}, design, kind)[layer]
-           for kind in kinds}
-    out[f"activation{suffix}"] = S.mean_activation_scores(fn, images, per_image=per_image)[layer]
+    method = {f"tag{suffix}:{label}": f"amplitude_{TAG_SELECTORS[label]}" for label in kinds}
+    method[f"activation{suffix}"] = "mean_activation"
+    res = importance(tuple(method.values()), None, variables, images, layers=[layer], fn=fn, per_image=per_image,
+                     masks=masks, design=design)
+    out = {name: res[m][layer] for name, m in method.items()}
     if not per_image:
-        out["l1"] = S.l1_scores(variables, [l1_layer or layer])[l1_layer or layer]
+        out["l1"] = importance("l1", None, variables, layers=[l1_layer or layer])[l1_layer or layer]
     c = out[f"activation{suffix}"].shape[-1]
     for name, v in out.items():
         if np.shape(v)[-1] != c:
@@ -88,8 +95,8 @@ def _subsets(scores: dict[str, np.ndarray], c: int, ks: Iterable[int], n_random:
     yield "all", c, [None]
     for k in ks:
         for name, s in scores.items():
-            yield name, k, [S.top_k(np.asarray(s), k)]
-        yield "random", k, [S.top_k(S.random_scores(jax.random.fold_in(key, 1000 * k + r), {"x": c}, n)["x"], k)
+            yield name, k, [top_k(np.asarray(s), k)]
+        yield "random", k, [top_k(random_scores({"x": c}, jax.random.fold_in(key, 1000 * k + r), n)["x"], k)
                             for r in range(n_random)]
 
 

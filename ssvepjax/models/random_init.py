@@ -12,8 +12,8 @@ sensible scale, not trained ones: :func:`random_variables` takes the shapes from
   then the identity in inference mode);
 - everything else (position embeddings, class tokens): normal with standard deviation 0.02.
 
-:func:`param_count` counts the entries of a collection from real variables or from the shapes of
-``jax.eval_shape``.
+:func:`param_count` (the library's one parameter count) counts the entries of a collection from real
+variables, from the shapes of ``jax.eval_shape``, or from a model and one input's shape.
 """
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ from __future__ import annotations
 import math
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PyTree
+
+from ssvepjax import _checks as V
 
 __all__ = ["random_variables", "param_count"]
 
@@ -68,11 +71,24 @@ def random_variables(model, *example_args, seed: int = 0, **init_kwargs) -> PyTr
     return jax.tree_util.tree_map_with_path(lambda p, x: _fill(p, x, rng), shapes)
 
 
-def param_count(variables: PyTree, collection: str | None = "params") -> int:
+def param_count(variables, input_shape=None, *, collection: str | None = "params") -> int:
     """Number of entries in ``variables[collection]`` (every collection if None).
 
-    Works on arrays and on the ``jax.ShapeDtypeStruct`` leaves of ``jax.eval_shape(model.init, ...)``.
+    Args:
+        variables: a model's variables: arrays, or the ``jax.ShapeDtypeStruct`` leaves of
+            ``jax.eval_shape(model.init, ...)``. With ``input_shape``: a Linen model, whose variables' shapes
+            come from an abstract ``init`` on one input ``[1, *input_shape]`` (nothing is computed).
+        input_shape: ``(H, W, C)`` of one input when ``variables`` is a model; None otherwise.
+        collection: the collection to count (``"params"``: the parameters; batch-norm running statistics
+            are the ``"batch_stats"`` state); None counts every collection.
+
+    Returns:
+        The number of scalar entries.
     """
+    if input_shape is not None:
+        shape = V.check_input_shape(input_shape)
+        model = variables
+        variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, *shape))))
     if collection is not None:
         if collection not in variables:
             raise ValueError(f"collection must be one of {sorted(variables)} or None, got {collection!r}")

@@ -26,11 +26,12 @@ from tqdm.auto import tqdm
 
 from ssvepjax.data.datasets import load_dataset
 from ssvepjax.models.cifar_resnet import ModelConfig
+from ssvepjax.models.random_init import param_count
 from ssvepjax.pruning._store import ResultStore, write_csv, write_json
 from ssvepjax.pruning.finetune import FinetuneConfig, accuracy, finetune, predictions, recalibrate_bn
-from ssvepjax.pruning.flops import compare_forward_times, flops, forward_time, param_count
-from ssvepjax.pruning.scores import BASELINES, importance
+from ssvepjax.pruning.flops import compare_forward_times, flops, forward_time
 from ssvepjax.pruning.structure import apply_masks, keep_masks, prune, removed_filters
+from ssvepjax.scores.registry import BASELINES, importance
 from ssvepjax.training.train import TrainConfig, train_or_load
 
 __all__ = ["ANCHORS", "CONDITIONS", "CurvesConfig", "paired_verdicts", "plot_curves", "run_curves",

@@ -8,8 +8,8 @@ Conventions (those of the filter-pruning papers the results are compared with: L
   ``d_in * d_out`` per token, and attention's query-key and weight-value products), for one example,
   read from the program. Batch norm, nonlinearities, residual additions, padding and pooling are left
   out; so are bias additions. Multiply by 2 for floating-point operations in the strict sense.
-- ``param_count`` counts the leaves of the ``params`` collection (conv kernels, batch-norm scale and
-  bias, the classifier); batch-norm running statistics are state, not parameters.
+- parameters are ``models.param_count``: the entries of the ``params`` collection (conv kernels, batch-norm
+  scale and bias, the classifier); batch-norm running statistics are state, not parameters.
 - ``forward_time`` is the median wall time of a jitted forward pass on this machine, after one
   warm-up call (compilation excluded).
 """
@@ -23,23 +23,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ssvepjax import _checks as V
+from ssvepjax.models.random_init import param_count
 from ssvepjax.pruning.dependency import program_costs
 
-__all__ = ["compare_forward_times", "cost_report", "flops", "forward_time", "param_count"]
-
-
-def _check_shape(input_shape) -> tuple[int, ...]:
-    shape = tuple(input_shape)
-    if len(shape) != 3 or any(not isinstance(d, (int, np.integer)) or d < 1 for d in shape):
-        raise ValueError(f"input_shape must be (H, W, C) of positive integers, got {input_shape!r}")
-    return tuple(int(d) for d in shape)
-
-
-def param_count(model: nn.Module, input_shape) -> int:
-    """Number of parameters of a Linen ``model`` for one input of shape ``(H, W, C)`` (``params`` only)."""
-    shape = _check_shape(input_shape)
-    v = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, *shape))))
-    return int(sum(np.prod(leaf.shape) for leaf in jax.tree.leaves(v.get("params", {}))))
+__all__ = ["compare_forward_times", "cost_report", "flops", "forward_time"]
 
 
 def flops(model, input_shape) -> int:
@@ -51,7 +39,7 @@ def flops(model, input_shape) -> int:
     :class:`~ssvepjax.pruning.dependency.PrunedModel` with its variables given as ``(model, variables)``.
     ValueError if the program has neither a convolution nor a matrix product.
     """
-    shape = _check_shape(input_shape)
+    shape = V.check_input_shape(input_shape)
     if isinstance(model, tuple):
         m, v = model
         total = program_costs(lambda v, x: m.apply(v, x), shape, v)["macs"]
@@ -85,7 +73,7 @@ def forward_time(model: nn.Module, variables: dict, input_shape, *, batch_size: 
     Returns:
         Median wall time in seconds (compilation excluded).
     """
-    shape = _check_shape(input_shape)
+    shape = V.check_input_shape(input_shape)
     for name, val in (("batch_size", batch_size), ("repeats", repeats)):
         if not isinstance(val, int) or val < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {val!r}")
@@ -112,7 +100,7 @@ def compare_forward_times(pairs, input_shape, *, batch_size: int = 256, repeats:
     Returns:
         One median time in seconds per pair.
     """
-    shape = _check_shape(input_shape)
+    shape = V.check_input_shape(input_shape)
     for name, val in (("batch_size", batch_size), ("repeats", repeats)):
         if not isinstance(val, int) or val < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {val!r}")

@@ -32,13 +32,13 @@ from tqdm.auto import tqdm
 from ssvepjax.data.datasets import load_dataset
 from ssvepjax.models.cifar_resnet import ModelConfig, resnet_blocks
 from ssvepjax.pruning._store import ResultStore, write_csv, write_json
-from ssvepjax.pruning.baselines import random_scores
 from ssvepjax.pruning.finetune import accuracy, recalibrate_bn
 from ssvepjax.pruning.ground_truth import part_keep_masks, part_shares, top_keep_masks, two_part_dataset
-from ssvepjax.pruning.scores import importance
 from ssvepjax.pruning.structure import apply_masks, keep_masks, removed_filters, topology
-from ssvepjax.pruning.tag_scores import tag_scores
 from ssvepjax.recording.adapters import linen_fn
+from ssvepjax.scores.registry import importance
+from ssvepjax.scores.tags import tag_scores
+from ssvepjax.scores.weights import layer_sizes, random_scores
 from ssvepjax.spectral.design import Design
 from ssvepjax.tagging.masks import halves
 from ssvepjax.training.train import TrainConfig, train_or_load
@@ -164,7 +164,7 @@ def run_ground_truth(config: GroundTruthConfig, out_dir, *, progress: bool = Tru
             scores = importance(("tag1", "tag2", "tag_intermodulation", "tag_harmonic"), model, v,
                                 data.train_images[idx])
             for r in range(config.random_draws):
-                scores[f"random{r}"] = random_scores(v, 1000 * seed + r)
+                scores[f"random{r}"] = random_scores(layer_sizes(v), 1000 * seed + r)
             store.save_arrays(f"scores_s{seed}", scores)
         recal_x = data.train_images[np.random.default_rng([seed, 2]).choice(len(data.train_images),
                                                                               config.recal_images, replace=False)]
@@ -242,7 +242,7 @@ def interpretability(config: GroundTruthConfig, seed: int, out_dir, *, progress:
         fn = linen_fn(model, v, capture_intermediates=False, train=False, include=[f"{n}/post" for n in view])
         h, w = data.image_shape[:2]
         per = [tag_scores(fn, img[None], halves(h, w), Design(), ("tag1", "tag2", "intermodulation"),
-                          per_neuron=True) for img in images]
+                          measure="bca+", per_neuron=True) for img in images]
         maps = {f"{n}|{k}": {"m": np.stack([p[k][f"{n}/post"].sum(-1) for p in per])} for n in view
                 for k in ("tag1", "tag2", "intermodulation")}
         maps = {k: d["m"] for k, d in maps.items()}

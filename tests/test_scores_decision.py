@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ssvepjax as sj
-from ssvepjax import pruning as P
+from ssvepjax import scores as S
 from ssvepjax.explain.attribution import check_tag_collisions, tag_spectrum_fn
 from ssvepjax.models import random_variables
 
@@ -25,15 +25,15 @@ def tiny():
 
 
 def _gated(v, layer, c, z):
-    bn = P.bn_affine(v)
+    bn = S.bn_affine(v)
     s, b = bn[layer]
-    return P.with_bn_affine(v, {layer: (s.at[c].multiply(z), b.at[c].multiply(z))})
+    return S.with_bn_affine(v, {layer: (s.at[c].multiply(z), b.at[c].multiply(z))})
 
 
 def test_decision_scores_match_finite_differences(tiny):
     model, v, images, labels = tiny
     check_tag_collisions(TAGS, 4)
-    scores = P.decision_scores(model, v, images, labels, tags=TAGS)
+    scores = S.decision_scores(model, v, images, labels, tags=TAGS)
     assert set(scores) == set(sj.conv_layer_names(8))
     masks = sj.halves(8, 8)
 
@@ -53,17 +53,17 @@ def test_decision_scores_match_finite_differences(tiny):
 
 def test_tag_decision_in_the_scores_interface(tiny):
     model, v, images, labels = tiny
-    assert "tag_decision" in P.methods(2)
+    assert "tag_decision" in S.methods(2)
     design = sj.Design(TAGS)
-    via = P.importance("tag_decision", model, v, images, labels, design=design)
-    direct = P.decision_scores(model, v, images, labels, tags=TAGS)
+    via = S.importance("tag_decision", model, v, images, labels, design=design)
+    direct = S.decision_scores(model, v, images, labels, tags=TAGS)
     for k in direct:
         np.testing.assert_allclose(via[k], direct[k], rtol=1e-5)
     # without labels the targets are the predictions
     pred = np.asarray(jnp.argmax(model.apply(v, images, train=False), -1)).astype(np.int32)
-    np.testing.assert_allclose(P.importance("tag_decision", model, v, images, design=design)["stem"],
-                               P.decision_scores(model, v, images, pred, tags=TAGS)["stem"], rtol=1e-5)
+    np.testing.assert_allclose(S.importance("tag_decision", model, v, images, design=design)["stem"],
+                               S.decision_scores(model, v, images, pred, tags=TAGS)["stem"], rtol=1e-5)
     with pytest.raises(ValueError, match="labels"):
-        P.decision_scores(model, v, images, np.array([0, 3]), tags=TAGS)
+        S.decision_scores(model, v, images, np.array([0, 3]), tags=TAGS)
     with pytest.raises(ValueError, match="tags"):
-        P.decision_scores(model, v, images, masks=sj.quadrants(8, 8))
+        S.decision_scores(model, v, images, masks=sj.quadrants(8, 8))

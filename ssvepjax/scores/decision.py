@@ -1,15 +1,17 @@
 """Filter importance from the decision's spectrum: how much a filter carries the parts' tags into the logit.
 
-The other tag scores (``tag_scores``) read how strongly a filter follows the flicker; this one reads how
+The tag scores (``scores.tags``) read how strongly a filter follows the flicker; this one reads how
 much that following reaches the decision. Each image's parts are tagged (``explain.attribution``), and the
 target logit's amplitude at the tags' fundamentals, ``A = sum_p |c_p|``, is differentiated with respect to a
-multiplicative gate ``z_c`` on every filter after its batch norm (``baselines.bn_affine``: at ``z = 1`` the
+multiplicative gate ``z_c`` on every filter after its batch norm (``weights.bn_affine``: at ``z = 1`` the
 gate's gradient is ``scale * dA/dscale + bias * dA/dbias``). Removing the filter sets ``z_c = 0``, so to first
 order it changes the decision's tag amplitude by ``-dA/dz_c``; the score is ``|dA/dz_c|`` averaged over
 images. One backward pass (through the ``period_frames`` tagged frames of each image) scores every filter of
 every layer at once.
 
 The target is each image's label when labels are given, else the model's prediction on the untagged image.
+Units: output units (logit or log-probability) per unit of gate. Reference: first-order importance of a gate
+(Molchanov et al. 2019) applied to the tag amplitude of the decision instead of the loss (SCIENCE.md section 7).
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ssvepjax import _checks as V
-from ssvepjax.explain.attribution import check_tag_collisions, tag_spectrum_fn
-from ssvepjax.pruning.baselines import bn_affine, conv_layers, with_bn_affine
+from ssvepjax.scores.weights import bn_affine, conv_layers, with_bn_affine
 from ssvepjax.tagging.frames import check_image
 from ssvepjax.tagging.masks import check_masks, halves
 from ssvepjax.tagging.tags import TagConfig
@@ -33,6 +34,8 @@ __all__ = ["decision_scores"]
 @functools.lru_cache(maxsize=16)
 def _program(model, masks_bytes, shape, tags, output, max_order):
     """Jitted ``(variables, bn, images, targets, weights) -> {layer: [c]}`` weighted sums of ``|dA/dz_c|``."""
+    from ssvepjax.explain.attribution import tag_spectrum_fn  # explain imports scores: resolved at call time
+
     masks = np.frombuffer(masks_bytes, bool).reshape(shape)
 
     def amplitude(bn_params, variables, image, target):
@@ -78,6 +81,8 @@ def decision_scores(
     Returns:
         Finite non-negative scores per filter of every conv layer (output units per unit of gate).
     """
+    from ssvepjax.explain.attribution import check_tag_collisions  # explain imports scores: resolved at call time
+
     check_image(images, "images", "N, H, W, C")
     x = np.asarray(images, np.float32)
     if len(x) == 0:
