@@ -106,7 +106,7 @@ SITE_PRINTS = {
     "tags.tag_bins": ["(12, 15) 3 80"],
     "listed = sj.components": ["28 ('f2-f1',) 1.5", "[('4f2', '5f1')]", "120.0 160 2"],
     "per_neuron = ": ["(27, 7, 7, 64)", "(121, 64)"],
-    "print(pruning.methods())": [str(sj.pruning.methods())],
+    "print(sj.scores.methods())": [str(sj.scores.methods())],
     "stream_tests(": ["(2, 3136)"],
     "class_activation_maps(": ["(4, 28, 28)"],
     "sj.tag_attribution(": ["(4, 2) 80"],

@@ -42,9 +42,9 @@ __all__ = ["BOX_METRICS", "CURVE_METRICS", "TAG_SELECTORS", "evaluate_selections
 BOX_METRICS = ("energy_in_box", "concentration", "localisation", "iou")
 #: Per-image areas under the deletion and insertion curves.
 CURVE_METRICS = ("deletion", "insertion")
-# The follow-up paper's tag selectors, as stored results label them (``tag:<label>``), and the kind of
-# ``scores.tags`` each one sums the amplitude over: its "harmonic" is n f with n >= 2 only, its "combined"
-# every component.
+#: The follow-up paper's tag selectors, as stored results label them (``tag:<label>``), and the kind of
+#: ``scores.tags`` each one sums the amplitude over: its "harmonic" is n f with n >= 2 only, its "combined"
+#: every component.
 TAG_SELECTORS = {"fundamental": "fundamental", "harmonic": "higher_harmonic", "intermodulation": "intermodulation",
                  "combined": "all"}
 

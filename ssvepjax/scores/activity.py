@@ -45,6 +45,7 @@ from ssvepjax.streaming.reductions import Reduction, sum_merge
 __all__ = ["SOWN_SITES", "combine", "frame_activations", "hrank_reduction", "layer_output_fn",
            "mean_activation_reduction", "sown_activations", "taylor_reduction"]
 
+#: The sown activations a score can read: before or after the nonlinearity.
 SOWN_SITES = ("pre", "post")
 
 

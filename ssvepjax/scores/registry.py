@@ -60,6 +60,7 @@ from ssvepjax.tagging.masks import halves
 __all__ = ["AMPLITUDE_METHODS", "BASELINES", "SCORES", "SITES", "TAG_METHODS", "Score", "importance", "methods",
            "score_info"]
 
+#: Where the activation scores read a layer: its sown ``pre`` or ``post`` value, or the output it writes.
 SITES = ("pre", "post", "output")
 
 
@@ -75,7 +76,8 @@ class Score:
             ``"images"``, ``"labels"``, ``"masks"`` (defaulting to the halves).
         per_image: whether it has per-image rows (``importance(..., per_image=True)``).
         reference: where the score comes from, and its units.
-        kind, measure: a tag score's kind and measure (``scores.tags``).
+        kind: a tag score's kind (``scores.tags``).
+        measure: a tag score's measure (``scores.tags``).
     """
 
     family: str
@@ -89,6 +91,7 @@ class Score:
 _TAG = ("activations", "images", "masks")
 _BCA = "BCA+ (activation units) at the design's components (Boege et al. 2024; SCIENCE.md sections 3, 7)"
 _AMP = "amplitude (activation units) at the design's components (Boege et al., xAI 2025; SCIENCE.md sections 6, 7)"
+#: Every score by name: how it is computed, what it needs, its reference and units.
 SCORES: dict[str, Score] = {
     "tag_harmonic": Score("tags", _TAG, True, _BCA, "harmonic_series", "bca+"),
     "tag_intermodulation": Score("tags", _TAG, True, _BCA, "intermodulation", "bca+"),
@@ -109,8 +112,11 @@ SCORES: dict[str, Score] = {
     "bn_scale": Score("weights", (), False, "|gamma| of the batch norm (Liu et al. 2017; dimensionless)"),
     "hrank": Score("activity", ("activations", "images"), True, "feature-map rank (Lin et al. 2020; dimensionless)"),
 }
+#: The BCA+ tag scores of the pruning experiments (one per tag as well: ``methods``).
 TAG_METHODS = ("tag_harmonic", "tag_intermodulation", "tag_significant", "tag_all")
+#: The amplitude tag scores, one per kind (``amplitude_<kind>``): the explanations' selectors.
 AMPLITUDE_METHODS = tuple(m for m in SCORES if m.startswith("amplitude_"))
+#: The scores a tag score must face (SCIENCE.md section 7).
 BASELINES = ("random", "l1", "taylor", "mean_activation", "bn_scale", "hrank")
 
 

@@ -45,7 +45,9 @@ from ssvepjax.streaming.loop import probe_dataset
 
 __all__ = ["BASE_KINDS", "MEASURES", "component_rows", "component_values", "sum_rows", "tag_kinds", "tag_scores"]
 
+#: What a tag score sums: the amplitude, or the baseline-corrected amplitude clipped at 0.
 MEASURES = ("amplitude", "bca+")
+#: The kinds of component a tag score can sum over (besides one tag's series, ``tag<p>``).
 BASE_KINDS = ("fundamental", "higher_harmonic", "harmonic_series", "intermodulation", "all", "significant")
 _SERIES = ("fundamental", "harmonic")  # the component kinds (tagging.components) of a harmonic series
 
@@ -76,7 +78,7 @@ def _check_images(images) -> int:
 
 
 def component_rows(design, kind: str = "all") -> np.ndarray:
-    """Rows of ``design.bins()[0]`` that count for ``kind`` (one of :func:`tag_kinds`; module docstring).
+    """Rows of ``design.bins()[0]`` that count for ``kind`` (one of ``tag_kinds(n_parts)``; module docstring).
 
     ValueError if the design has no bin of that kind.
     """
