@@ -89,7 +89,7 @@ def main(argv=None) -> int:
     finally:
         lock.close()
     acc = report["model"]["test_accuracy"]
-    print(f"\nResNet-{cfg.model.depth} on {report['dataset']['name']}: test accuracy {acc:.4f} "
+    print(f"\n{cfg.model.label} on {report['dataset']['name']}: test accuracy {acc:.4f} "
           f"({'cached model' if report['model']['restored_from_cache'] else 'trained now'})")
     print(f"{cfg.n_images} images, tags {list(cfg.design.tags.freqs_hz)} Hz, {cfg.design.tags.n_frames} frames "
           f"at {cfg.design.tags.fps:g} fps. Fraction of units that respond (post-activation; harm/IM = mean per "

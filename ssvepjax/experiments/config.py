@@ -16,6 +16,10 @@ from pathlib import Path
 from ssvepjax.data.datasets import Dataset, load_dataset
 from ssvepjax.experiments.framework import ExperimentConfig
 from ssvepjax.models.cifar_resnet import ModelConfig
+from ssvepjax.models.configs import ARCHITECTURES
+from ssvepjax.models.configs import QUICK as QUICK_MODELS
+from ssvepjax.models.vgg import VGGConfig
+from ssvepjax.models.vit import ViTConfig
 from ssvepjax.spectral.design import SIGNIFICANCE, Design
 from ssvepjax.spectral.noise import EXCLUDE, NoiseConfig
 from ssvepjax.tagging.masks import part_names
@@ -23,7 +27,17 @@ from ssvepjax.tagging.tags import TagConfig
 from ssvepjax.training.train import TrainConfig, TrainedModel, train_or_load
 
 #: The CI size that ``--quick`` selects.
-QUICK = dict(depth=8, epochs=1, max_train=1000, n_images=4)
+#: The CI size: one epoch on 1,000 training images, 4 test images, and each architecture's small version
+#: (``models.configs.QUICK``).
+QUICK = dict(epochs=1, max_train=1000, n_images=4)
+
+#: Each architecture's training in the job (``--epochs`` and ``--lr`` override): the CNNs with SGD, 3 and 5 epochs;
+#: the transformer, which SGD trains poorly on 4,000 digits, with AdamW for longer.
+TRAINING = {
+    "resnet": TrainConfig(),
+    "vgg": TrainConfig(epochs=5),
+    "vit": TrainConfig(epochs=25, learning_rate=1e-3, weight_decay=0.05, optimizer="adamw"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +48,8 @@ class JobConfig(ExperimentConfig):
         dataset: passed to ``load_dataset`` (a tfds name needs ``data_dir``).
         data_dir: passed to ``load_dataset``.
         max_train: passed to ``load_dataset``.
-        model: the network (cached by ``train_or_load``).
+        model: the network (``models.configs``: a CIFAR ResNet, a small VGG or a small ViT; cached by
+            ``train_or_load``).
         train: how it is trained (cached by ``train_or_load``).
         design: tags, noise, intermodulation order and detection limit.
         n_images: test images tagged and probed.
@@ -54,7 +69,7 @@ class JobConfig(ExperimentConfig):
     dataset: str = "mnist5k"
     data_dir: str | None = None
     max_train: int | None = None
-    model: ModelConfig = ModelConfig()
+    model: ModelConfig | VGGConfig | ViTConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     design: Design = Design()
     n_images: int = 16
@@ -91,19 +106,27 @@ def add_job_arguments(p: argparse.ArgumentParser, *, default_out: str, n_images:
     parts = "; ".join(f"{n} tag{'s' if n > 1 else ''}: {', '.join(part_names(n))}" for n in (1, 2, 3, 4))
     g = p.add_argument_group("data and model")
     g.add_argument("--quick", action="store_true",
-                   help=f"CI size: ResNet-{QUICK['depth']}, {QUICK['epochs']} epoch on {QUICK['max_train']} "
-                        f"images, {QUICK['n_images']} test images")
+                   help=f"CI size: the architecture's small version (ResNet-8), {QUICK['epochs']} epoch on "
+                        f"{QUICK['max_train']} images, {QUICK['n_images']} test images")
     g.add_argument("--dataset", default="mnist5k",
                    help="mnist5k (embedded, default), digits (embedded), or a tensorflow-datasets name read from "
                         "--data-dir")
     g.add_argument("--data-dir", default=None, help="tensorflow-datasets data dir (array_record) for --dataset")
     g.add_argument("--max-train", type=int, default=None, help="use at most this many training images (default all)")
-    g.add_argument("--depth", type=int, default=None, help=f"ResNet depth 6n+2 (default {m.depth}; 8 with --quick)")
-    g.add_argument("--width", type=int, default=m.width, help=f"filters of the first stage (default {m.width})")
-    g.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {t.epochs}; 1 with --quick)")
+    g.add_argument("--model", choices=sorted(ARCHITECTURES), default="resnet",
+                   help="the network: a CIFAR ResNet (default), a small VGG with batch norm, or a small vision "
+                        "transformer (models.configs)")
+    g.add_argument("--depth", type=int, default=None,
+                   help=f"ResNet depth 6n+2 (default {m.depth}; 8 with --quick); ResNet only")
+    g.add_argument("--width", type=int, default=None, help=f"filters of the ResNet's first stage (default {m.width})")
+    g.add_argument("--epochs", type=int, default=None,
+                   help=f"training epochs (default {', '.join(f'{a} {c.epochs}' for a, c in TRAINING.items())}; "
+                        f"1 with --quick)")
     g.add_argument("--batch-size", type=int, default=t.batch_size, help=f"training batch size (default {t.batch_size})")
-    g.add_argument("--lr", type=float, default=t.learning_rate,
-                   help=f"peak learning rate of SGD with cosine decay (default {t.learning_rate})")
+    rates = ", ".join(f"{a} {c.learning_rate:g}" for a, c in TRAINING.items())
+    g.add_argument("--lr", type=float, default=None,
+                   help=f"peak learning rate (default {rates}; SGD with cosine decay for the CNNs, AdamW with warm-up "
+                        f"for the ViT)")
     g.add_argument("--seed", type=int, default=t.seed, help=f"seed of initialisation and shuffling (default {t.seed})")
     g = p.add_argument_group("stimulus and analysis")
     g.add_argument("--n-images", type=int, default=None,
@@ -167,13 +190,23 @@ def config_from_args(args: argparse.Namespace, *, n_images: int = 32) -> JobConf
     def pick(value, key, full):
         return value if value is not None else q.get(key, full)
 
+    arch = getattr(args, "model", "resnet")
+    if arch != "resnet" and (args.depth is not None or args.width is not None):
+        raise ValueError(f"--depth and --width set a ResNet; --model {arch} has its own size (models.configs)")
+    if arch == "resnet":
+        model = ModelConfig(pick(args.depth, "depth", ModelConfig.depth if not args.quick else 8),
+                            args.width if args.width is not None else ModelConfig.width)
+    else:
+        model = QUICK_MODELS[arch] if args.quick else ARCHITECTURES[arch]()
+    base = TRAINING[arch]
+    train = dataclasses.replace(base, epochs=pick(args.epochs, "epochs", base.epochs), batch_size=args.batch_size,
+                                learning_rate=base.learning_rate if args.lr is None else args.lr, seed=args.seed)
     tags = TagConfig(tuple(args.freqs), args.fps, args.n_frames, args.min_gain)
     noise = NoiseConfig(args.n_neighbors, args.skip, args.drop_extremes, args.z_threshold, args.noise_exclude)
     design = Design(tags, noise, args.max_order, detection_limit=args.detection_limit, significance=args.significance)
     return JobConfig(
         dataset=args.dataset, data_dir=args.data_dir, max_train=pick(args.max_train, "max_train", None),
-        model=ModelConfig(pick(args.depth, "depth", ModelConfig.depth), args.width),
-        train=TrainConfig(pick(args.epochs, "epochs", TrainConfig.epochs), args.batch_size, args.lr, seed=args.seed),
+        model=model, train=train,
         design=design, n_images=pick(args.n_images, "n_images", n_images),
         out=args.out, cache_dir=args.cache_dir, chunk_size=args.chunk_size, progress=not args.no_progress,
         compile_cache=not args.no_compile_cache, one_period=not (args.every_frame or args.pixel_noise),
@@ -201,7 +234,8 @@ def job_settings(cfg: JobConfig, data: Dataset, trained: TrainedModel) -> dict:
         "quick": cfg.quick,
         "dataset": {"name": data.name, "source": data.source, "image_shape": list(data.image_shape),
                     "n_train": len(data.train_images), "n_test": len(data.test_images)},
-        "model": {"depth": cfg.model.depth, "width": cfg.model.width, "epochs": cfg.train.epochs,
+        "model": {"arch": cfg.model.arch, "label": cfg.model.label, **dataclasses.asdict(cfg.model),
+                  "epochs": cfg.train.epochs, "optimizer": cfg.train.optimizer,
                   "test_accuracy": trained.test_accuracy, "restored_from_cache": trained.restored},
         "tags": {"freqs_hz": list(t.freqs_hz), "parts": list(part_names(t.n_tags)), "fps": t.fps,
                  "n_frames": t.n_frames, "min_gain": t.min_gain, "phase": t.phase},
@@ -226,5 +260,5 @@ def run_script(main) -> None:
         sys.exit(2)
 
 
-__all__ = ["JobConfig", "QUICK", "add_job_arguments", "config_from_args", "job_parser", "load_model", "run_script",
-           "job_settings"]
+__all__ = ["JobConfig", "QUICK", "TRAINING", "add_job_arguments", "config_from_args", "job_parser", "load_model",
+           "run_script", "job_settings"]

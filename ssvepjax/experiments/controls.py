@@ -20,7 +20,6 @@ from ssvepjax.analysis.controls import CONDITIONS, control_conditions, part_foll
 from ssvepjax.analysis.summaries import layer_summary
 from ssvepjax.experiments.config import JobConfig, job_settings, load_model
 from ssvepjax.experiments.store import Store
-from ssvepjax.models.cifar_resnet import conv_layer_names
 from ssvepjax.report import plots
 from ssvepjax.report.tables import markdown_table
 
@@ -70,7 +69,7 @@ def condition_means(table: dict[str, dict[str, dict]]) -> dict[str, dict[str, fl
 def run(cfg: Config, store: Store) -> dict:
     """Run every condition (a resumable step each), average over layers, compare trained with swapped tags."""
     data, trained, images = load_model(cfg)
-    include = [f"{n}/post" for n in conv_layer_names(cfg.model.depth)]
+    include = cfg.model.nonlinear_layers()
     design = cfg.design
     conds = control_conditions(trained.module, trained.variables, data.image_shape, design.tags,
                                conditions=list(cfg.conditions), include=include)
@@ -99,7 +98,7 @@ def run(cfg: Config, store: Store) -> dict:
         keys=(("f1", "f1"), ("f2", "f2"), ("mean_harmonic", "harmonics (mean)"),
               ("mean_intermodulation", "intermodulation (mean)"), ("any_intermodulation", "any intermodulation"),
               ("false_positive_rate", "off-lattice bins (false positives)")),
-        title=f"ResNet-{cfg.model.depth} on {data.name}, {cfg.n_images} images: units that respond per condition "
+        title=f"{cfg.model.label} on {data.name}, {cfg.n_images} images: units that respond per condition "
               f"({design.significance} rule, post-activation)")
     return store.write({
         "experiment": "controls",

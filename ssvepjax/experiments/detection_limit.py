@@ -34,7 +34,6 @@ import numpy as np
 
 from ssvepjax.experiments.config import JobConfig, job_settings, load_model
 from ssvepjax.experiments.store import Store
-from ssvepjax.models.cifar_resnet import conv_layer_names
 from ssvepjax.recording.adapters import linen_fn
 from ssvepjax.recording.probe import flat_dict
 from ssvepjax.report import plots
@@ -125,7 +124,7 @@ def run(cfg: Config, store: Store) -> dict:
     data, trained, images = load_model(cfg)
     tags = cfg.design.tags
     masks = default_parts(*data.image_shape[:2], tags.n_tags)
-    include = [f"{n}/{s}" for n in conv_layer_names(cfg.model.depth) for s in ("pre", "post")]
+    include = cfg.model.recorded_layers()
     results, histograms = {}, {}
     for name, act in (("trained", None), ("linear", "identity")):
         module = trained.module if act is None else trained.module.clone(act=act)

@@ -31,7 +31,6 @@ from ssvepjax.analysis.results import measure
 from ssvepjax.analysis.summaries import layer_summary
 from ssvepjax.data.datasets import Dataset, default_cache_dir, load_dataset
 from ssvepjax.experiments.config import JobConfig
-from ssvepjax.models.cifar_resnet import conv_layer_names, stage_end_layers
 from ssvepjax.recording.adapters import linen_fn
 from ssvepjax.report import plots
 from ssvepjax.report.io import write_json, write_npz
@@ -88,8 +87,7 @@ def run_job(cfg: JobConfig, data: Dataset | None = None) -> dict:
     masks = check_masks(default_parts(h, w, tags.n_tags), h, w, tags.n_tags)
     trained = train_or_load(data, cfg.model, cfg.train, cache_dir=cfg.cache_dir, progress=cfg.progress)
     t_model = time.time() - t0
-    names = conv_layer_names(cfg.model.depth)
-    include = [f"{n}/{s}" for n in names for s in ("pre", "post")]
+    include = cfg.model.recorded_layers()
     fn = linen_fn(trained.module, trained.variables, capture_intermediates=False, include=include, train=False)
     images = data.test_images[: cfg.n_images]
     key = cfg.design.key(trained.checkpoint_dir, cfg.n_images, cfg.one_period, cfg.pixel_noise)
@@ -110,12 +108,13 @@ def run_job(cfg: JobConfig, data: Dataset | None = None) -> dict:
     write_npz(out / "neuron_components.npz", bins=cb, labels=np.asarray(labels), freqs_hz=freqs[cb],
               **{f"{n.replace('/', '.')}.{m}": _compact(results[n].neuron[m], dt)
                  for n in include for m, dt in (("amplitude", np.float32), ("snr", np.float16), ("z", np.float16))})
-    figures = _figures(out, spec, results, summaries, cfg, labels, names, freqs)
+    figures = _figures(out, spec, results, summaries, cfg, labels, freqs)
     report = {
         "config": {**dataclasses.asdict(cfg), "cache_dir": str(cache)},
         "dataset": {"name": data.name, "source": data.source, "image_shape": list(data.image_shape),
                     "n_train": len(data.train_images), "n_test": len(data.test_images)},
-        "model": {"depth": cfg.model.depth, "test_accuracy": trained.test_accuracy,
+        "model": {"arch": cfg.model.arch, "label": cfg.model.label, **dataclasses.asdict(cfg.model),
+                  "test_accuracy": trained.test_accuracy,
                   "restored_from_cache": trained.restored,
                   "checkpoint": os.path.relpath(trained.checkpoint_dir, cache)},
         "conventions": {
@@ -137,7 +136,8 @@ def run_job(cfg: JobConfig, data: Dataset | None = None) -> dict:
             "pre/post": "pre = after batch norm (and the residual addition), post = after the nonlinearity",
             "silent_fraction": "units with no AC content above the detection floor in any image: no response at "
                                "any bin (e.g. units that only ever see the black background)",
-            "strongest_units.index": "[row, column, channel] of the unit in the layer's activation [h, w, c]",
+            "strongest_units.index": "the unit's index in the layer's activation: [row, column, channel] for a conv "
+                                     "layer [h, w, c], [token, channel] for a transformer's [tokens, dim]",
             "model.checkpoint": "relative to config.cache_dir",
         },
         "components": [{"label": lab, "bin": int(b), "frequency_hz": float(freqs[b])} for b, lab in zip(cb, labels)],
@@ -156,10 +156,11 @@ def _compact(x: np.ndarray, dtype) -> np.ndarray:
     return np.where(np.isfinite(x), np.clip(x, -big, big), x).astype(dtype)
 
 
-def _figures(out, spec, results, summaries, cfg, labels, names, freqs):
+def _figures(out, spec, results, summaries, cfg, labels, freqs):
     design = cfg.design
     comps = design.components
-    layer = f"{names[-1]}/post"
+    posts = cfg.model.nonlinear_layers()
+    layer = posts[-1]
     res = results[layer]
     # The deepest layer's unit with the largest relative amplitude at f1+f2 (where the paper's claim lives), or at
     # f1 when the design has one tag.
@@ -171,23 +172,26 @@ def _figures(out, spec, results, summaries, cfg, labels, names, freqs):
         amp = np.asarray(spec[layer])[(slice(None), *idx)]
         figs["spectrum"] = plots.plot_spectrum(
             freqs, amp, comps, str(out / "spectrum_strongest.png"),
-            title=f"{layer}, unit (row, column, channel) = {idx}: the largest relative amplitude at {target} "
+            title=f"{layer}, unit {idx}: the largest relative amplitude at {target} "
                   f"({best[0]['relative']:.3g} of its AC amplitude); mean spectrum of {cfg.n_images} images")
-    posts = {f"{n}/post": summaries[f"{n}/post"] for n in names}
     figs["fractions"] = plots.plot_layer_fractions(
-        posts, str(out / "layer_fractions.png"), ylabel=f"fraction of units that respond ({design.significance} rule)",
-        title=f"ResNet-{cfg.model.depth}, {cfg.n_images} images, post-activation: units that respond, by the "
+        {n: summaries[n] for n in posts}, str(out / "layer_fractions.png"),
+        ylabel=f"fraction of units that respond ({design.significance} rule)",
+        title=f"{cfg.model.label}, {cfg.n_images} images, after the nonlinearities: units that respond, by the "
               f"{'amplitude test across images' if design.significance == 'amplitude' else 'z rule'}")
-    map_layers = stage_end_layers(cfg.model.depth, suffix="")
+    map_layers = cfg.model.map_layers()
+    if not map_layers:
+        return {k: os.path.basename(v) for k, v in figs.items()}
     map_labels = [lab for lab in ("f1", "f2", "f1+f2") if any(lab in lb.split("=") for lb in labels)]
-    maps = {f"{n}/post": {lab: snr_map(results[f"{n}/post"], res.row(lab)) for lab in map_labels} for n in map_layers}
+    maps = {n: {lab: snr_map(results[n], res.row(lab)) for lab in map_labels} for n in map_layers}
     parts = default_parts(1, 1000, design.tags.n_tags)[:, 0]  # the default parts' column edges, as fractions
     splits = tuple(float(np.argmax(p)) / 1000 for p in parts[1:]) if design.tags.n_tags != 4 else (0.5,)
     figs["snr_maps"] = plots.plot_maps(
         maps, str(out / "snr_maps.png"), vmin=-1, vmax=3, splits=splits,
         colorbar_label="log10 SNR, median over channels (3: SNR >= 1000, e.g. no noise around the response)",
         bad_label="no channel has a defined SNR (silent units)",
-        title=f"SNR at each position of four layers (post-activation), mean spectrum of {cfg.n_images} images; "
+        title=f"SNR at each position of {len(map_layers)} layers (post-activation), mean spectrum of {cfg.n_images} "
+              f"images; "
               f"dashed: where the parts meet")
     return {k: os.path.basename(v) for k, v in figs.items()}
 

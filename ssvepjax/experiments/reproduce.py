@@ -20,7 +20,6 @@ from ssvepjax.analysis.results import measure
 from ssvepjax.analysis.summaries import layer_summary
 from ssvepjax.experiments.config import JobConfig, job_settings, load_model
 from ssvepjax.experiments.store import Store
-from ssvepjax.models.cifar_resnet import conv_layer_names
 from ssvepjax.recording.adapters import linen_fn
 from ssvepjax.report import plots
 from ssvepjax.report.tables import markdown_table
@@ -72,27 +71,28 @@ def run(cfg: Config, store: Store) -> dict:
     """Probe every conv layer of the job's network, pre- and post-activation, and summarise each layer."""
     data, trained, images = load_model(cfg)
     h, w, _ = data.image_shape
-    names = conv_layer_names(cfg.model.depth)
-    include = [f"{n}/{s}" for n in names for s in ("pre", "post")]
+    include = cfg.model.recorded_layers()
+    nonlinear = cfg.model.nonlinear_layers()
     fn = linen_fn(trained.module, trained.variables, capture_intermediates=False, include=include, train=False)
     design = cfg.design
     spec, relative = probe_dataset(fn, images, halves(h, w), design, relative=True, progress=cfg.progress)
     results = measure(spec, design, relative)
     summaries = {n: layer_summary(results[n], design) for n in include}
-    posts = {n: summaries[f"{n}/post"] for n in names}
-    pres = {n: summaries[f"{n}/pre"] for n in names}
+    # Rows named without the "/post" and "/pre" suffixes of the CNNs' layers.
+    posts = {n.removesuffix("/post"): summaries[n] for n in nonlinear}
+    pres = {n.removesuffix("/pre"): summaries[n] for n in include if n not in nonlinear}
 
     freqs = frequencies(design.tags.n_frames, design.tags.fps)
-    last = f"{names[-1]}/post"
+    last = nonlinear[-1]
     best = summaries[last]["strongest_units"].get("f1+f2") or summaries[last]["strongest_units"]["f1"]
     idx = tuple(best[0]["index"])
     figures = {
         "layer_fractions": plots.plot_layer_fractions(
-            {f"{n}/post": posts[n] for n in names}, str(store.path("layer_fractions.png")),
-            title=f"ResNet-{cfg.model.depth} on {data.name}, {cfg.n_images} images, post-activation: units that "
+            {n: summaries[n] for n in nonlinear}, str(store.path("layer_fractions.png")),
+            title=f"{cfg.model.label} on {data.name}, {cfg.n_images} images, after the nonlinearities: units that "
                   f"respond ({design.significance} rule)"),
         "harmonic_orders": plots.plot_harmonic_orders(
-            {n: posts[n] for n in names[:: max(1, len(names) // 7)]}, str(store.path("harmonic_orders.png")),
+            {n: posts[n] for n in list(posts)[:: max(1, len(posts) // 7)]}, str(store.path("harmonic_orders.png")),
             title="Units that respond at the n-th harmonic (mean over the two tags)"),
         "spectrum": plots.plot_spectrum(
             freqs, np.asarray(spec[last])[(slice(None), *idx)], design.components, str(store.path("spectrum_f1f2.png")),
@@ -134,6 +134,6 @@ def report(result: dict) -> str:
     """What the command line prints: the post-activation tables and the design's collisions."""
     s = result["settings"]
     return "\n".join([
-        f"ResNet-{s['model']['depth']} on {s['dataset']['name']} (test accuracy {s['model']['test_accuracy']:.4f}), "
+        f"{s['model']['label']} on {s['dataset']['name']} (test accuracy {s['model']['test_accuracy']:.4f}), "
         f"{s['n_images']} images; post-activation:", result["table_post"], result["table_post_effects"],
         f"design collisions: {[c['labels'] for c in result['design']['collisions']]}"])

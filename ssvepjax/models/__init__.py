@@ -11,6 +11,8 @@ from ssvepjax.models.cifar_resnet import conv_layer_names as conv_layer_names
 from ssvepjax.models.cifar_resnet import conv_strides as conv_strides
 from ssvepjax.models.cifar_resnet import resnet_blocks as resnet_blocks
 from ssvepjax.models.cifar_resnet import stage_end_layers as stage_end_layers
+from ssvepjax.models.configs import ARCHITECTURES as ARCHITECTURES
+from ssvepjax.models.configs import model_config as model_config
 from ssvepjax.models.preprocess import IMAGENET_MEAN as IMAGENET_MEAN
 from ssvepjax.models.preprocess import IMAGENET_STD as IMAGENET_STD
 from ssvepjax.models.preprocess import imagenet_normalize as imagenet_normalize
@@ -36,10 +38,12 @@ from ssvepjax.models.torch_weights import load_torch_model as load_torch_model
 from ssvepjax.models.torch_weights import load_torch_weights as load_torch_weights
 from ssvepjax.models.vgg import VGG as VGG
 from ssvepjax.models.vgg import VGG_CONFIGS as VGG_CONFIGS
+from ssvepjax.models.vgg import VGGConfig as VGGConfig
 from ssvepjax.models.vgg import adaptive_avg_pool as adaptive_avg_pool
 from ssvepjax.models.vgg import vgg as vgg
 from ssvepjax.models.vgg import vgg_layer_names as vgg_layer_names
 from ssvepjax.models.vit import VisionTransformer as VisionTransformer
+from ssvepjax.models.vit import ViTConfig as ViTConfig
 from ssvepjax.models.vit import vit_base as vit_base
 from ssvepjax.models.vit import vit_layer_names as vit_layer_names
 from ssvepjax.models.vit import vit_small as vit_small

@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import ClassVar
 
 import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
 #: The nonlinearities a ``CifarResNet`` takes by name (``identity`` makes the linear control).
-ACTIVATIONS: dict[str, Callable] = {"relu": nn.relu, "identity": lambda x: x, "gelu": nn.gelu}
+ACTIVATIONS: dict[str, Callable] = {"relu": nn.relu, "identity": lambda x: x, "gelu": nn.gelu,
+                                   "gelu_exact": lambda x: nn.gelu(x, approximate=False)}
 
 
 def resnet_blocks(depth: int) -> int:
@@ -170,7 +172,14 @@ class CifarResNet(nn.Module):
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """Static model settings; ``name`` keys the checkpoint cache."""
+    """A CIFAR ResNet's settings (static), one of the job's architectures (``models.configs``).
+
+    Every architecture's configuration offers the same interface: ``arch``, ``label``, ``build(num_classes)``,
+    ``recorded_layers()`` (every sown activation, in forward order) and ``nonlinear_layers()`` (those after a
+    nonlinearity: the rows of a post-activation table).
+    """
+
+    arch: ClassVar[str] = "resnet"
 
     depth: int = 32
     width: int = 16
@@ -184,7 +193,25 @@ class ModelConfig:
             raise ValueError(f"width must be an integer >= 1, got {self.width!r}")
 
     def build(self, num_classes: int, act: str | None = None) -> CifarResNet:
+        """The network (``act`` replaces the nonlinearity, e.g. ``"identity"`` for a linear control)."""
         return CifarResNet(self.depth, num_classes, self.width, act or self.act)
+
+    @property
+    def label(self) -> str:
+        """``"ResNet-32"``."""
+        return f"ResNet-{self.depth}"
+
+    def recorded_layers(self) -> list[str]:
+        """Every conv layer's ``pre`` and ``post`` (the stem first)."""
+        return [f"{n}/{s}" for n in conv_layer_names(self.depth) for s in ("pre", "post")]
+
+    def nonlinear_layers(self) -> list[str]:
+        """Every conv layer's ``post`` (after the residual addition and the nonlinearity)."""
+        return [f"{n}/post" for n in conv_layer_names(self.depth)]
+
+    def map_layers(self) -> list[str]:
+        """Layers whose units lie on the image's grid, to draw as maps: the stem and each stage's end (post)."""
+        return stage_end_layers(self.depth)
 
 
 def layer_widths(depth: int, width: int = 16, widths=None) -> tuple[int, ...]:

@@ -18,12 +18,16 @@ that :func:`ssvepjax.explain.linen_tap` can tap.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from typing import ClassVar
 
 import flax.linen as nn
 import jax.numpy as jnp
 
-__all__ = ["VGG_CONFIGS", "VGG", "VGGConv", "adaptive_avg_pool", "vgg", "vgg_layer_names"]
+from ssvepjax.models.cifar_resnet import ACTIVATIONS
+
+__all__ = ["VGG_CONFIGS", "VGG", "VGGConfig", "VGGConv", "adaptive_avg_pool", "vgg", "vgg_layer_names"]
 
 #: Filters per conv, stage by stage (a max-pool after each stage): torchvision's configurations A, B, D, E.
 VGG_CONFIGS = {
@@ -57,10 +61,11 @@ def adaptive_avg_pool(x, size: tuple[int, int] = POOL_SIZE):
 
 
 class VGGConv(nn.Module):
-    """3x3 conv with bias (-> batch norm) -> ReLU, sowing ``pre`` and ``post``."""
+    """3x3 conv with bias (-> batch norm) -> nonlinearity (ReLU), sowing ``pre`` and ``post``."""
 
     features: int
     batch_norm: bool = False
+    act: str = "relu"
 
     @nn.compact
     def __call__(self, x, train: bool):
@@ -68,19 +73,20 @@ class VGGConv(nn.Module):
         if self.batch_norm:
             y = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name="bn")(y)
         self.sow("intermediates", "pre", y)
-        y = nn.relu(y)
+        y = ACTIVATIONS[self.act](y)
         self.sow("intermediates", "post", y)
         return y
 
 
 class _DenseReLU(nn.Module):
     features: int
+    act: str = "relu"
 
     @nn.compact
     def __call__(self, x):
         y = nn.Dense(self.features, kernel_init=_DENSE_INIT, name="dense")(x)
         self.sow("intermediates", "pre", y)
-        y = nn.relu(y)
+        y = ACTIVATIONS[self.act](y)
         self.sow("intermediates", "post", y)
         return y
 
@@ -102,12 +108,16 @@ class VGG(nn.Module):
         batch_norm: batch norm after every conv (torchvision's ``vgg*_bn``).
         num_classes: output classes.
         hidden: width of the two hidden dense layers (4096 in torchvision).
+        pool_size: the adaptive average pool's output before the classifier (torchvision's 7 x 7).
+        act: nonlinearity name in ``ACTIVATIONS`` (``"identity"``: a linear control network).
     """
 
     stages: Sequence[Sequence[int]] = VGG_CONFIGS["vgg16"]
     batch_norm: bool = False
     num_classes: int = 1000
     hidden: int = 4096
+    pool_size: tuple[int, int] = POOL_SIZE
+    act: str = "relu"
 
     @nn.compact
     def __call__(self, x, train: bool = False):
@@ -116,6 +126,8 @@ class VGG(nn.Module):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if self.act not in ACTIVATIONS:
+            raise ValueError(f"act must be one of {sorted(ACTIVATIONS)}, got {self.act!r}")
         if x.ndim != 4:
             raise ValueError(f"x must have shape [N, H, W, C], got shape {x.shape}")
         if min(x.shape[1:3]) < 2 ** len(stages):
@@ -123,11 +135,11 @@ class VGG(nn.Module):
                              f"got {x.shape[1]} x {x.shape[2]}")
         for s, filters in enumerate(stages):
             for j, f in enumerate(filters):
-                x = VGGConv(f, self.batch_norm, name=f"conv{s + 1}_{j + 1}")(x, train)
+                x = VGGConv(f, self.batch_norm, self.act, name=f"conv{s + 1}_{j + 1}")(x, train)
             x = nn.max_pool(x, (2, 2), strides=(2, 2))
-        x = adaptive_avg_pool(x, POOL_SIZE).reshape(x.shape[0], -1)
-        x = _DenseReLU(self.hidden, name="fc1")(x)
-        x = _DenseReLU(self.hidden, name="fc2")(x)
+        x = adaptive_avg_pool(x, tuple(self.pool_size)).reshape(x.shape[0], -1)
+        x = _DenseReLU(self.hidden, self.act, name="fc1")(x)
+        x = _DenseReLU(self.hidden, self.act, name="fc2")(x)
         return nn.Dense(self.num_classes, kernel_init=_DENSE_INIT, name="head")(x)
 
 
@@ -153,3 +165,54 @@ def vgg_layer_names(stages: str | Sequence[Sequence[int]] = "vgg16") -> list[str
         for j in range(len(filters)):
             names += [f"conv{s + 1}_{j + 1}/pre", f"conv{s + 1}_{j + 1}/post"]
     return names + ["fc1/pre", "fc1/post", "fc2/pre", "fc2/post"]
+
+
+@dataclasses.dataclass(frozen=True)
+class VGGConfig:
+    """A small VGG with batch norm for the embedded 28 x 28 digits, one of the job's architectures (static).
+
+    Three stages of two 3x3 convs (16, 32, 64 filters) with batch norm and a max-pool each (28 -> 14 -> 7 -> 3),
+    the 3 x 3 map kept as it is (``pool_size``), two hidden dense layers of 128: 0.16 M parameters, a plain
+    feed-forward CNN with no shortcut beside the ResNet. The interface is :class:`~ssvepjax.models.ModelConfig`'s.
+
+    Attributes:
+        stages: filters of each conv, stage by stage.
+        hidden: width of the two hidden dense layers.
+        pool_size: the adaptive pool's output (``(3, 3)`` keeps a 28 x 28 input's last map).
+        act: nonlinearity name in ``ACTIVATIONS``.
+    """
+
+    arch: ClassVar[str] = "vgg"
+
+    stages: tuple[tuple[int, ...], ...] = ((16, 16), (32, 32), (64, 64))
+    hidden: int = 128
+    pool_size: tuple[int, int] = (3, 3)
+    act: str = "relu"
+
+    def __post_init__(self):
+        _check_stages(self.stages)
+        if not isinstance(self.hidden, int) or isinstance(self.hidden, bool) or self.hidden < 1:
+            raise ValueError(f"hidden must be an integer >= 1, got {self.hidden!r}")
+        if self.act not in ACTIVATIONS:
+            raise ValueError(f"act must be one of {sorted(ACTIVATIONS)}, got {self.act!r}")
+
+    def build(self, num_classes: int, act: str | None = None) -> VGG:
+        """The network (``act`` replaces the nonlinearity, e.g. ``"identity"`` for a linear control)."""
+        return VGG(self.stages, True, num_classes, self.hidden, tuple(self.pool_size), act or self.act)
+
+    @property
+    def label(self) -> str:
+        """``"VGG-9"``: weight layers (convs and dense layers) counted as in VGG-16."""
+        return f"VGG-{sum(len(s) for s in self.stages) + 3}"
+
+    def recorded_layers(self) -> list[str]:
+        """Every conv's and hidden dense layer's ``pre`` and ``post``, in forward order."""
+        return vgg_layer_names(self.stages)
+
+    def nonlinear_layers(self) -> list[str]:
+        """Every conv's and hidden dense layer's ``post``."""
+        return [n for n in self.recorded_layers() if n.endswith("/post")]
+
+    def map_layers(self) -> list[str]:
+        """Layers whose units lie on the image's grid, to draw as maps: the first conv and each stage's last."""
+        return ["conv1_1/post"] + [f"conv{s + 1}_{len(f)}/post" for s, f in enumerate(self.stages)]

@@ -30,10 +30,16 @@ class token (if any) first and patch tokens in row-major order of the patch grid
 
 from __future__ import annotations
 
+import dataclasses
+from typing import ClassVar
+
 import flax.linen as nn
 import jax.numpy as jnp
 
-__all__ = ["VisionTransformer", "Attention", "EncoderBlock", "vit_tiny", "vit_small", "vit_base", "vit_layer_names"]
+from ssvepjax.models.cifar_resnet import ACTIVATIONS
+
+__all__ = ["VisionTransformer", "ViTConfig", "Attention", "EncoderBlock", "vit_tiny", "vit_small", "vit_base",
+           "vit_layer_names"]
 
 LN_EPSILON = 1e-6
 _DENSE_INIT = nn.initializers.truncated_normal(0.02)
@@ -65,6 +71,7 @@ class EncoderBlock(nn.Module):
     heads: int
     mlp_ratio: int = 4
     sow_hidden: bool = False
+    act: str = "gelu_exact"
 
     @nn.compact
     def __call__(self, x):
@@ -75,7 +82,7 @@ class EncoderBlock(nn.Module):
             nn.LayerNorm(LN_EPSILON, name="ln2")(h))
         if self.sow_hidden:
             self.sow("intermediates", "hidden_pre", y)
-        y = nn.gelu(y, approximate=False)
+        y = ACTIVATIONS[self.act](y)
         if self.sow_hidden:
             self.sow("intermediates", "hidden_post", y)
         m = nn.Dense(self.dim, kernel_init=_DENSE_INIT, name="fc2")(y)
@@ -98,6 +105,8 @@ class VisionTransformer(nn.Module):
         class_token: prepend a learned class token (the classifier reads it); without one the
             classifier reads the mean of the patch tokens.
         sow_hidden: also record the MLP's hidden units before and after the GELU.
+        act: the MLP's nonlinearity, a name in ``ACTIVATIONS`` (exact GELU; ``"identity"``: no nonlinearity in
+            the MLPs, a control: attention's softmax and the layer norms stay).
     """
 
     patch_size: int = 16
@@ -108,6 +117,7 @@ class VisionTransformer(nn.Module):
     num_classes: int = 1000
     class_token: bool = True
     sow_hidden: bool = False
+    act: str = "gelu_exact"
 
     @nn.compact
     def __call__(self, x, train: bool = False):
@@ -133,7 +143,7 @@ class VisionTransformer(nn.Module):
         x = x + pos
         self.sow("intermediates", "embed", x)
         for i in range(self.depth):
-            x = EncoderBlock(self.dim, self.heads, self.mlp_ratio, self.sow_hidden, name=f"block{i}")(x)
+            x = EncoderBlock(self.dim, self.heads, self.mlp_ratio, self.sow_hidden, self.act, name=f"block{i}")(x)
         x = nn.LayerNorm(LN_EPSILON, name="ln_final")(x)
         x = x[:, 0] if self.class_token else jnp.mean(x, axis=1)
         return nn.Dense(self.num_classes, name="head")(x)
@@ -167,3 +177,63 @@ def vit_layer_names(depth: int, *, sow_hidden: bool = False) -> list[str]:
         hidden = [f"block{i}/hidden_pre", f"block{i}/hidden_post"] if sow_hidden else []
         names += [f"block{i}/attn", *hidden, f"block{i}/mlp", f"block{i}/out"]
     return names
+
+
+@dataclasses.dataclass(frozen=True)
+class ViTConfig:
+    """A small vision transformer for the embedded 28 x 28 digits, one of the job's architectures (static).
+
+    4 x 4 patches (a 7 x 7 grid: 49 patch tokens and a class token), 64-wide tokens, 4 blocks of 4 heads, MLPs twice
+    as wide, the MLP's hidden units recorded too: 0.14 M parameters. Attention mixes every token with every other
+    from the first block on. The interface is :class:`~ssvepjax.models.ModelConfig`'s.
+
+    Attributes:
+        patch_size: side of the square patches, in pixels.
+        dim: token width.
+        depth: transformer blocks.
+        heads: attention heads.
+        mlp_ratio: the MLP's hidden width over ``dim``.
+        act: the MLP's nonlinearity, a name in ``ACTIVATIONS``.
+    """
+
+    arch: ClassVar[str] = "vit"
+
+    patch_size: int = 4
+    dim: int = 64
+    depth: int = 4
+    heads: int = 4
+    mlp_ratio: int = 2
+    act: str = "gelu_exact"
+
+    def __post_init__(self):
+        for name in ("patch_size", "dim", "depth", "heads", "mlp_ratio"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if self.dim % self.heads:
+            raise ValueError(f"dim must be a multiple of heads, got dim={self.dim}, heads={self.heads}")
+        if self.act not in ACTIVATIONS:
+            raise ValueError(f"act must be one of {sorted(ACTIVATIONS)}, got {self.act!r}")
+
+    def build(self, num_classes: int, act: str | None = None) -> VisionTransformer:
+        """The network (``act`` replaces the MLPs' nonlinearity, e.g. ``"identity"`` for a control)."""
+        return VisionTransformer(self.patch_size, self.dim, self.depth, self.heads, self.mlp_ratio, num_classes,
+                                 class_token=True, sow_hidden=True, act=act or self.act)
+
+    @property
+    def label(self) -> str:
+        """``"ViT-4x64"``: blocks x token width."""
+        return f"ViT-{self.depth}x{self.dim}"
+
+    def recorded_layers(self) -> list[str]:
+        """``embed``, then per block ``attn``, ``hidden_pre``, ``hidden_post``, ``mlp``, ``out``."""
+        return vit_layer_names(self.depth, sow_hidden=True)
+
+    def map_layers(self) -> list[str]:
+        """None: a token's units are no position of the image's grid (the class token is no position at all)."""
+        return []
+
+    def nonlinear_layers(self) -> list[str]:
+        """Per block the attention output (softmax), the MLP's hidden units after the GELU, and the block's output
+        (the residual stream)."""
+        return [n for n in self.recorded_layers() if n.endswith(("/attn", "/hidden_post", "/out"))]
