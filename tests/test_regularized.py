@@ -197,7 +197,7 @@ SCRIPT = ROOT / "experiments" / "train_regularized.py"
 
 @pytest.mark.parametrize("args,match", [
     (["--weights=-1"], ">= 0"),
-    (["--tags", "3.3,4"], "off-bin"),
+    (["--tags", "3.3", "4"], "off-bin"),
     (["--layers", "nope"], "unknown layer"),
     (["--terms", "beauty"], "not a term"),
 ])
@@ -209,7 +209,7 @@ def test_script_bad_input_is_one_line(args, match, tmp_path, capsys):
         sj.run_script(lambda: mod.main(["--quick", "--out", str(tmp_path), "--no-progress", *args]))
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and len(err) == 1 and err[0].startswith("error:") and match in err[0], err
-    assert not (tmp_path / "runs").exists()  # refused before any training
+    assert not (tmp_path / "steps").exists()  # refused before any training
 
 
 def _json_or_none(line: str):
@@ -236,7 +236,7 @@ def test_script_resumes_after_sigkill(tmp_path):
     # exists (so the first run is finished and stored) and the second model has a committed checkpoint.
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     models = tmp_path / "cache" / "models"
-    runs = tmp_path / "out" / "runs"
+    runs = tmp_path / "out" / "steps"  # each finished run, stored as a step of the experiment
     deadline, seen = time.time() + 600, 0
     try:
         while time.time() < deadline and proc.poll() is None:

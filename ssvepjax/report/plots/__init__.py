@@ -3,7 +3,8 @@ matplotlib figure, writes it as PNG atomically and returns the path (Agg backend
 
 - ``common``: the PNG writer and short layer names;
 - ``probing``: spectra, per-layer fractions, maps, control conditions, receptive-field classes, detections;
-- ``explain``: part attributions, attribution summaries, selection metrics.
+- ``explain``: part attributions, attribution summaries, selection metrics;
+- ``training``: training with frequency-tagging loss terms (what each term changes, at what cost).
 """
 
 from ssvepjax.report.plots.common import save_figure as save_figure
@@ -19,3 +20,4 @@ from ssvepjax.report.plots.probing import plot_layer_fractions as plot_layer_fra
 from ssvepjax.report.plots.probing import plot_maps as plot_maps
 from ssvepjax.report.plots.probing import plot_rf_classes as plot_rf_classes
 from ssvepjax.report.plots.probing import plot_spectrum as plot_spectrum
+from ssvepjax.report.plots.training import plot_regularized as plot_regularized
