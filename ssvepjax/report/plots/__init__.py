@@ -4,9 +4,11 @@ matplotlib figure, writes it as PNG atomically and returns the path (Agg backend
 - ``common``: the PNG writer and short layer names;
 - ``probing``: spectra, per-layer fractions, maps, control conditions, receptive-field classes, detections;
 - ``explain``: part attributions, attribution summaries, selection metrics;
-- ``training``: training with frequency-tagging loss terms (what each term changes, at what cost).
+- ``training``: training with frequency-tagging loss terms (what each term changes, at what cost);
+- ``benchmarks``: time and memory of the probe against the forward pass.
 """
 
+from ssvepjax.report.plots.benchmarks import plot_large_probing as plot_large_probing
 from ssvepjax.report.plots.common import save_figure as save_figure
 from ssvepjax.report.plots.common import short_layer_name as short_layer_name
 from ssvepjax.report.plots.explain import plot_attribution_summary as plot_attribution_summary
