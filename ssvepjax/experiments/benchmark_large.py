@@ -72,8 +72,9 @@ from ssvepjax.experiments.benchmarking import (
     child_command,
     child_env,
     peak_rss_mib,
-    result_store,
+    result_path,
     timed,
+    write_result,
 )
 from ssvepjax.experiments.store import Store
 from ssvepjax.recording import linen_fn
@@ -391,13 +392,14 @@ def run(cfg: Config, store: Store) -> dict:
             ratios.append({"model": model_name, "size": size, **timing.get("ratios", {}), "peak_rss": memory})
         rows += case
     bar.close()
-    out = result_store(cfg, store)
-    plots.plot_large_probing(rows, str(out.path("benchmark_large.png")), kinds=KINDS, labels=LABELS,
+    path = result_path(cfg, store)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plots.plot_large_probing(rows, str(path.parent / "benchmark_large.png"), kinds=KINDS, labels=LABELS,
                              memory_limit_gb=cfg.memory_limit_gb)
     result = {"config": dataclasses.asdict(cfg), "rows": rows, "ratios": ratios,
               "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "jax": jax.__version__,
                           "backend": jax.default_backend(), "load_average_at_end": os.getloadavg()}}
-    return out.write(result, tables={out.name: [{c: r.get(c, "") for c in CSV_COLUMNS} for r in rows]})
+    return write_result(cfg, store, result, rows=[{c: r.get(c, "") for c in CSV_COLUMNS} for r in rows])
 
 
 def report(result: dict) -> str:

@@ -19,9 +19,11 @@ from pathlib import Path
 
 from ssvepjax.experiments.framework import ExperimentConfig
 from ssvepjax.experiments.store import Store
+from ssvepjax.report.io import write_csv, write_json
+from ssvepjax.report.provenance import provenance
 
-__all__ = ["BenchmarkConfig", "child_command", "child_env", "peak_rss_mib", "result_store", "run_child",
-           "timed"]
+__all__ = ["BenchmarkConfig", "child_command", "child_env", "peak_rss_mib", "result_path", "run_child", "timed",
+           "write_result"]
 
 # glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB) and then keeps such blocks
 # in per-thread arenas: RSS wanders with the allocator's history, not with what is alive. A fixed threshold
@@ -48,14 +50,24 @@ class BenchmarkConfig(ExperimentConfig):
         return str(Path(self.json).parent) if self.json else f"runs/{name}{'_quick' if self.quick else ''}"
 
 
-def result_store(cfg: BenchmarkConfig, store: Store) -> Store:
-    """The store whose :meth:`~Store.write` writes the result: ``cfg.json`` when given, else ``store`` itself."""
-    if not cfg.json:
-        return store
-    path = Path(cfg.json)
-    out = Store(path.parent, cfg, name=path.stem)
-    out.started = store.started
-    return out
+def result_path(cfg: BenchmarkConfig, store: Store) -> Path:
+    """Where the result goes: ``cfg.json`` when given, else ``<out>/<name>.json``."""
+    return Path(cfg.json) if cfg.json else store.path(f"{store.name}.json")
+
+
+def write_result(cfg: BenchmarkConfig, store: Store, result: dict, *, rows: list[dict] | None = None) -> dict:
+    """Write ``result`` with its provenance at :func:`result_path` (``rows`` as a CSV table beside it, same stem).
+
+    Returns the result as stored. (``Store.write`` names the file after the experiment; a benchmark's ``--json``
+    names it.)
+    """
+    path = result_path(cfg, store)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if rows is not None:
+        write_csv(path.with_suffix(".csv"), rows)
+    stored = {**result, "provenance": provenance(cfg, started=store.started, experiment=store.name)}
+    write_json(path, stored)
+    return stored
 
 
 def timed(f) -> float:

@@ -251,22 +251,26 @@ class TorchProbe:
     the tagged frames of each image through it (one at a time or as one batch), then ``torch.fft`` and
     :class:`Measures` on the image-averaged spectra.
 
+    :class:`Measures` takes the plain EEG noise window (no bins left out): it equals the library's with
+    ``NoiseConfig(exclude="none")``.
+
     Args:
-        depth: the ResNet's depth (6n + 2).
-        variables: the Flax model's variables (copied into the twin).
+        module: a Flax ``ssvepjax.models.CifarResNet`` (ReLU).
+        variables: its variables (copied into the twin).
         design: a ``ssvepjax.spectral.Design`` (tags, noise window, component bins).
         masks: ``[P, H, W]`` parts, one per tag.
         device: a torch device name (``"cpu"``, ``"cuda"``).
+        in_channels: channels of the images.
     """
 
-    def __init__(self, depth: int, variables, design, masks, device: str):
+    def __init__(self, module, variables, design, masks, device: str, in_channels: int = 3):
         import torch
 
         from ssvepjax.tagging import gains
 
         self.torch = torch
         self.device = device
-        self.model = load_flax_variables(cifar_resnet(depth), variables).to(device)
+        self.model = torch_twin(module, variables, in_channels).to(device)
         self.recorder = Recorder(self.model)
         cb, _, _ = design.bins()
         t = design.tags
