@@ -68,8 +68,11 @@ def test_children_import_this_library():
 def test_the_torch_contender_computes_the_library_measures():
     """The PyTorch probe of the benchmark (hooks, every frame, torch.fft) against ``probe_dataset`` (one period):
     the same amplitudes, SNR and z at the components of every layer, frame by frame and batched."""
-    require("torch")
-    from ssvepjax.testing.torch_resnet import TorchProbe
+    torch = require("torch")
+    from ssvepjax.testing.torch_resnet import TorchProbe, torch_device
+
+    assert torch_device("cpu") == {"torch": torch.__version__, "torch_device": "cpu",
+                                   "torch_threads": torch.get_num_threads()}
 
     # The contender's noise window is the plain EEG one: no bins left out.
     design = sj.Design(sj.TagConfig((4.0, 5.0), fps=40.0, n_frames=40),

@@ -53,6 +53,7 @@ from ssvepjax.recording import linen_fn
 from ssvepjax.spectral import Design
 from ssvepjax.streaming import probe_dataset
 from ssvepjax.tagging import TagConfig, halves, tag_batch
+from ssvepjax.testing.torch_resnet import TorchProbe, torch_device
 
 __all__ = ["FLOORS", "Config", "check_floors", "child", "report", "run", "summarise"]
 
@@ -392,18 +393,12 @@ def _torch_probe(cfg: Config, info: dict, model, variables, design, masks):
     """The PyTorch contender, or None (``torch=False``, or torch not installed)."""
     if not cfg.torch:
         return None
-    try:
-        import torch
-    except ImportError:
+    found = torch_device(cfg.device)
+    if found is None:
         print("PyTorch is not installed: skipping the torch baselines (pip install torch==2.13.0)")
         return None
-    from ssvepjax.testing.torch_resnet import TorchProbe
-
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
-    info["torch"], info["torch_device"], info["torch_threads"] = torch.__version__, device, torch.get_num_threads()
-    if device.startswith("cuda"):
-        info["torch_gpu"] = torch.cuda.get_device_name()
-    return TorchProbe(model, variables, design, masks, device)
+    info.update(found)
+    return TorchProbe(model, variables, design, masks, found["torch_device"])
 
 
 def run(cfg: Config, store: Store) -> dict:

@@ -24,7 +24,7 @@ import types
 import numpy as np
 
 __all__ = ["Measures", "Recorder", "TorchProbe", "cifar_resnet", "load_flax_variables", "probed_layer", "to_nchw",
-           "torch_twin"]
+           "torch_device", "torch_twin"]
 
 
 @functools.cache
@@ -244,6 +244,21 @@ class Measures:
 
     def __call__(self, x) -> dict:
         return self.at_bins(self.spectrum(x))
+
+
+def torch_device(device: str = "auto") -> dict | None:
+    """The torch at hand: ``{"torch": version, "torch_device", "torch_threads"}`` (and ``"torch_gpu"`` on a GPU),
+    ``"auto"`` picking ``cuda`` where available; None when torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    info = {"torch": torch.__version__, "torch_device": device, "torch_threads": torch.get_num_threads()}
+    if device.startswith("cuda"):
+        info["torch_gpu"] = torch.cuda.get_device_name()
+    return info
 
 
 class TorchProbe:
