@@ -1,7 +1,7 @@
-"""Tests for experiments/benchmark_large.py: the memory guard, and the --quick run end to end."""
+"""Tests for the large-model benchmark (``ssvepjax.experiments.benchmark_large``, ``experiments/benchmark_large.py``):
+the memory guard, bad settings, and the --quick run end to end."""
 
 import csv
-import importlib.util
 import json
 import os
 import pathlib
@@ -11,25 +11,35 @@ import sys
 import numpy as np
 import pytest
 
+from ssvepjax import experiments
+from ssvepjax.experiments import benchmark_large as bench
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "experiments" / "benchmark_large.py"
 
 
-def script():
-    spec = importlib.util.spec_from_file_location("exp_benchmark_large", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # its dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_memory_guard_kills_a_child_past_the_limit():
-    bench = script()
     # 50 MB: the child passes it while importing JAX; it must be stopped and reported, not crash the run.
-    cfg = bench.Config(cases=(("resnet_tiny", 32),), repeats=1, memory_limit_gb=0.05, timeout_s=60.0)
+    cfg = bench.Config(cases=("resnet_tiny:32",), repeats=1, memory_limit_gb=0.05, timeout_s=60.0)
     r = bench.measure(["memory", "resnet_tiny", "32", "forward_period"], cfg)
     assert r["status"] == "killed", r
     assert "resident memory" in r["reason"] and r["peak_rss_seen_gb"] > 0.05
+
+
+@pytest.mark.parametrize("args,match", [(["--cases", "resnet51:224"], "model:side"),
+                                        (["--cases", "resnet50"], "model:side"),
+                                        (["--kinds", "probe", "nope"], "subset"),
+                                        (["--repeats", "0"], ">= 1")])
+def test_bad_settings_are_refused_before_any_work(args, match):
+    with pytest.raises(ValueError, match=match):
+        experiments.parse("benchmark_large", args)
+
+
+def test_the_result_goes_where_json_says():
+    assert bench.Config().out == "runs/benchmark_large" and bench.Config.ci().out == "runs/benchmark_large_quick"
+    assert bench.Config(json="/tmp/a/b.json").out == "/tmp/a"
+    cfg = experiments.parse("benchmark_large", ["--quick", "--cases", "resnet_tiny:64", "--json", "x/b.json"])
+    assert cfg.case_list == [("resnet_tiny", 64)] and cfg.repeats == 2 and cfg.json == "x/b.json"
 
 
 @pytest.mark.slow
@@ -42,9 +52,9 @@ def test_quick_benchmark_runs_and_writes_results(tmp_path):
     # computes its ratios. Every contender's function is tested in test_large_probing / test_streaming, a ViT in
     # test_models_large.
     kinds = ("forward_period", "forward_period_vmap", "probe", "probe_filter")
-    assert set(kinds) <= set(script().KINDS)
-    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--cases", "resnet_tiny:64", "--kinds",
-                           ",".join(kinds), "--json", str(out)], env=env, capture_output=True, text=True, timeout=600)
+    assert set(kinds) <= set(bench.KINDS)
+    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--cases", "resnet_tiny:64", "--kinds", *kinds,
+                           "--json", str(out), "--no-progress"], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     res = json.loads(out.read_text())
     assert len(res["rows"]) == len(kinds)  # every kind

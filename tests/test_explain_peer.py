@@ -2,14 +2,11 @@
 
 Needs torch and captum (``pip install -e .[test,peer]``): skipped without them, except when ``$CI`` is set,
 where a missing package fails the test. A CifarResNet
-is trained briefly on the boxed-digit task, its weights copied to the PyTorch twin of
-``experiments/torch_resnet.py`` (``experiments/torch_port.py``), and at two layers the maps, the
+is trained briefly on the boxed-digit task, its weights copied to its PyTorch twin
+(``ssvepjax.testing.torch_resnet.torch_twin``), and at two layers the maps, the
 activations and the class-score gradients of both frameworks are compared. Tolerance: the largest
 difference at most ``1e-5`` of the largest magnitude (float32 convolutions in two frameworks).
 """
-
-import os
-import sys
 
 import numpy as np
 import pytest
@@ -22,9 +19,7 @@ captum_attr = require("captum.attr")
 import ssvepjax as sj  # noqa: E402
 from ssvepjax.data.canvas import CanvasConfig, canvas_dataset  # noqa: E402
 from ssvepjax.explain import cams as C  # noqa: E402
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments"))
-from torch_port import to_nchw, torch_twin  # noqa: E402
+from ssvepjax.testing.torch_resnet import to_nchw, torch_twin  # noqa: E402
 
 TOL = 1e-5  # measured: 2.4e-7 (maps), on 2 CPU cores with torch 2.13.0 and captum 0.9.0
 

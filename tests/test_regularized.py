@@ -2,6 +2,7 @@
 plain training, resume from a step checkpoint (after an exception, and after a real SIGKILL of the script), the
 held-out measures, the part-corruption accuracy, and bad input (library and script)."""
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -197,7 +198,7 @@ SCRIPT = ROOT / "experiments" / "train_regularized.py"
 
 @pytest.mark.parametrize("args,match", [
     (["--weights=-1"], ">= 0"),
-    (["--tags", "3.3,4"], "off-bin"),
+    (["--tags", "3.3", "4"], "off-bin"),
     (["--layers", "nope"], "unknown layer"),
     (["--terms", "beauty"], "not a term"),
 ])
@@ -209,7 +210,7 @@ def test_script_bad_input_is_one_line(args, match, tmp_path, capsys):
         sj.run_script(lambda: mod.main(["--quick", "--out", str(tmp_path), "--no-progress", *args]))
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and len(err) == 1 and err[0].startswith("error:") and match in err[0], err
-    assert not (tmp_path / "runs").exists()  # refused before any training
+    assert not (tmp_path / "steps").exists()  # refused before any training
 
 
 def _json_or_none(line: str):
@@ -236,7 +237,7 @@ def test_script_resumes_after_sigkill(tmp_path):
     # exists (so the first run is finished and stored) and the second model has a committed checkpoint.
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     models = tmp_path / "cache" / "models"
-    runs = tmp_path / "out" / "runs"
+    runs = tmp_path / "out" / "steps"  # each finished run, stored as a step of the experiment
     deadline, seen = time.time() + 600, 0
     try:
         while time.time() < deadline and proc.poll() is None:
@@ -268,3 +269,30 @@ def test_script_resumes_after_sigkill(tmp_path):
     assert [r["condition"] for r in report["table"]] == ["plain", "intermodulation@1"] * 2
     assert (tmp_path / "out" / "train_regularized.png").stat().st_size > 10_000
     assert (tmp_path / "out" / "train_regularized_table.csv").read_text().count("\n") == 5  # header, 2 runs x 2 layers
+
+
+def test_script_options_are_the_config_fields():
+    cfg = sj.experiments.parse("train_regularized", ["--quick", "--tags", "3", "4", "--frames", "24", "--fps", "24",
+                                                     "--seeds", "0", "1", "--weights", "1", "5", "--n-tagged", "2"])
+    assert cfg.stimulus == TAGS and cfg.seeds == (0, 1) and cfg.weights == (1.0, 5.0) and cfg.width == 4
+    assert cfg.reg_layers == LAYERS and [c[0] for c in cfg.conditions()][:3] == ["plain", "tag_locking@1",
+                                                                                  "tag_locking@5"]
+    # Where results go and how they are keyed: the cache folder and the benchmark switch do not change a run.
+    assert cfg.key() == dataclasses.replace(cfg, cache_dir="/elsewhere", benchmark=True).key() != \
+        dataclasses.replace(cfg, seeds=(0,)).key()
+
+
+@pytest.mark.slow  # compiles four training steps
+def test_script_benchmark_writes_its_own_file(tmp_path, capsys):
+    from ssvepjax.experiments import train_regularized as E
+
+    out = tmp_path / "bench"
+    result = sj.experiments.main("train_regularized", ["--quick", "--benchmark", "--terms", "purity", "--width", "2",
+                                                       "--bench-repeats", "2", "--no-progress", "--out", str(out)])
+    stored = json.loads((out / "benchmark.json").read_text())
+    assert not (out / "train_regularized.json").exists()  # the benchmark never replaces the experiment's result
+    assert set(stored["median_step_s"]) == {"plain", "purity (n_tagged=2)", "intermodulation (n_tagged=1)",
+                                            "intermodulation (n_tagged=8)"}
+    assert stored["ratio_to_plain"]["plain"] == 1.0 and all(len(t) == 2 for t in stored["all_s"].values())
+    assert stored["provenance"]["config"]["benchmark"] is True and result["repeats"] == 2
+    assert "purity (n_tagged=2)" in capsys.readouterr().out and "x1.00" in E.report(result)

@@ -6,6 +6,8 @@
 - ``config``: :class:`JobConfig`, the job's configuration, and :func:`load_model`;
 - ``job``: the main job behind ``ssvepjax run``; ``cli``: its command line;
 - one module per experiment (``reproduce``, ``controls``, ...): its ``Config`` and ``run(config, store)``.
+- the benchmarks (``benchmark_probe``, ``benchmark_large``: ``framework.BENCHMARKS``) in the same form, and
+  ``benchmarking``: what they share (where their JSON goes, measurements in fresh processes).
 
 Scripts in ``experiments/`` call :func:`main` with their experiment's name.
 """

@@ -10,6 +10,9 @@ An experiment is a module ``ssvepjax.experiments.<name>`` (named in :data:`NAMES
   and draws its figures with ``ssvepjax.report.plots``;
 - optionally ``report(result) -> str``: what the command line prints at the end.
 
+The benchmarks (:data:`BENCHMARKS`) are modules of the same form, with the same command line; they are not results,
+so ``ssvepjax results`` does not rerun them.
+
 A script in ``experiments/`` is its docstring (the command, its run time, what it writes) and a call of
 :func:`main`. The command line of every experiment: ``--quick`` (the CI size), ``--out``, ``--no-progress``,
 ``--set field.sub=value`` for any field (Python literals; big_vision's ``--config.field``), the job's options when
@@ -32,11 +35,14 @@ from typing import Any, ClassVar
 
 from ssvepjax.report.origin import config_key
 
-__all__ = ["NAMES", "ExperimentConfig", "entry", "experiment", "main", "parse", "parser", "script", "with_overrides"]
+__all__ = ["BENCHMARKS", "NAMES", "ExperimentConfig", "entry", "experiment", "main", "parse", "parser", "script",
+           "with_overrides"]
 
 #: Every experiment of the library, in the order the results are presented (``ssvepjax results`` reruns them so).
 NAMES = ("reproduce", "controls", "where", "statistics", "invariance", "detection_limit", "pruning_curves",
          "pruning_ground_truth", "explanations", "attribution", "train_regularized", "follow_up")
+# Benchmarks: experiments of the same form that measure the library's speed and memory.
+BENCHMARKS = ("benchmark_probe", "benchmark_large")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,8 +76,8 @@ class ExperimentConfig:
 
 def experiment(name: str) -> types.ModuleType:
     """The module ``ssvepjax.experiments.<name>``; ``ValueError`` naming the choices for an unknown name."""
-    if name not in NAMES and name != "job":
-        raise ValueError(f"unknown experiment {name!r}; experiments: {', '.join(NAMES)}")
+    if name not in NAMES + BENCHMARKS and name != "job":
+        raise ValueError(f"unknown experiment {name!r}; experiments: {', '.join(NAMES + BENCHMARKS)}")
     return importlib.import_module(f"ssvepjax.experiments.{name}")
 
 

@@ -5,9 +5,12 @@ matplotlib figure, writes it as PNG atomically and returns the path (Agg backend
 - ``probing``: spectra, per-layer fractions, maps, control conditions, receptive-field classes, detections;
 - ``explain``: part attributions, attribution summaries, selection metrics;
 - ``measures``: checks of the measures themselves (invariance across recording length and noise, the detection
-  limit against float32 rounding).
+  limit against float32 rounding);
+- ``training``: training with frequency-tagging loss terms (what each term changes, at what cost);
+- ``benchmarks``: time and memory of the probe against the forward pass.
 """
 
+from ssvepjax.report.plots.benchmarks import plot_large_probing as plot_large_probing
 from ssvepjax.report.plots.common import save_figure as save_figure
 from ssvepjax.report.plots.common import short_layer_name as short_layer_name
 from ssvepjax.report.plots.explain import plot_attribution_summary as plot_attribution_summary
@@ -23,3 +26,4 @@ from ssvepjax.report.plots.probing import plot_layer_fractions as plot_layer_fra
 from ssvepjax.report.plots.probing import plot_maps as plot_maps
 from ssvepjax.report.plots.probing import plot_rf_classes as plot_rf_classes
 from ssvepjax.report.plots.probing import plot_spectrum as plot_spectrum
+from ssvepjax.report.plots.training import plot_regularized as plot_regularized
