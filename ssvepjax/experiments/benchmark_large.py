@@ -87,6 +87,7 @@ from ssvepjax.tagging import halves, tag_frames
 __all__ = ["KINDS", "MODELS", "Config", "child", "child_memory", "child_timing", "contenders", "measure", "report",
            "run"]
 
+#: Every contender the benchmark can time: forward passes and probes (the README's table names them).
 KINDS = ("forward_period", "forward_period_vmap", "forward_all", "probe", "probe_blocks", "probe_amplitude",
          "forward_period_x8", "probe_filter", "probe_filter_blocks", "probe_filter_x8", "probe_budget")
 FRAME_BLOCK = 16  # frames per block of probe_blocks (divides the 80-frame period)
@@ -96,6 +97,7 @@ BUDGET_GB = 4.0  # memory_budget of probe_budget
 PAIRS = (("probe", "forward_period"), ("probe_blocks", "forward_period"), ("probe_amplitude", "forward_period"),
          ("probe_filter", "forward_period"), ("probe_filter_blocks", "forward_period"),
          ("probe_filter_x8", "forward_period_x8"), ("probe_budget", "forward_period"))
+#: The models of ``--cases``: ImageNet-size ones and two tiny ones for the tests.
 MODELS = ("resnet50", "vit_s16", "vit_ti16", "resnet_tiny", "vit_tiny_test")
 LABELS = {"forward_period": "forward, 80 frames", "forward_period_vmap": "forward, 80 frames, vmapped",
           "forward_all": "forward, 240 frames",

@@ -57,6 +57,7 @@ from ssvepjax.testing.torch_resnet import TorchProbe, torch_device
 
 __all__ = ["FLOORS", "Config", "check_floors", "child", "report", "run", "summarise"]
 
+#: The targets each measured ratio is checked against: ``{ratio: (comparison, bound)}``.
 FLOORS = {"probe/forward": ("<=", 1.25), "torch_loop/probe": (">=", 4.0),
           "torch_batched/probe": (">=", 1.5), "compile_s": ("<=", 5.0)}
 DATASET_FLOOR = 1.3  # probe_dataset over the plain forward of the same images' frames

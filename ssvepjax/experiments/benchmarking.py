@@ -20,7 +20,7 @@ from pathlib import Path
 from ssvepjax.experiments.framework import ExperimentConfig
 from ssvepjax.experiments.store import Store
 from ssvepjax.report.io import write_csv, write_json
-from ssvepjax.report.provenance import provenance
+from ssvepjax.report.origin import provenance
 
 __all__ = ["BenchmarkConfig", "child_command", "child_env", "peak_rss_mib", "result_path", "run_child", "timed",
            "write_result"]

@@ -41,7 +41,7 @@ __all__ = ["BENCHMARKS", "NAMES", "ExperimentConfig", "entry", "experiment", "ma
 #: Every experiment of the library, in the order the results are presented (``ssvepjax results`` reruns them so).
 NAMES = ("reproduce", "controls", "where", "statistics", "invariance", "detection_limit", "pruning_curves",
          "pruning_ground_truth", "explanations", "attribution", "train_regularized", "follow_up")
-# Benchmarks: experiments of the same form that measure the library's speed and memory.
+#: Benchmarks: experiments of the same form that measure the library's speed and memory (not stored results).
 BENCHMARKS = ("benchmark_probe", "benchmark_large")
 
 

@@ -43,7 +43,7 @@ from ssvepjax.models import ModelConfig
 from ssvepjax.models.cifar_resnet import resnet_blocks
 from ssvepjax.report import plots
 from ssvepjax.report.io import write_json
-from ssvepjax.report.provenance import provenance
+from ssvepjax.report.origin import provenance
 from ssvepjax.spectral import Design
 from ssvepjax.tagging import TagConfig, halves
 from ssvepjax.training import (
@@ -61,6 +61,7 @@ from ssvepjax.training import (
 __all__ = ["METRICS", "Config", "aggregate", "benchmark", "flat", "markdown", "report", "run", "run_one"]
 
 DATASET = "mnist5k"
+#: What each training run is judged by on held-out images (accuracies, measures, corrupted-half accuracies).
 METRICS = ("test_accuracy", "share_tag_locking", "share_intermodulation", "share_purity", "any_intermodulation",
            "im_power_share", "harmonic_power_share", "acc_left_zeroed", "acc_right_zeroed", "acc_left_noised",
            "acc_right_noised")
