@@ -80,6 +80,10 @@ def test_bad_input_names_the_argument():
         V.paired_verdict([1, 2], [2, 3], margin=0)
     with pytest.raises(ValueError, match="correction"):
         V.verdict_table({}, correction="bonferroni")
-    # No spread: an exact difference is certain, an exact zero is not a difference.
-    assert V.paired_verdict([2, 3], [1, 2])["verdict"] == "beats"
-    assert V.paired_verdict([2, 3], [2, 3])["verdict"] == "inconclusive"
+    # No spread (every difference equal, as discrete accuracies often are): the exact sign test, 2 / 2**n.
+    r = V.paired_verdict([2, 3], [1, 2])
+    assert r["p"] == 0.5 and r["verdict"] == "inconclusive"  # two pairs of one sign: chance half the time
+    six = V.paired_verdict(np.arange(6) + 0.01, np.arange(6.0))
+    assert six["p"] == pytest.approx(2 / 64) and six["verdict"] == "beats"
+    assert V.paired_verdict([2, 3], [2, 3])["verdict"] == "inconclusive" and V.paired_verdict([2, 3], [2, 3])["p"] == 1
+    assert V.paired_verdict(np.arange(6.0), np.arange(6.0), margin=0.01)["verdict"] == "matches"  # 6 exact ties

@@ -12,6 +12,11 @@ verdict (:func:`paired_verdict`):
 - ``"inconclusive"``: neither. With 3 seeds a t-test has 2 degrees of freedom and detects only large, consistent
   differences; a sign agreement over 3 seeds alone happens by chance 1 time in 4, so it is not a verdict.
 
+When every paired difference is the same (no spread: common with accuracies on a few hundred images, which move in
+steps), the t statistic is undefined; the exact sign test stands in: all ``n`` differences of one sign has
+probability ``2 / 2**n`` under a null symmetric about 0 (0.5 at 2 pairs, 0.25 at 3, under 0.05 from 6 on), and
+all differences 0 is no difference (p = 1).
+
 ``higher_is_better=False`` (errors, losses) turns "beats" around. Every verdict carries the numbers it rests on:
 ``n``, the mean difference, its standard deviation, the ``1 - alpha`` confidence interval, ``t``, ``p``,
 ``p_equivalence``, and the rule in words.
@@ -31,13 +36,13 @@ RULE = ("paired over {unit}: 'beats'/'loses' when the two-sided paired t-test gi
         "'matches' when two one-sided tests show |mean difference| < {margin} at level {alpha}; else 'inconclusive'")
 
 
-def _check_pairs(a, b) -> np.ndarray:
+def _check_pairs(a, b) -> tuple[np.ndarray, np.ndarray]:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"a and b must be paired 1-D samples of one length, got shapes {a.shape} and {b.shape}")
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         raise ValueError("a and b must be finite (a NaN or infinite value cannot be paired)")
-    return a - b
+    return a, b
 
 
 def paired_verdict(a: Sequence[float], b: Sequence[float], *, alpha: float = 0.05, margin: float | None = None,
@@ -53,9 +58,10 @@ def paired_verdict(a: Sequence[float], b: Sequence[float], *, alpha: float = 0.0
 
     Returns:
         ``{"n", "mean_diff", "sd_diff", "ci_low", "ci_high", "t", "p", "p_adjusted", "p_equivalence", "margin",
-        "alpha", "verdict"}``; identical pairs (zero spread) give ``t`` = +-inf or NaN and ``p`` 0 or 1.
+        "alpha", "verdict"}``; equal differences (zero spread) give ``t`` = +-inf (NaN if 0) and the sign test's p.
     """
-    d = _check_pairs(a, b)
+    a, b = _check_pairs(a, b)
+    d = a - b
     n = len(d)
     if n < 2:
         raise ValueError(f"a paired test needs at least 2 pairs, got {n}")
@@ -64,21 +70,25 @@ def paired_verdict(a: Sequence[float], b: Sequence[float], *, alpha: float = 0.0
     if margin is not None and not margin > 0:
         raise ValueError(f"margin must be > 0 or None, got {margin!r}")
     mean, sd = float(d.mean()), float(d.std(ddof=1))
+    # Equal differences up to float rounding (0.935 - 0.920 and 0.945 - 0.930 differ in the last bits) are no spread.
+    scale = max(float(np.abs(a).max()), float(np.abs(b).max()), float(np.abs(d).max()), 1e-300)
+    if sd <= 1e-9 * scale:
+        sd = 0.0
     se = sd / np.sqrt(n)
     df = n - 1
     q = float(sps.t.ppf(1 - alpha / 2, df))
     if se > 0:
         t = mean / se
         p = float(2 * sps.t.sf(abs(t), df))
-    else:  # no spread: the mean difference is exact
+    else:  # no spread: the exact sign test (module docstring)
         t = float(np.sign(mean) * np.inf) if mean != 0 else float("nan")
-        p = 0.0 if mean != 0 else 1.0
+        p = min(1.0, 2.0 * 0.5**n) if mean != 0 else 1.0
     p_eq = None
     if margin is not None:
         if se > 0:
             p_eq = float(max(sps.t.sf((mean + margin) / se, df), sps.t.cdf((mean - margin) / se, df)))
-        else:
-            p_eq = 0.0 if abs(mean) < margin else 1.0
+        else:  # every difference equal: inside the margin by the same sign test, else not equivalent
+            p_eq = min(1.0, 2.0 * 0.5**n) if abs(mean) < margin else 1.0
     p_used = p if p_adjusted is None else p_adjusted
     sign = mean if higher_is_better else -mean
     if p_used < alpha and sign > 0:
