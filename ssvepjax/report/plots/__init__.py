@@ -5,7 +5,9 @@ matplotlib figure, writes it as PNG atomically and returns the path (Agg backend
 - ``probing``: spectra, per-layer fractions, maps, control conditions, receptive-field classes, detections;
 - ``explain``: part attributions, attribution summaries, selection metrics;
 - ``measures``: checks of the measures themselves (invariance across recording length and noise, the detection
-  limit against float32 rounding).
+  limit against float32 rounding);
+- ``pruning``: accuracy against what is removed, the ground-truth task's filter groups, which filters follow which
+  half of the image.
 """
 
 from ssvepjax.report.plots.common import save_figure as save_figure
@@ -15,6 +17,9 @@ from ssvepjax.report.plots.explain import plot_part_attribution as plot_part_att
 from ssvepjax.report.plots.explain import plot_selection_metrics as plot_selection_metrics
 from ssvepjax.report.plots.measures import plot_detection_limit as plot_detection_limit
 from ssvepjax.report.plots.measures import plot_invariance as plot_invariance
+from ssvepjax.report.plots.pruning import plot_ground_truth as plot_ground_truth
+from ssvepjax.report.plots.pruning import plot_interpretability as plot_interpretability
+from ssvepjax.report.plots.pruning import plot_pruning_curves as plot_pruning_curves
 from ssvepjax.report.plots.probing import plot_column_profiles as plot_column_profiles
 from ssvepjax.report.plots.probing import plot_conditions as plot_conditions
 from ssvepjax.report.plots.probing import plot_detections as plot_detections
