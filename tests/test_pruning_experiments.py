@@ -26,16 +26,21 @@ def test_command_lines_and_quick_sizes():
     g = framework.parse("pruning_ground_truth", ["--quick", "--distractor", "clutter"])
     assert (g.distractor, g.model.depth, g.seeds, g.fractions, g.random_draws) == ("clutter", 8, (0, 1), (0.25, 0.5), 2)
     assert framework.parse("pruning_ground_truth", []).model.depth == 14
-    for name, argv, match in [("pruning_curves", ["--seeds", "0"], "at least two seeds"),
-                              ("pruning_curves", ["--methods", "nope"], "methods"),
-                              ("pruning_curves", ["--finetune-fractions", "0.33"], "finetune_fractions"),
-                              ("pruning_curves", ["--margin", "0"], "margin"),
-                              ("pruning_curves", ["--correction", "bonferroni"], "correction"),
-                              ("pruning_ground_truth", ["--distractor", "noise"], "distractor"),
-                              ("pruning_ground_truth", ["--set", "alpha=1.0"], "alpha"),
-                              ("pruning_ground_truth", ["--fraction", "0.3"], "fraction")]:
-        with pytest.raises(ValueError, match=match):
-            framework.parse(name, argv)
+
+
+@pytest.mark.parametrize("name,argv,match", [
+    ("pruning_curves", ["--seeds", "0"], "at least two seeds"),
+    ("pruning_curves", ["--methods", "nope"], "methods"),
+    ("pruning_curves", ["--finetune-fractions", "0.33"], "finetune_fractions"),
+    ("pruning_curves", ["--margin", "0"], "margin"),
+    ("pruning_curves", ["--correction", "bonferroni"], "correction"),
+    ("pruning_ground_truth", ["--distractor", "noise"], "distractor"),
+    ("pruning_ground_truth", ["--set", "alpha=1.0"], "alpha"),
+    ("pruning_ground_truth", ["--fraction", "0.3"], "fraction"),
+])
+def test_bad_settings_are_refused_before_any_work(name, argv, match):
+    with pytest.raises(ValueError, match=match):
+        framework.parse(name, argv)
 
 
 def _curves_store(tmp_path, diffs: dict[str, list[float]]) -> tuple[PC.Config, Store]:

@@ -17,9 +17,6 @@ from ssvepjax.report.plots.explain import plot_part_attribution as plot_part_att
 from ssvepjax.report.plots.explain import plot_selection_metrics as plot_selection_metrics
 from ssvepjax.report.plots.measures import plot_detection_limit as plot_detection_limit
 from ssvepjax.report.plots.measures import plot_invariance as plot_invariance
-from ssvepjax.report.plots.pruning import plot_ground_truth as plot_ground_truth
-from ssvepjax.report.plots.pruning import plot_interpretability as plot_interpretability
-from ssvepjax.report.plots.pruning import plot_pruning_curves as plot_pruning_curves
 from ssvepjax.report.plots.probing import plot_column_profiles as plot_column_profiles
 from ssvepjax.report.plots.probing import plot_conditions as plot_conditions
 from ssvepjax.report.plots.probing import plot_detections as plot_detections
@@ -28,3 +25,6 @@ from ssvepjax.report.plots.probing import plot_layer_fractions as plot_layer_fra
 from ssvepjax.report.plots.probing import plot_maps as plot_maps
 from ssvepjax.report.plots.probing import plot_rf_classes as plot_rf_classes
 from ssvepjax.report.plots.probing import plot_spectrum as plot_spectrum
+from ssvepjax.report.plots.pruning import plot_ground_truth as plot_ground_truth
+from ssvepjax.report.plots.pruning import plot_interpretability as plot_interpretability
+from ssvepjax.report.plots.pruning import plot_pruning_curves as plot_pruning_curves
