@@ -93,6 +93,14 @@ def test_store_steps_arrays_and_result_with_provenance(tmp_path):
     assert "ssvepjax.experiments.store" in prov["code"] and (tmp_path / "run" / "table.csv").exists()
 
 
+def test_store_put_into_a_fresh_folder(tmp_path):
+    # A run whose first piece is a put (no step before it) still finds its steps/ folder.
+    store = Store(tmp_path / "fresh", _Cfg(), name="demo")
+    assert store.records() == [] and not store.has("s0_base")
+    store.put("s0_base", {"accuracy": 0.5})
+    assert store.get("s0_base") == {"accuracy": 0.5} and store.records("s0") == [{"accuracy": 0.5}]
+
+
 def test_the_json_rule_round_trips_non_finite_numbers(tmp_path):
     obj = {"nan": math.nan, "inf": [math.inf, -math.inf], "none": None, "text": "inf-like", "n": 3}
     sj.write_json(tmp_path / "x.json", obj)

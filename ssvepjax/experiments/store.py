@@ -68,6 +68,7 @@ class Store:
 
     def put(self, key: str, record) -> None:
         """Store (or replace) the piece ``key``."""
+        (self.folder / "steps").mkdir(exist_ok=True)
         write_json(self.folder / "steps" / f"{key}.json", record)
 
     def records(self, prefix: str = "") -> list:

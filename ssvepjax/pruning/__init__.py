@@ -5,8 +5,10 @@
   physically smaller networks;
 - ``flops``: multiply-accumulates and measured forward time (parameters: ``models.param_count``);
 - ``finetune``: short optax fine-tuning and accuracy;
-- ``ground_truth``: a task whose class evidence lies in one half of the image, and part-selective pruning;
-- ``runs``: the experiment drivers behind ``experiments/pruning_*.py``.
+- ``ground_truth``: a task whose class evidence lies in one half of the image, and part-selective pruning.
+
+The experiments that measure what the scores are worth (``experiments/pruning_*.py``) live in
+``ssvepjax.experiments.pruning_curves`` and ``ssvepjax.experiments.pruning_ground_truth``.
 """
 
 from ssvepjax.models.random_init import param_count as param_count

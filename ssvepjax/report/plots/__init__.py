@@ -7,7 +7,9 @@ matplotlib figure, writes it as PNG atomically and returns the path (Agg backend
 - ``measures``: checks of the measures themselves (invariance across recording length and noise, the detection
   limit against float32 rounding);
 - ``training``: training with frequency-tagging loss terms (what each term changes, at what cost);
-- ``benchmarks``: time and memory of the probe against the forward pass.
+- ``benchmarks``: time and memory of the probe against the forward pass;
+- ``pruning``: accuracy against what is removed, the ground-truth task's filter groups, which filters follow which
+  half of the image.
 """
 
 from ssvepjax.report.plots.benchmarks import plot_large_probing as plot_large_probing
@@ -26,4 +28,7 @@ from ssvepjax.report.plots.probing import plot_layer_fractions as plot_layer_fra
 from ssvepjax.report.plots.probing import plot_maps as plot_maps
 from ssvepjax.report.plots.probing import plot_rf_classes as plot_rf_classes
 from ssvepjax.report.plots.probing import plot_spectrum as plot_spectrum
+from ssvepjax.report.plots.pruning import plot_ground_truth as plot_ground_truth
+from ssvepjax.report.plots.pruning import plot_interpretability as plot_interpretability
+from ssvepjax.report.plots.pruning import plot_pruning_curves as plot_pruning_curves
 from ssvepjax.report.plots.training import plot_regularized as plot_regularized

@@ -1,45 +1,51 @@
-"""Pruning curves: accuracy against filters and FLOPs removed, for every score, over seeds.
+"""Experiment 7a: pruning curves, accuracy against filters and FLOPs removed, every score, over seeds
+(``experiments/pruning_curves.py``).
 
-:func:`run_curves` prunes a trained CIFAR ResNet at every fraction of :class:`CurvesConfig` with every
-method and records three accuracies per configuration:
+Prunes a trained CIFAR ResNet at every fraction of :class:`Config` with every method of ``scores.importance`` and
+records three accuracies per configuration:
 
-- ``oneshot``: the masked network as it is (``structure.apply_masks``; equal to the smaller network);
+- ``oneshot``: the masked network as it is (``pruning.apply_masks``; equal to the smaller network);
 - ``recal``: the same with batch-norm statistics re-estimated on training images (no weight change);
-- ``finetuned`` (at ``finetune_fractions`` only): the physically smaller network (``structure.prune``)
-  after ``FinetuneConfig.steps`` optax steps, with its measured forward time.
+- ``finetuned`` (at ``finetune_fractions`` only): the physically smaller network (``pruning.prune``) after
+  ``FinetuneConfig.steps`` optax steps, with its measured forward time.
 
-A seed sets the trained model (``TrainConfig.seed``; seed 0 is the library's default cached model),
-the images the scores see, the random baseline and the fine-tuning order. Records are written per
-configuration, scores per seed, so a killed run resumes where it stopped. :func:`summarize_curves`
-turns the records into a table (mean, std over seeds), paired verdicts of every tag method against
-every baseline, and the published anchors; :func:`plot_curves` draws the figure.
+A seed sets the trained model (``TrainConfig.seed``; seed 0 is the library's default cached model), the images the
+scores see, the random baseline and the fine-tuning order. Every configuration is a store piece (``s<seed>_<method>
+_f<fraction>``), the scores of a seed an array file (``scores_s<seed>``), so a killed run resumes where it stopped.
+The summary holds a table (mean, spread over seeds), the verdict of every tag method against every baseline at every
+fraction (``stats.verdicts``: paired over seeds, Holm-corrected within each condition, "matches" within the
+equivalence ``margin``), the published anchors and the timings.
+
+Writes ``pruning_curves.json``, ``results.csv`` (the table), ``verdicts.csv`` and ``pruning_curves.png``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
-from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from ssvepjax.data.datasets import load_dataset
+from ssvepjax.experiments.seed_verdicts import VerdictConfig, condition_verdicts, verdict_settings
+from ssvepjax.experiments.store import Store
 from ssvepjax.models.cifar_resnet import ModelConfig
 from ssvepjax.models.random_init import param_count
-from ssvepjax.pruning._store import ResultStore, write_csv, write_json
 from ssvepjax.pruning.finetune import FinetuneConfig, accuracy, finetune, predictions, recalibrate_bn
 from ssvepjax.pruning.flops import compare_forward_times, flops, forward_time
 from ssvepjax.pruning.structure import apply_masks, keep_masks, prune, removed_filters
-from ssvepjax.scores.registry import BASELINES, importance
+from ssvepjax.report import plots
+from ssvepjax.scores.registry import BASELINES, importance, methods
 from ssvepjax.training.train import TrainConfig, train_or_load
 
-__all__ = ["ANCHORS", "CONDITIONS", "CurvesConfig", "paired_verdicts", "plot_curves", "run_curves",
-           "summarize_curves"]
+__all__ = ["ANCHORS", "CONDITIONS", "Config", "report", "run", "summarize"]
 
 #: When a pruned network is evaluated: one-shot, after batch-norm recalibration, after fine-tuning.
 CONDITIONS = ("oneshot", "recal", "finetuned")
-TAG_CURVE_METHODS = ("tag_harmonic", "tag_intermodulation", "tag_significant")
+_TAG_CURVE_METHODS = ("tag_harmonic", "tag_intermodulation", "tag_significant")
 
 #: Published pruning results on CIFAR-10 ResNet-56, shown beside the curves for scale.
 ANCHORS = (
@@ -51,31 +57,43 @@ ANCHORS = (
 
 
 @dataclasses.dataclass(frozen=True)
-class CurvesConfig:
-    """Settings of the pruning-curve experiment (static).
+class Config(VerdictConfig):
+    """Settings of the pruning-curve experiment (``--quick``: a ResNet-8 trained two epochs on 1,000 images, two
+    seeds, two fractions).
 
     Attributes:
         dataset: ``sj.load_dataset`` name.
-        model, train: the network and its training (``seed`` is replaced by each seed).
-        seeds: one trained model per seed.
-        methods: ``importance`` methods.
-        fractions: shares removed in every budget set (``structure.keep_masks``).
+        model: the network.
+        train: its training (``seed`` is replaced by each seed).
+        seeds: one trained model per seed (at least two: the verdicts are paired over seeds).
+        methods: ``scores.importance`` methods; those whose name starts with ``tag`` are compared with the others.
+        fractions: shares removed in every budget set (``pruning.keep_masks``).
         finetune_fractions: the fractions that are also fine-tuned (a subset of ``fractions``).
         finetune_methods: the methods that are fine-tuned (None: all).
         finetune: fine-tuning settings (``seed`` is replaced by each seed).
         tag_images: training images the tag methods probe.
         data_images: training images of the data-dependent baselines (the tag images are among them).
         recal_images: training images for batch-norm recalibration.
-        budget, policy: as in ``structure.keep_masks``.
-        max_train, max_test: dataset limits.
+        budget: as in ``pruning.keep_masks``.
+        policy: as in ``pruning.keep_masks``.
+        max_train: training images kept (None: all).
+        max_test: test images kept (None: all).
         time_batch: batch size of the forward-time measurement.
+
+    The verdicts' level, equivalence margin (in accuracy) and correction are :class:`VerdictConfig`'s fields.
     """
+
+    QUICK: ClassVar[dict[str, Any]] = {
+        "model": ModelConfig(depth=8, width=8), "train": TrainConfig(epochs=2, batch_size=32), "seeds": (0, 1),
+        "fractions": (0.2, 0.5), "finetune_fractions": (0.5,), "finetune": FinetuneConfig(steps=5),
+        "finetune_methods": ("tag_harmonic", "random"), "tag_images": 4, "data_images": 32, "recal_images": 64,
+        "max_train": 1000, "max_test": 200, "time_batch": 32}
 
     dataset: str = "mnist5k"
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     seeds: tuple[int, ...] = (0, 1, 2)
-    methods: tuple[str, ...] = TAG_CURVE_METHODS + BASELINES
+    methods: tuple[str, ...] = _TAG_CURVE_METHODS + BASELINES
     fractions: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9)
     finetune_fractions: tuple[float, ...] = (0.3, 0.5)
     finetune_methods: tuple[str, ...] | None = None
@@ -90,23 +108,15 @@ class CurvesConfig:
     time_batch: int = 256
 
     def __post_init__(self):
+        super().__post_init__()
+        unknown = [m for m in self.methods if m not in methods()]
+        if unknown or not self.methods:
+            raise ValueError(f"methods must be among {', '.join(methods())}, got {list(self.methods)}")
         missing = [f for f in self.finetune_fractions if f not in self.fractions]
         if missing:
             raise ValueError(f"finetune_fractions {missing} must be among fractions {self.fractions}")
-        if not self.seeds:
-            raise ValueError("seeds must name at least one seed")
         if self.tag_images > self.data_images:
             raise ValueError(f"tag_images ({self.tag_images}) must be <= data_images ({self.data_images})")
-
-    @staticmethod
-    def quick() -> CurvesConfig:
-        """A CI-sized run: a ResNet-8 trained two epochs on 1,000 images, two seeds, two fractions."""
-        return CurvesConfig(model=ModelConfig(depth=8, width=8), train=TrainConfig(epochs=2, batch_size=32),
-                            seeds=(0, 1),
-                            fractions=(0.2, 0.5), finetune_fractions=(0.5,), finetune=FinetuneConfig(steps=5),
-                            finetune_methods=("tag_harmonic", "random"),
-                            tag_images=4, data_images=32, recal_images=64, max_train=1000, max_test=200,
-                            time_batch=32)
 
 
 def _key(seed: int, method: str, fraction: float) -> str:
@@ -117,9 +127,8 @@ def _subset(n: int, k: int, seed: int, salt: int) -> np.ndarray:
     return np.random.default_rng([seed, salt]).choice(n, size=min(k, n), replace=False)
 
 
-def run_curves(config: CurvesConfig, out_dir, *, progress: bool = True) -> dict:
-    """Run (or resume) every configuration, then summarise; returns :func:`summarize_curves`'s dict."""
-    store = ResultStore(Path(out_dir))
+def run(config: Config, store: Store) -> dict:
+    """Run (or resume) every configuration, summarise, draw the figure; returns the stored result."""
     data = load_dataset(config.dataset, max_train=config.max_train, max_test=config.max_test)
     shape = data.image_shape
     for seed in config.seeds:
@@ -127,7 +136,7 @@ def run_curves(config: CurvesConfig, out_dir, *, progress: bool = True) -> dict:
         if not todo and store.has(f"s{seed}_base"):
             continue
         t0 = time.perf_counter()
-        tm = train_or_load(data, config.model, dataclasses.replace(config.train, seed=seed), progress=progress)
+        tm = train_or_load(data, config.model, dataclasses.replace(config.train, seed=seed), progress=config.progress)
         model, v = tm.module, tm.variables
         if not store.has(f"s{seed}_base"):
             store.put(f"s{seed}_base", {
@@ -153,7 +162,7 @@ def run_curves(config: CurvesConfig, out_dir, *, progress: bool = True) -> dict:
         costs: dict[tuple, dict] = {}
         ft_opt = dataclasses.replace(config.finetune.optimizer, seed=seed)
         ft_cfg = dataclasses.replace(config.finetune, optimizer=ft_opt)
-        for m, f in tqdm(todo, desc=f"prune seed {seed}", disable=not progress, leave=False):
+        for m, f in tqdm(todo, desc=f"prune seed {seed}", disable=not config.progress, leave=False):
             keep = keep_masks(scores[m], model, f, budget=config.budget, policy=config.policy)
             masked = apply_masks(v, keep, model)
             recal = recalibrate_bn(model, masked, recal_x)
@@ -185,14 +194,15 @@ def run_curves(config: CurvesConfig, out_dir, *, progress: bool = True) -> dict:
             store.put(_key(seed, m, f), rec)
     if not store.has("speed"):
         store.put("speed", _speed(config, data, store))
-    summary = summarize_curves(config, store)
-    write_json(Path(out_dir) / "results.json", summary)
-    write_csv(Path(out_dir) / "results.csv", summary["table"])
-    write_csv(Path(out_dir) / "verdicts.csv", summary["verdicts"])
-    return summary
+    summary = summarize(config, store)
+    title = (f"ResNet-{config.model.depth} on {config.dataset}: accuracy against pruning "
+             f"(mean +- std over {len(config.seeds)} seeds)")
+    plots.plot_pruning_curves(summary, str(store.path("pruning_curves.png")), title=title)
+    summary["figures"] = {"curves": "pruning_curves.png"}
+    return store.write(summary, tables={"results": summary["table"], "verdicts": summary["verdicts"]})
 
 
-def _speed(config: CurvesConfig, data, store: ResultStore) -> dict:
+def _speed(config: Config, data, store: Store) -> dict:
     """Forward time of the unpruned and the pruned networks of the first seed, timed in turns."""
     seed = config.seeds[0]
     tm = train_or_load(data, config.model, dataclasses.replace(config.train, seed=seed), progress=False)
@@ -211,39 +221,28 @@ def _speed(config: CurvesConfig, data, store: ResultStore) -> dict:
     return {"seed": seed, "method": method, "batch_size": config.time_batch, "rows": rows}
 
 
-def paired_verdicts(acc: dict, tag_methods, baselines, conditions=CONDITIONS, tol: float = 0.005) -> list[dict]:
-    """Tag method against baseline, per condition and fraction, paired over seeds (same model).
-
-    ``acc[(method, fraction, condition)] = {seed: accuracy}``. The verdict is ``"beats"`` when the tag
-    method is ahead in every seed and by more than ``tol`` on average, ``"loses"`` when behind in
-    every seed and by more than ``tol``, else ``"matches"``.
-    """
-    rows = []
+def _paired_rows(acc: dict, tags, baselines, config: Config) -> tuple[list[dict], dict]:
+    """Every tag method against every baseline, per condition and fraction, paired over seeds (same model); one
+    family per condition. Each row keeps the spread of the differences (``diff_*``) beside the verdict's fields."""
     fractions = sorted({k[1] for k in acc})
-    for t in tag_methods:
-        for b in baselines:
-            for c in conditions:
-                for f in fractions:
-                    a, z = acc.get((t, f, c), {}), acc.get((b, f, c), {})
-                    seeds = sorted(set(a) & set(z))
-                    if not seeds:
-                        continue
-                    d = np.array([a[s] - z[s] for s in seeds])
-                    mean = float(d.mean())
-                    if np.all(d > 0) and mean > tol:
-                        verdict = "beats"
-                    elif np.all(d < 0) and mean < -tol:
-                        verdict = "loses"
-                    else:
-                        verdict = "matches"
-                    rows.append({"tag_method": t, "baseline": b, "condition": c, "fraction": f, "n_seeds": len(seeds),
-                                 "diff_mean": mean, "diff_std": float(d.std(ddof=1)) if len(d) > 1 else 0.0,
-                                 "diff_min": float(d.min()), "diff_max": float(d.max()), "verdict": verdict})
-    return rows
+    order = [(t, b, c, f) for t, b, c, f in itertools.product(tags, baselines, CONDITIONS, fractions)
+             if (t, f, c) in acc and (b, f, c) in acc]
+    families: dict[str, dict] = {}
+    for t, b, c, f in order:
+        families.setdefault(c, {})[(t, b, c, f)] = (acc[(t, f, c)], acc[(b, f, c)])
+    verdicts, rules = condition_verdicts(families, config)
+    rows = []
+    for t, b, c, f in (k for k in order if k in verdicts):
+        a, z = acc[(t, f, c)], acc[(b, f, c)]
+        d = np.array([a[s] - z[s] for s in sorted(set(a) & set(z))])
+        rows.append({"tag_method": t, "baseline": b, "condition": c, "fraction": f, "n_seeds": len(d),
+                     "diff_mean": float(d.mean()), "diff_std": float(d.std(ddof=1)), "diff_min": float(d.min()),
+                     "diff_max": float(d.max()), **verdicts[(t, b, c, f)]})
+    return rows, rules
 
 
-def summarize_curves(config: CurvesConfig, store: ResultStore) -> dict:
-    """Table (mean and spread over seeds), verdicts, anchors and timings from the stored records."""
+def summarize(config: Config, store: Store) -> dict:
+    """Table (mean and spread over seeds), verdicts, anchors and timings from the stored pieces."""
     recs = [r for r in store.records() if "fraction" in r and r.get("method") in config.methods
             and r["fraction"] in config.fractions and r["seed"] in config.seeds]
     bases = {s: store.get(f"s{s}_base") for s in config.seeds if store.has(f"s{s}_base")}
@@ -273,11 +272,11 @@ def summarize_curves(config: CurvesConfig, store: ResultStore) -> dict:
                 table.append(row)
     tags = [m for m in config.methods if m.startswith("tag")]
     base_methods = [m for m in config.methods if not m.startswith("tag")]
-    verdicts = paired_verdicts(acc, tags, base_methods)
+    verdicts, families = _paired_rows(acc, tags, base_methods, config)
     tally = {}
     for v in verdicts:
         k = f"{v['tag_method']} vs {v['baseline']} ({v['condition']})"
-        tally.setdefault(k, {"beats": 0, "matches": 0, "loses": 0})[v["verdict"]] += 1
+        tally.setdefault(k, {"beats": 0, "matches": 0, "loses": 0, "inconclusive": 0})[v["verdict"]] += 1
     base_acc = [b["accuracy"] for b in bases.values()]
     ours = []
     for anchor in ANCHORS:
@@ -295,10 +294,14 @@ def summarize_curves(config: CurvesConfig, store: ResultStore) -> dict:
     timing["train_s"] = float(np.sum([b.get("train_s", 0.0) for b in bases.values()]))
     timing["finetune_s"] = float(np.sum([r.get("finetune_s", 0.0) for r in recs]))
     return {
-        "config": dataclasses.asdict(config), "base": list(bases.values()),
+        "experiment": "pruning_curves",
+        "config": {k: v for k, v in dataclasses.asdict(config).items() if k not in config.RUNTIME},
+        "base": list(bases.values()),
         "speed": store.get("speed") if store.has("speed") else None,
         "base_accuracy_mean": float(np.mean(base_acc)) if base_acc else None,
         "table": table, "verdicts": verdicts, "verdict_tally": tally,
+        "verdict_rule": verdict_settings(config, families, values="test accuracy of a tag method against a "
+                                         "baseline at one fraction, paired by seed (the same trained model)"),
         "anchors": list(ANCHORS), "ours_at_anchors": ours, "timing": timing,
         "caveat": ("Published anchors are ResNet-56 on CIFAR-10 with long retraining; ours are a ResNet-"
                    f"{config.model.depth} on {config.dataset} with {config.finetune.steps} fine-tuning steps. "
@@ -306,56 +309,10 @@ def summarize_curves(config: CurvesConfig, store: ResultStore) -> dict:
     }
 
 
-def plot_curves(summary: dict, path, *, title: str | None = None) -> None:
-    """Accuracy against filters removed and against FLOPs removed, one row per condition, mean +- std."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    table = summary["table"]
-    methods = list(dict.fromkeys(r["method"] for r in table))
-    tag_colors = iter(["#b2182b", "#ef8a62", "#fdae61", "#d6604d", "#f4a582"])
-    base_colors = iter(["#636363", "#2166ac", "#1b7837", "#762a83", "#4393c3", "#5aae61", "#9970ab"])
-    style = {m: (next(tag_colors), "-", "o") if m.startswith("tag") else (next(base_colors), "--", "s")
-             for m in methods}
-    conds = [c for c in CONDITIONS if any(r["condition"] == c for r in table)]
-    names = {"oneshot": "one-shot (no weight change)", "recal": "one-shot + BN statistics re-estimated",
-             "finetuned": "after fine-tuning"}
-    fig, axes = plt.subplots(len(conds), 2, figsize=(11, 3.4 * len(conds)), squeeze=False, sharex="col")
-    # Methods share x positions (the same budget removes the same filters): spread them a little.
-    offset = {m: 0.35 * (i - (len(methods) - 1) / 2) for i, m in enumerate(methods)}
-    for i, c in enumerate(conds):
-        for j, (x_key, x_label) in enumerate((("filters_removed", "conv filters removed (%)"),
-                                              ("flops_removed", "FLOPs (MACs) removed (%)"))):
-            ax = axes[i, j]
-            for m in methods:
-                rows = sorted((r for r in table if r["method"] == m and r["condition"] == c), key=lambda r: r[x_key])
-                if not rows:
-                    continue
-                color, ls, mk = style[m]
-                x = 100 * np.array([r[x_key] for r in rows]) + offset[m]
-                y = 100 * np.array([r["accuracy_mean"] for r in rows])
-                e = 100 * np.array([r["accuracy_std"] for r in rows])
-                ax.errorbar(x, y, yerr=e, color=color, ls=ls, marker=mk, ms=4, lw=1.3, capsize=2, label=m)
-            if summary.get("base_accuracy_mean") is not None:
-                ax.axhline(100 * summary["base_accuracy_mean"], color="k", ls=":", lw=1, label="unpruned")
-            if i == len(conds) - 1:
-                ax.set_xlabel(x_label)
-            ax.tick_params(labelbottom=True)
-            ax.set_ylabel("test accuracy (%)")
-            ax.set_title(names[c] + (" (y axis zoomed)" if c == "finetuned" else ""), fontsize=10)
-            if c == "finetuned":  # all methods recover to a narrow band: zoom so their differences show
-                lo = min(100 * (r["accuracy_mean"] - r["accuracy_std"]) for r in table if r["condition"] == c)
-                ax.set_ylim(max(0.0, np.floor(lo) - 2), 100)
-            else:
-                ax.set_ylim(0, 100)
-            ax.grid(alpha=0.3)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8, frameon=False)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+def report(result: dict) -> str:
+    """What the command line prints: the unpruned accuracy and the verdicts per comparison and condition."""
+    lines = [f"unpruned accuracy {result['base_accuracy_mean']:.4f}; verdicts "
+             f"(alpha {result['verdict_rule']['alpha']}, {result['verdict_rule']['correction']} within each "
+             f"condition, margin {result['verdict_rule']['margin']}, {result['verdict_rule']['n_seeds']} seeds):"]
+    lines += [f"  {k}: {v}" for k, v in result["verdict_tally"].items()]
+    return "\n".join(lines)
