@@ -15,7 +15,8 @@ verdict (:func:`paired_verdict`):
 When every paired difference is the same (no spread: common with accuracies on a few hundred images, which move in
 steps), the t statistic is undefined; the exact sign test stands in: all ``n`` differences of one sign has
 probability ``2 / 2**n`` under a null symmetric about 0 (0.5 at 2 pairs, 0.25 at 3, under 0.05 from 6 on), and
-all differences 0 is no difference (p = 1).
+all differences 0 is no difference (p = 1); equivalence then rests on the two one-sided sign tests, ``1 / 2**n``
+each (under 0.05 from 5 pairs on).
 
 ``higher_is_better=False`` (errors, losses) turns "beats" around. Every verdict carries the numbers it rests on:
 ``n``, the mean difference, its standard deviation, the ``1 - alpha`` confidence interval, ``t``, ``p``,
@@ -87,8 +88,8 @@ def paired_verdict(a: Sequence[float], b: Sequence[float], *, alpha: float = 0.0
     if margin is not None:
         if se > 0:
             p_eq = float(max(sps.t.sf((mean + margin) / se, df), sps.t.cdf((mean - margin) / se, df)))
-        else:  # every difference equal: inside the margin by the same sign test, else not equivalent
-            p_eq = min(1.0, 2.0 * 0.5**n) if abs(mean) < margin else 1.0
+        else:  # every difference equal: each one-sided sign test has p = 1 / 2**n inside the margin
+            p_eq = 0.5**n if abs(mean) < margin else 1.0
     p_used = p if p_adjusted is None else p_adjusted
     sign = mean if higher_is_better else -mean
     if p_used < alpha and sign > 0:
