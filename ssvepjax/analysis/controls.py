@@ -33,8 +33,9 @@ CONDITIONS = ("trained", "untrained", "linear", "one_part", "swapped")
 CONDITION_DESCRIPTIONS = {
     "trained": "the trained network, every part at its own tag",
     "untrained": "the same architecture with random initial weights (seeded), not trained",
-    "linear": "the trained weights with every nonlinearity replaced by identity (batch norm at inference is "
-              "affine, so the network is affine: only f1 and f2 can respond)",
+    "linear": "the trained weights with every nonlinearity replaced by identity and max-pooling by averaging (batch "
+              "norm at inference is affine, so a CNN is affine: only f1 and f2 can respond; a transformer keeps "
+              "its attention softmax and layer norms, so only its MLPs become linear)",
     "one_part": "only the first part modulated (at f1), the others static: no intermodulation can exist, and "
                 "f2 and its harmonics are bins the stimulus cannot drive",
     "swapped": "the tags swapped between parts (f1 on the last part, ...); measured at the original labels, "
@@ -107,7 +108,8 @@ def control_conditions(
         elif name == "linear":
             if not hasattr(module, "act"):
                 raise ValueError("the 'linear' condition needs a module with an 'act' field (CifarResNet)")
-            mod = module.clone(act="identity")
+            # Max-pooling is a nonlinearity too: a network that pools (VGG) pools by averages in the linear control.
+            mod = module.clone(act="identity", **({"pool": "avg"} if hasattr(module, "pool") else {}))
         elif name == "one_part":
             m, t = masks[:1], dataclasses.replace(tags, freqs_hz=tags.freqs_hz[:1])
         elif name == "swapped":

@@ -12,16 +12,28 @@ import numpy as np
 from ssvepjax.analysis.results import LayerResult
 from ssvepjax.analysis.summaries import component_row, decisions
 from ssvepjax.spectral.design import Design
+from ssvepjax.tagging.frequency_components import INTERMODULATION, unique_bins
 
 
 def significance_map(res: LayerResult, design: Design, label: str) -> np.ndarray:
-    """``[h, w]`` fraction of channels that respond (the design's rule) at component ``label``.
+    """``[*positions]`` fraction of channels that respond (the design's rule) at component ``label``, per position.
 
-    Over the channels where the rule is defined (``summaries.defined_units``); NaN where none is.
+    ``label`` is a component's label, or ``"any_intermodulation"`` (a channel that responds at any
+    intermodulation component of its own bin). Over the channels where the rule is defined
+    (``summaries.defined_units``); NaN where none is. Units ``[h, w, c]`` give ``[h, w]``, tokens ``[t, c]`` give
+    ``[t]``.
     """
-    if len(res.unit_shape) != 3:
-        raise ValueError(f"layer {res.name} has units {res.unit_shape}; need [h, w, c]")
-    d = decisions(res, design)[component_row(design, label)].reshape(res.unit_shape)
+    if len(res.unit_shape) < 2:
+        raise ValueError(f"layer {res.name} has units {res.unit_shape}; need [*positions, c]")
+    if label == "any_intermodulation":
+        cb = design.bins()[0]
+        rows = [int(np.flatnonzero(cb == b)[0]) for b in unique_bins(design.components, INTERMODULATION,
+                                                                      include_shared=False)]
+        dec = decisions(res, design)[rows]  # [k, units]: 1 / 0 / NaN
+        defined = ~np.isnan(dec).all(0)
+        d = np.where(defined, np.nanmax(np.where(np.isnan(dec), -1.0, dec), 0), np.nan).reshape(res.unit_shape)
+    else:
+        d = decisions(res, design)[component_row(design, label)].reshape(res.unit_shape)
     n = (~np.isnan(d)).sum(-1)
     return np.where(n > 0, np.nansum(d, -1) / np.maximum(n, 1), np.nan)
 

@@ -126,18 +126,22 @@ def rf_class_summary(
     """Per receptive-field class: units, and the fraction responding at ``labels``, per kind and at noise bins.
 
     Args:
-        res: a layer's measures (activations ``[h, w, c]``).
+        res: a layer's measures (activations ``[*positions, c]``: ``[h, w, c]`` for a conv layer, ``[tokens, c]``
+            for a transformer's).
         design: the design.
-        classes, names: from :func:`rf_classes` for this layer (``classes`` is ``[h, w]``).
+        classes: the class of each position, ``res.unit_shape[:-1]`` (:func:`rf_classes` for a conv layer).
+        names: the classes' names.
         labels: components to report one by one.
     """
-    if len(res.unit_shape) != 3 or tuple(res.unit_shape[:2]) != classes.shape:
-        raise ValueError(f"layer {res.name} has units {res.unit_shape}; classes are {classes.shape} (need [h, w, c])")
+    classes = np.asarray(classes)
+    if len(res.unit_shape) < 2 or tuple(res.unit_shape[:-1]) != classes.shape:
+        raise ValueError(f"layer {res.name} has units {res.unit_shape}; classes are {classes.shape} (need the "
+                         f"units' position axes, [*positions, c])")
     comps = design.components
     cb, _, _ = design.bins()
     row = {int(b): i for i, b in enumerate(cb)}
     # 1 responds, 0 does not, NaN undefined (summaries.defined_units): an undefined unit is never a "no".
-    sig = decisions(res, design).reshape(len(cb), *res.unit_shape)  # [m, h, w, c]
+    sig = decisions(res, design).reshape(len(cb), *res.unit_shape)  # [m, *positions, c]
     im_rows = [row[b] for b in unique_bins(comps, INTERMODULATION, include_shared=False)]
     h_rows = [row[b] for b in unique_bins(comps, HARMONIC, include_shared=False)]
     if design.significance == "z":

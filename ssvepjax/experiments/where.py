@@ -19,13 +19,12 @@ from ssvepjax.analysis.receptive import receptive_field_size, receptive_field_sp
 from ssvepjax.analysis.results import analyse
 from ssvepjax.experiments.config import JobConfig, job_settings, load_model
 from ssvepjax.experiments.store import Store
-from ssvepjax.models.cifar_resnet import conv_geometry, conv_layer_names, resnet_blocks
 from ssvepjax.recording.adapters import linen_fn
 from ssvepjax.report import plots
 from ssvepjax.report.tables import markdown_table
 from ssvepjax.tagging.masks import halves
 
-__all__ = ["Config", "report", "run", "where_layers"]
+__all__ = ["Config", "report", "run"]
 
 LABELS = ("f1", "f2", "f1+f2")
 
@@ -38,35 +37,31 @@ class Config(JobConfig):
     out: str = "runs/where"
 
 
-def where_layers(depth: int) -> list[str]:
-    """The stem (before and after ReLU), every stage-1 conv, and the first and last convs of stages 2 and 3."""
-    names = conv_layer_names(depth)
-    n = resnet_blocks(depth)
-    stage1 = [x for x in names if x.startswith("stage1_")]
-    later = [f"stage{s}_block0/conv1" for s in (2, 3)] + [f"stage{s}_block{n - 1}/conv2" for s in (2, 3)]
-    keep = set(stage1) | {x for x in later if x in names}
-    return ["stem/pre", "stem/post"] + [f"{x}/post" for x in names if x in keep]
-
-
 def run(cfg: Config, store: Store) -> dict:
-    """Probe the layers of :func:`where_layers`; class positions by receptive field; draw the maps."""
+    """Probe the model's ``where_layers``; class each position (a CNN's receptive field, a ViT token's own patch)
+    by the halves it covers; draw the maps."""
     data, trained, images = load_model(cfg)
     h, w, _ = data.image_shape
     masks = halves(h, w)
     design = cfg.design
-    layers = where_layers(cfg.model.depth)
+    model = cfg.model
+    layers = model.where_layers()
     fn = linen_fn(trained.module, trained.variables, capture_intermediates=False, include=layers, train=False)
     results = analyse(fn, images, masks, design, progress=cfg.progress)
+    tokens = hasattr(model, "token_classes")
 
     rf, spans, both_cols, rows = {}, {}, {}, []
     for layer in layers:
-        geometry = conv_geometry(cfg.model.depth, layer)
-        classes, names = rf_classes(geometry, masks)
+        if tokens:
+            classes, names = model.token_classes(masks)
+        else:
+            geometry = model.geometry(layer)
+            classes, names = rf_classes(geometry, masks)
+            cols = receptive_field_spans(geometry, w)
+            spans[layer] = {"rf_width_px": receptive_field_size(geometry), "column_spans": cols.tolist()}
+            both = [j for j in range(classes.shape[1]) if classes[0, j] == names.index("both")]
+            both_cols[layer] = (min(both), max(both)) if both else (1, 0)
         rf[layer] = rf_class_summary(results[layer], design, classes, names)
-        cols = receptive_field_spans(geometry, w)
-        spans[layer] = {"rf_width_px": receptive_field_size(geometry), "column_spans": cols.tolist()}
-        both = [j for j in range(classes.shape[1]) if classes[0, j] == names.index("both")]
-        both_cols[layer] = (min(both), max(both)) if both else (1, 0)
         for cname, e in rf[layer].items():
             if e["positions"]:
                 rows.append((f"{layer} ({cname})", e))
@@ -74,11 +69,41 @@ def run(cfg: Config, store: Store) -> dict:
         {name: e for name, e in rows},
         [("positions", "positions"), ("f1", "f1"), ("f2", "f2"), ("f1+f2", "f1+f2"), ("f2-f1", "f2-f1"),
          ("any IM", "any_intermodulation"), ("FP", "false_positive_rate")])
+    shown = layers[: min(5, len(layers))] if not tokens else layers[:: max(1, len(layers) // 5)]
+    figures = {"rf_classes": plots.plot_rf_classes(
+        {x: rf[x] for x in shown}, str(store.path("rf_classes.png")),
+        title=f"Units that respond ({design.significance} rule), by what the "
+              f"{'token' + chr(39) + 's own patch' if tokens else 'receptive field'} covers")}
+    if tokens:
+        figures.update(_token_maps(cfg, results, layers, store))
+    else:
+        figures.update(_conv_maps(cfg, results, layers, both_cols, shown, store))
+    geometry_text = ("a token's own patch (the class token apart); after block 0's attention every token has seen "
+                     "every patch" if tokens else
+                     "theoretical: every conv and pooling window of the longest path; a CIFAR ResNet's option-A "
+                     "shortcuts read the centre of the conv window, so they add nothing. Effective receptive fields "
+                     "are smaller.")
+    return store.write({
+        "experiment": "where",
+        "settings": job_settings(cfg, data, trained),
+        "receptive_field": geometry_text,
+        "classes": "left-only / right-only: the receptive field (clipped to the image) or the token's patch lies in "
+                   "one half; both: it covers pixels of both halves",
+        "layers": {x: {"receptive_field": {"width_px": spans[x]["rf_width_px"]} if x in spans else None,
+                       "by_class": rf[x]} for x in layers},
+        "column_spans": {x: spans[x]["column_spans"] for x in spans},
+        "table": table,
+        "figures": {k: str(v).rsplit("/", 1)[-1] for k, v in figures.items()},
+        "seconds": round(store.seconds(), 1),
+    })
 
-    map_layers = [x for x in layers if x != "stem/pre"]
+
+def _conv_maps(cfg, results, layers, both_cols, shown, store) -> dict:
+    """SNR and significance maps and column profiles of a CNN's layers."""
+    design = cfg.design
+    map_layers = [x for x in layers if x != layers[0]]
     map_layers = [map_layers[i] for i in sorted({0, 1, len(map_layers) // 3, len(map_layers) - 3, len(map_layers) - 1})]
-    shown = layers[: min(5, len(layers))]
-    figures = {
+    return {
         "snr_maps": plots.plot_maps(
             {x: {lab: snr_map(results[x], results[x].row(lab)) for lab in LABELS} for x in map_layers},
             str(store.path("snr_maps.png")), vmin=-1, vmax=3, splits=(0.5,),
@@ -92,28 +117,28 @@ def run(cfg: Config, store: Store) -> dict:
             colorbar_label="fraction of channels that respond",
             title=f"Channels that respond ({design.significance} rule) at each position, {cfg.n_images} images; "
                   f"dashed: the split between the halves"),
-        "rf_classes": plots.plot_rf_classes(
-            {x: rf[x] for x in shown}, str(store.path("rf_classes.png")),
-            title=f"Units that respond ({design.significance} rule), by what the receptive field covers"),
         "column_profiles": plots.plot_column_profiles(
             {x: {lab: column_profile(results[x], design, lab) for lab in LABELS} for x in shown},
             str(store.path("column_profiles.png")), both={x: both_cols[x] for x in layers},
             title="Fraction of units that respond, per column (grey: receptive field covers both halves)"),
     }
-    return store.write({
-        "experiment": "where",
-        "settings": job_settings(cfg, data, trained),
-        "receptive_field": "theoretical: all 3x3 convs of the longest path (padding 1, their strides); option-A "
-                           "shortcuts read the centre of the conv window, so they add nothing. Effective receptive "
-                           "fields are smaller.",
-        "classes": "left-only / right-only: the receptive field (clipped to the image) lies in one half; both: it "
-                   "covers pixels of both halves",
-        "layers": {x: {"receptive_field": {"width_px": spans[x]["rf_width_px"]}, "by_class": rf[x]} for x in layers},
-        "column_spans": {x: spans[x]["column_spans"] for x in layers},
-        "table": table,
-        "figures": {k: str(v).rsplit("/", 1)[-1] for k, v in figures.items()},
-        "seconds": round(store.seconds(), 1),
-    })
+
+
+def _token_maps(cfg, results, layers, store) -> dict:
+    """A ViT's patch tokens on their grid: the fraction of each token's units that respond at f1, f2 and any
+    intermodulation, per layer."""
+    design = cfg.design
+    side = cfg.model.patch_size
+    n_patches = results[layers[0]].unit_shape[0] - 1  # tokens: the class token, then the patches row by row
+    h = w = int(round(n_patches**0.5))
+    shown = [layers[i] for i in sorted({0, 1, 2, len(layers) // 2, len(layers) - 1})]
+    maps = {x: {lab: significance_map(results[x], design, lab)[1:].reshape(h, w)
+                for lab in ("f1", "f2", "any_intermodulation")} for x in shown}
+    return {"token_maps": plots.plot_maps(
+        maps, str(store.path("token_maps.png")), vmin=0, vmax=1, splits=(0.5,), cmap="viridis",
+        colorbar_label="fraction of the token's units that respond",
+        title=f"{cfg.model.label}: units that respond ({design.significance} rule) per patch token ({side} x {side} "
+              f"px patches), {cfg.n_images} images; dashed: the split between the halves")}
 
 
 def report(result: dict) -> str:

@@ -213,6 +213,20 @@ class ModelConfig:
         """Layers whose units lie on the image's grid, to draw as maps: the stem and each stage's end (post)."""
         return stage_end_layers(self.depth)
 
+    def where_layers(self) -> list[str]:
+        """The layers of the ``where`` experiment: the stem (before and after its ReLU), every stage-1 conv, and
+        the first and last convs of stages 2 and 3."""
+        names = conv_layer_names(self.depth)
+        n = resnet_blocks(self.depth)
+        stage1 = [x for x in names if x.startswith("stage1_")]
+        later = [f"stage{s}_block0/conv1" for s in (2, 3)] + [f"stage{s}_block{n - 1}/conv2" for s in (2, 3)]
+        keep = set(stage1) | {x for x in later if x in names}
+        return ["stem/pre", "stem/post"] + [f"{x}/post" for x in names if x in keep]
+
+    def geometry(self, layer: str) -> tuple[tuple[int, int, int], ...]:
+        """``(kernel, stride, padding)`` from the input up to ``layer`` (a recorded name): :func:`conv_geometry`."""
+        return conv_geometry(self.depth, layer.rsplit("/", 1)[0] if layer.endswith(("/pre", "/post")) else layer)
+
 
 def layer_widths(depth: int, width: int = 16, widths=None) -> tuple[int, ...]:
     """Filters of every conv layer in ``conv_layer_names(depth)`` order; checks explicit ``widths``."""

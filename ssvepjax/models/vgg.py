@@ -109,7 +109,9 @@ class VGG(nn.Module):
         num_classes: output classes.
         hidden: width of the two hidden dense layers (4096 in torchvision).
         pool_size: the adaptive average pool's output before the classifier (torchvision's 7 x 7).
-        act: nonlinearity name in ``ACTIVATIONS`` (``"identity"``: a linear control network).
+        act: nonlinearity name in ``ACTIVATIONS``.
+        pool: ``"max"`` (VGG's) or ``"avg"`` pooling between stages; with ``act="identity"``, ``"avg"`` makes the
+            network affine (max-pooling is itself a nonlinearity): the linear control.
     """
 
     stages: Sequence[Sequence[int]] = VGG_CONFIGS["vgg16"]
@@ -118,6 +120,7 @@ class VGG(nn.Module):
     hidden: int = 4096
     pool_size: tuple[int, int] = POOL_SIZE
     act: str = "relu"
+    pool: str = "max"
 
     @nn.compact
     def __call__(self, x, train: bool = False):
@@ -128,6 +131,8 @@ class VGG(nn.Module):
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         if self.act not in ACTIVATIONS:
             raise ValueError(f"act must be one of {sorted(ACTIVATIONS)}, got {self.act!r}")
+        if self.pool not in ("max", "avg"):
+            raise ValueError(f"pool must be 'max' or 'avg', got {self.pool!r}")
         if x.ndim != 4:
             raise ValueError(f"x must have shape [N, H, W, C], got shape {x.shape}")
         if min(x.shape[1:3]) < 2 ** len(stages):
@@ -136,7 +141,7 @@ class VGG(nn.Module):
         for s, filters in enumerate(stages):
             for j, f in enumerate(filters):
                 x = VGGConv(f, self.batch_norm, self.act, name=f"conv{s + 1}_{j + 1}")(x, train)
-            x = nn.max_pool(x, (2, 2), strides=(2, 2))
+            x = (nn.avg_pool if self.pool == "avg" else nn.max_pool)(x, (2, 2), strides=(2, 2))
         x = adaptive_avg_pool(x, tuple(self.pool_size)).reshape(x.shape[0], -1)
         x = _DenseReLU(self.hidden, self.act, name="fc1")(x)
         x = _DenseReLU(self.hidden, self.act, name="fc2")(x)
@@ -216,3 +221,22 @@ class VGGConfig:
     def map_layers(self) -> list[str]:
         """Layers whose units lie on the image's grid, to draw as maps: the first conv and each stage's last."""
         return ["conv1_1/post"] + [f"conv{s + 1}_{len(f)}/post" for s, f in enumerate(self.stages)]
+
+    def where_layers(self) -> list[str]:
+        """The layers of the ``where`` experiment: the first conv before and after its ReLU, then every conv."""
+        convs = [n for n in self.recorded_layers() if n.startswith("conv")]
+        return ["conv1_1/pre"] + [n for n in convs if n.endswith("/post")]
+
+    def geometry(self, layer: str) -> tuple[tuple[int, int, int], ...]:
+        """``(kernel, stride, padding)`` from the input up to conv ``layer`` (``conv{s}_{j}``, with or without
+        ``/pre``/``/post``): 3x3 convs with padding 1, a 2x2 stride-2 max-pool after each stage."""
+        name = layer.split("/")[0]
+        out = []
+        for s, filters in enumerate(self.stages):
+            for j in range(len(filters)):
+                out.append((3, 1, 1))
+                if name == f"conv{s + 1}_{j + 1}":
+                    return tuple(out)
+            out.append((2, 2, 0))
+        raise ValueError(f"layer must be a conv of the VGG (conv1_1 .. conv{len(self.stages)}_"
+                         f"{len(self.stages[-1])}), got {layer!r}")

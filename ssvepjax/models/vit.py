@@ -35,6 +35,7 @@ from typing import ClassVar
 
 import flax.linen as nn
 import jax.numpy as jnp
+import numpy as np
 
 from ssvepjax.models.cifar_resnet import ACTIVATIONS
 
@@ -232,6 +233,24 @@ class ViTConfig:
     def map_layers(self) -> list[str]:
         """None: a token's units are no position of the image's grid (the class token is no position at all)."""
         return []
+
+    def where_layers(self) -> list[str]:
+        """The layers of the ``where`` experiment: the embeddings, then per block the attention output (where tokens
+        first mix), the MLP's hidden units after the GELU, and the block's output."""
+        return ["embed"] + [n for n in self.recorded_layers() if n.endswith(("/attn", "/hidden_post", "/out"))]
+
+    def token_classes(self, masks) -> tuple[np.ndarray, list[str]]:
+        """Each token by what its own patch covers: ``(classes [1 + patches], names)``.
+
+        The class token (first) is its own class, ``"class token"`` (last name); a patch token is classed by the
+        parts its patch touches (``analysis.receptive.rf_classes`` of one ``patch_size`` conv with stride
+        ``patch_size``: ``"left-only"``, ``"right-only"``, ``"both"`` for two halves). After block 0's attention
+        every token has seen every patch: this is the token's own patch, not its receptive field.
+        """
+        from ssvepjax.analysis.receptive import rf_classes
+
+        grid, names = rf_classes([(self.patch_size, self.patch_size, 0)], masks)
+        return np.concatenate([[len(names)], grid.reshape(-1)]), [*names, "class token"]
 
     def nonlinear_layers(self) -> list[str]:
         """Per block the attention output (softmax), the MLP's hidden units after the GELU, and the block's output
