@@ -11,8 +11,8 @@ from pathlib import Path
 
 from ssvepjax._locks import exclusive_lock
 from ssvepjax.experiments.config import add_job_arguments, config_from_args
-from ssvepjax.experiments.framework import NAMES
 from ssvepjax.experiments.job import prepare, run_job
+from ssvepjax.experiments.results import RUNS
 from ssvepjax.report.tables import summary_table
 
 JOB = """The main job: train a CIFAR-style ResNet on the embedded mnist5k digits (or restore it from the cache),
@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
                                      "that is not current (no provenance, code changed since, a rendered page out "
                                      "of date) and exits 1 if any, --render writes the pages from docs/templates.")
     res.add_argument("--run", nargs="*", default=None, metavar="NAME",
-                     help=f"rerun these experiments (none named: all of {', '.join(NAMES)})")
+                     help=f"rerun these runs (none named: all of {', '.join(RUNS)})")
     res.add_argument("--quick", action="store_true", help="with --run: the CI size, into <name>_quick folders")
     res.add_argument("--check", action="store_true", help="list what is not current; exit 1 if anything")
     res.add_argument("--render", action="store_true", help="write the pages that quote the stored results")
@@ -51,11 +51,11 @@ def results_command(args) -> int:
         print("ssvepjax results: say --run, --render or --check", file=sys.stderr)
         return 2
     if args.run is not None:
-        bad = [n for n in args.run if n not in NAMES]
+        bad = [n for n in args.run if n not in RUNS]
         if bad:
-            print(f"ssvepjax: error: unknown experiments {bad}; experiments: {', '.join(NAMES)}", file=sys.stderr)
+            print(f"ssvepjax: error: unknown runs {bad}; runs: {', '.join(RUNS)}", file=sys.stderr)
             return 2
-        seconds = results.run_all(args.run or NAMES, quick=args.quick)
+        seconds = results.run_all(args.run or tuple(RUNS), quick=args.quick)
         print("wall time per experiment (s):", seconds, "total", round(sum(seconds.values()), 1))
     if args.render:
         for page in results.render():

@@ -16,6 +16,7 @@ import dataclasses
 
 import numpy as np
 
+from ssvepjax.analysis.receptive import rf_class_summary
 from ssvepjax.analysis.results import measure
 from ssvepjax.analysis.summaries import layer_summary
 from ssvepjax.experiments.config import JobConfig, job_settings, load_model
@@ -29,7 +30,7 @@ from ssvepjax.streaming.loop import probe_dataset
 from ssvepjax.tagging.masks import halves
 from ssvepjax.tagging.proposals import collisions, propose_design
 
-__all__ = ["Config", "design_report", "report", "run"]
+__all__ = ["Config", "design_report", "report", "run", "token_groups"]
 
 COLUMNS = [("f1", "f1"), ("f2", "f2"), ("2nd harm.", "harmonic_order.2"), ("3rd harm.", "harmonic_order.3"),
            ("IM2", "intermodulation_order2"), ("IM3", "intermodulation_order3"), ("IM4", "intermodulation_order4"),
@@ -37,6 +38,9 @@ COLUMNS = [("f1", "f1"), ("f2", "f2"), ("2nd harm.", "harmonic_order.2"), ("3rd 
 Z_COLUMNS = [("z: f1", "z_rule.f1"), ("z: harm.", "z_rule.mean_harmonic"),
              ("z: IM2", "z_rule.intermodulation_order2"), ("z: any IM", "z_rule.any_intermodulation"),
              ("z: FP", "z_rule.false_positive_rate")]
+TOKEN_COLUMNS = [("tokens", "positions"), ("f1", "f1"), ("f2", "f2"), ("f1+f2", "f1+f2"), ("f2-f1", "f2-f1"),
+                 ("harm. (mean)", "mean_harmonic"), ("IM (mean)", "mean_intermodulation"),
+                 ("any IM", "any_intermodulation")]
 EFFECT_COLUMNS = [("rel. f1", "effects.relative.f1"), ("rel. f1+f2", "effects.relative.f1+f2"),
                   ("share fund.", "effects.share.fundamental"), ("share harm.", "effects.share.harmonic"),
                   ("share IM", "effects.share.intermodulation"), ("IM/fund.", "effects.im_ratio"),
@@ -67,17 +71,31 @@ def design_report(design: Design) -> dict:
     }
 
 
+def token_groups(cfg: Config, results: dict, masks) -> dict:
+    """A transformer's tokens apart: per layer, the units of the class token and of the patch tokens over the left
+    half, over both halves and over the right half (``ViTConfig.token_classes``), each summarised as a layer."""
+    classes, names = cfg.model.token_classes(masks)
+    out = {}
+    for layer in cfg.model.recorded_layers():
+        by = rf_class_summary(results[layer], cfg.design, classes, names)
+        out[layer] = {name: e for name, e in by.items() if e["positions"]}
+    return out
+
+
 def run(cfg: Config, store: Store) -> dict:
-    """Probe every conv layer of the job's network, pre- and post-activation, and summarise each layer."""
+    """Probe every recorded layer of the job's network (a CNN's convs before and after their nonlinearity, a
+    transformer's sublayers) and summarise each layer; a transformer's token groups apart."""
     data, trained, images = load_model(cfg)
     h, w, _ = data.image_shape
     include = cfg.model.recorded_layers()
     nonlinear = cfg.model.nonlinear_layers()
     fn = linen_fn(trained.module, trained.variables, capture_intermediates=False, include=include, train=False)
     design = cfg.design
-    spec, relative = probe_dataset(fn, images, halves(h, w), design, relative=True, progress=cfg.progress)
+    masks = halves(h, w)
+    spec, relative = probe_dataset(fn, images, masks, design, relative=True, progress=cfg.progress)
     results = measure(spec, design, relative)
     summaries = {n: layer_summary(results[n], design) for n in include}
+    tokens = token_groups(cfg, results, masks) if hasattr(cfg.model, "token_classes") else None
     # Rows named without the "/post" and "/pre" suffixes of the CNNs' layers.
     posts = {n.removesuffix("/post"): summaries[n] for n in nonlinear}
     pres = {n.removesuffix("/pre"): summaries[n] for n in include if n not in nonlinear}
@@ -125,6 +143,9 @@ def run(cfg: Config, store: Store) -> dict:
         "table_post_z": markdown_table(posts, Z_COLUMNS),
         "table_post_effects": markdown_table(posts, EFFECT_COLUMNS, digits=3),
         "table_pre": markdown_table(pres, COLUMNS),
+        "token_groups": tokens,
+        "table_tokens": None if tokens is None else markdown_table(
+            {f"{layer} ({g})": e for layer, groups in tokens.items() for g, e in groups.items()}, TOKEN_COLUMNS),
         "figures": {k: str(v).rsplit("/", 1)[-1] for k, v in figures.items()},
         "seconds": round(store.seconds(), 1),
     })
@@ -136,4 +157,5 @@ def report(result: dict) -> str:
     return "\n".join([
         f"{s['model']['label']} on {s['dataset']['name']} (test accuracy {s['model']['test_accuracy']:.4f}), "
         f"{s['n_images']} images; post-activation:", result["table_post"], result["table_post_effects"],
+        *([result["table_tokens"]] if result.get("table_tokens") else []),
         f"design collisions: {[c['labels'] for c in result['design']['collisions']]}"])

@@ -1,8 +1,8 @@
 """The stored results: regenerate them, check that they are current, and render the pages that quote them.
 
-The results the project publishes live in ``docs/results/<experiment>/`` (``RESULTS``): each experiment's full run
-writes its folder there (``<experiment>.json`` with its provenance, figures, tables). Three operations, one command
-(``ssvepjax results``):
+The results the project publishes live in ``docs/results/<run>/`` (``RESULTS``): each run of :data:`RUNS` (an
+experiment at its full size, with the options that make the run, e.g. ``--model vit``) writes its folder there
+(``<experiment>.json`` with its provenance, figures, tables). Three operations, one command (``ssvepjax results``):
 
 - :func:`run_all` reruns experiments, each in its own process (so its code fingerprint sees every definition it
   runs), and reports each one's wall time;
@@ -10,9 +10,9 @@ writes its folder there (``<experiment>.json`` with its provenance, figures, tab
   written (``report.origin.stale_modules``), an experiment of :data:`NAMES` without a result, and a rendered page
   that differs from what its template renders now;
 - :func:`render` writes the pages: a template (Markdown) quotes stored numbers as ``{{ expression }}`` or
-  ``{{ expression | format }}``, evaluated over the stored results (each experiment's JSON under its name; keys
+  ``{{ expression | format }}``, evaluated over the stored results (each run's JSON under its run's name; keys
   that are not identifiers by ``["key"]``) and the helpers of :data:`HELPERS`; nothing else is evaluated. A number
-  in a page therefore cannot differ from its file.
+  in a page therefore cannot differ from its file. It also draws :data:`FIGURES`, the figures that compare runs.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from ssvepjax.experiments.framework import NAMES
 from ssvepjax.report.io import read_json, write_text
 from ssvepjax.report.origin import stale_modules
 
-__all__ = ["HELPERS", "RESULTS", "TEMPLATES", "check", "load_results", "render", "render_text", "run_all"]
+__all__ = ["FIGURES", "HELPERS", "RESULTS", "RUNS", "TEMPLATES", "check", "load_results", "render", "render_text",
+           "run_all"]
 
 _REPO = Path(__file__).resolve().parents[2]
 #: Where the published results are stored: ``<RESULTS>/<experiment>/<experiment>.json`` and its files.
@@ -37,6 +38,14 @@ RESULTS = _REPO / "docs" / "results"
 #: The page templates: each renders to the same relative path under ``docs/``.
 TEMPLATES = _REPO / "docs" / "templates"
 _FIELD = re.compile(r"\{\{(.+?)\}\}", re.S)
+
+#: Every published run: ``{run: (experiment, command-line options)}``, in the order of the results pages. The
+#: follow-up pipeline is not run here: it needs ImageNet images and weights, which are not available offline.
+RUNS = {
+    **{name: (name, ()) for name in NAMES if name != "follow_up"},
+    **{f"{name}_{arch}": (name, ("--model", arch)) for name in ("reproduce", "controls", "where")
+       for arch in ("vgg", "vit")},
+}
 
 
 class _Tree(dict):
@@ -56,13 +65,19 @@ def _wrap(x):
     return _Tree(x) if isinstance(x, dict) and not isinstance(x, _Tree) else x
 
 
+def _experiment_of(run: str) -> str:
+    return RUNS[run][0] if run in RUNS else run
+
+
 def load_results(root: str | Path = RESULTS) -> dict[str, _Tree]:
-    """``{experiment: stored result}`` of every ``<root>/<name>/<name>.json``."""
+    """``{run: stored result}`` of every ``<root>/<run>/<experiment>.json`` (the experiment of :data:`RUNS`, or
+    the run's own name)."""
     root = Path(root)
     out = {}
-    for path in sorted(root.glob("*/*.json")):
-        if path.stem == path.parent.name:
-            out[path.stem] = _Tree(read_json(path))
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else ():
+        path = folder / f"{_experiment_of(folder.name)}.json"
+        if path.exists():
+            out[folder.name] = _Tree(read_json(path))
     return out
 
 
@@ -111,6 +126,32 @@ def render_text(template: str, results: dict, *, source: str = "template") -> st
     return _FIELD.sub(value, template)
 
 
+def _depth_profiles(results: dict, path: Path) -> Path | None:
+    """The three architectures' intermodulation against relative depth (their reproduce runs, post-nonlinearity)."""
+    runs = {"reproduce": "ResNet", "reproduce_vgg": "VGG", "reproduce_vit": "ViT"}
+    if not all(r in results for r in runs):
+        return None
+    profiles: dict[str, dict] = {"share of the units' AC power at intermodulation (mean)": {},
+                                 "fraction of units that respond at any intermodulation": {}}
+    for run, arch in runs.items():
+        posts = results[run]["layers_post"]
+        names = list(posts)
+        depth = [i / max(1, len(names) - 1) for i in range(len(names))]
+        label = f"{results[run]['settings']['model']['label']} ({arch})"
+        share = [posts[n]["effects"]["share"]["intermodulation"] for n in names]
+        frac = [posts[n]["any_intermodulation"] for n in names]
+        profiles["share of the units' AC power at intermodulation (mean)"][label] = (depth, share, names)
+        profiles["fraction of units that respond at any intermodulation"][label] = (depth, frac, names)
+    from ssvepjax.report.plots import plot_depth_profiles
+
+    return Path(plot_depth_profiles(profiles, str(path), title="Intermodulation of the two halves against depth, "
+                                    "after each nonlinearity (the stored reproduce runs)"))
+
+
+#: Figures drawn from several stored runs: ``{path under docs/: function(results, path)}``.
+FIGURES = {"findings/architectures_depth.png": _depth_profiles}
+
+
 def _pages(templates: Path, out: Path) -> list[tuple[Path, Path]]:
     return [(t, out / t.relative_to(templates)) for t in sorted(templates.rglob("*.md"))]
 
@@ -125,6 +166,10 @@ def render(templates: str | Path = TEMPLATES, out: str | Path = _REPO / "docs", 
     Returns ``{page: text}``; with ``write`` the pages are written (atomically).
     """
     results = load_results(root)
+    if write:
+        for rel, draw in FIGURES.items():
+            (Path(out) / rel).parent.mkdir(parents=True, exist_ok=True)
+            draw(results, Path(out) / rel)
     pages = {}
     for src, dst in _pages(Path(templates), Path(out)):
         text = _NOTICE.format(src=src.relative_to(_REPO) if src.is_relative_to(_REPO) else src.name)
@@ -137,14 +182,14 @@ def render(templates: str | Path = TEMPLATES, out: str | Path = _REPO / "docs", 
 
 
 def check(root: str | Path = RESULTS, templates: str | Path = TEMPLATES, out: str | Path = _REPO / "docs", *,
-          names: Sequence[str] = NAMES) -> list[str]:
+          names: Sequence[str] = tuple(RUNS)) -> list[str]:
     """Everything that is not current (module docstring), one line each; empty when all is current."""
     root = Path(root)
     problems = []
     results = load_results(root)
     for name in names:
         if name not in results:
-            problems.append(f"{name}: no stored result ({root / name / (name + '.json')})")
+            problems.append(f"{name}: no stored result ({root / name / (_experiment_of(name) + '.json')})")
     for name, result in results.items():
         prov = result.get("provenance")
         if not prov or "code" not in prov:
@@ -161,19 +206,21 @@ def check(root: str | Path = RESULTS, templates: str | Path = TEMPLATES, out: st
     return problems
 
 
-def run_all(names: Sequence[str] = NAMES, *, quick: bool = False, root: str | Path = RESULTS,
+def run_all(names: Sequence[str] = tuple(RUNS), *, quick: bool = False, root: str | Path = RESULTS,
             extra: Sequence[str] = ()) -> dict[str, float]:
-    """Run each experiment into ``<root>/<name>`` (``--quick``: ``<root>/<name>_quick``), each in its own process.
+    """Run each run of :data:`RUNS` into ``<root>/<run>`` (``--quick``: ``<root>/<run>_quick``), each in its own
+    process.
 
-    Returns ``{name: wall seconds}``; raises ``RuntimeError`` naming the experiment that failed.
+    Returns ``{run: wall seconds}``; raises ``RuntimeError`` naming the run that failed.
     """
     seconds = {}
     for name in names:
+        experiment, options = RUNS.get(name, (name, ()))
         out = Path(root) / (f"{name}_quick" if quick else name)
-        argv = ["--out", str(out), "--no-progress", *(["--quick"] if quick else []), *extra]
+        argv = ["--out", str(out), "--no-progress", *(["--quick"] if quick else []), *options, *extra]
         t0 = time.time()
-        print(f"== {name}: {' '.join(argv)}", flush=True)
-        code = f"from ssvepjax.experiments import framework; framework.script({name!r})"
+        print(f"== {name}: {experiment} {' '.join(argv)}", flush=True)
+        code = f"from ssvepjax.experiments import framework; framework.script({experiment!r})"
         done = subprocess.run([sys.executable, "-c", code, *argv])
         seconds[name] = round(time.time() - t0, 1)
         if done.returncode != 0:

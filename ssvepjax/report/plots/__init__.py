@@ -22,6 +22,7 @@ from ssvepjax.report.plots.measures import plot_detection_limit as plot_detectio
 from ssvepjax.report.plots.measures import plot_invariance as plot_invariance
 from ssvepjax.report.plots.probing import plot_column_profiles as plot_column_profiles
 from ssvepjax.report.plots.probing import plot_conditions as plot_conditions
+from ssvepjax.report.plots.probing import plot_depth_profiles as plot_depth_profiles
 from ssvepjax.report.plots.probing import plot_detections as plot_detections
 from ssvepjax.report.plots.probing import plot_harmonic_orders as plot_harmonic_orders
 from ssvepjax.report.plots.probing import plot_layer_fractions as plot_layer_fractions

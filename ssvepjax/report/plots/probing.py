@@ -226,6 +226,26 @@ def plot_harmonic_orders(summaries: dict[str, dict], path: str, *, title: str = 
     return save_figure(fig, path)
 
 
+def plot_depth_profiles(profiles: dict[str, dict[str, tuple]], path: str, *, title: str = "") -> str:
+    """Measures of several networks against relative depth, one panel per measure, one line per network.
+
+    Args:
+        profiles: ``{measure: {network: (relative depths [n] in [0, 1], values [n], layer names [n])}}``.
+    """
+    fig, axes = plt.subplots(1, len(profiles), figsize=(5.2 * len(profiles), 4), squeeze=False)
+    markers = "osD^v"
+    for ax, (measure, nets) in zip(axes[0], profiles.items()):
+        for i, (net, (depth, values, _)) in enumerate(nets.items()):
+            ax.plot(depth, values, marker=markers[i % len(markers)], ms=4, label=net)
+        ax.set_xlabel("relative depth (first recorded layer 0, last 1)")
+        ax.set_ylabel(measure)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def plot_rf_classes(summary: dict[str, dict[str, dict]], path: str, *,
                     keys: Sequence[str] = ("f1", "f2", "f1+f2", "any_intermodulation", "false_positive_rate"),
                     title: str = "") -> str:
