@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import assert_close
 from PIL import Image
+from scipy import stats as sps
 
 import ssvepjax as sj
 from ssvepjax.explain import box_evaluation as B
@@ -169,6 +170,17 @@ def test_evaluate_selections_all_filters_and_k_equal_to_c(tiny):
                 v = got[f"{method}|{sel}|{k}|{metric}"]
                 assert v.shape == (3,) and np.all((v >= 0) & (v <= 1))
             assert f"{method}|own|16|{metric}" not in got
+    # n_random=0: no random selector (a caller's own draws are selectors); curve_key: the curves' tie-breaking
+    own = B.evaluate_selections(tap, images, boxes, targets, scores, [4], key=jax.random.key(0), n_random=0,
+                                prob_fn=prob, curve_ks=[4], curve_steps=4, curve_key=jax.random.key(5), batch_size=2)
+    assert not any("|random|" in name for name in own)
+    for name, v in own.items():
+        if name.rsplit("|", 1)[1] in B.CURVE_METRICS:  # the curves' ties break by curve_key
+            assert v.shape == (3,) and np.all((v >= 0) & (v <= 1))
+        else:
+            assert_close(v, got[name])  # the same maps
+    with pytest.raises(ValueError, match="n_random"):
+        B.evaluate_selections(tap, images, boxes, targets, scores, [4], key=jax.random.key(0), n_random=-1)
     with pytest.raises(ValueError, match="ks"):
         B.evaluate_selections(tap, images, boxes, targets, scores, [17], key=jax.random.key(0))
     with pytest.raises(ValueError, match="scores"):
@@ -193,13 +205,24 @@ def test_summarize_pairs_by_image_and_states_a_verdict():
         values["gradcam|up|4|energy_in_box"].std(ddof=1) / np.sqrt(200))
     vs = {r["selector"]: r for r in versus}
     assert set(vs) == {"up", "down", "same", "noisy"}  # neither 'all' nor random against itself
-    assert vs["up"]["verdict"] == "higher" and vs["down"]["verdict"] == "lower"
+    assert vs["up"]["verdict"] == "beats" and vs["down"]["verdict"] == "loses"
     assert vs["same"]["verdict"] == "inconclusive" and vs["same"]["minus_random"] == 0
     d = values["gradcam|noisy|4|energy_in_box"] - rnd
     assert vs["noisy"]["minus_random"] == pytest.approx(d.mean())
-    assert vs["noisy"]["ci95_high"] - vs["noisy"]["ci95_low"] == pytest.approx(2 * 1.96 * d.std(ddof=1) / np.sqrt(200))
-    assert vs["noisy"]["verdict"] == ("inconclusive" if vs["noisy"]["ci95_low"] < 0 < vs["noisy"]["ci95_high"]
-                                      else "higher" if vs["noisy"]["ci95_low"] > 0 else "lower")
+    # the verdict rule's interval: paired t over the 200 images at level 0.05
+    assert vs["noisy"]["ci_high"] - vs["noisy"]["ci_low"] == pytest.approx(
+        2 * sps.t.ppf(0.975, 199) * d.std(ddof=1) / np.sqrt(200))
+    # Holm over the family (gradcam, energy_in_box): the four selectors
+    assert vs["noisy"]["family_size"] == 4 and vs["noisy"]["p_adjusted"] >= vs["noisy"]["p"]
+    assert vs["noisy"]["verdict"] == ("inconclusive" if vs["noisy"]["p_adjusted"] >= 0.05
+                                      else "beats" if vs["noisy"]["mean_diff"] > 0 else "loses")
+    # deletion AUC: lower is better; a margin lets identical maps "match"
+    values.update({n.replace("energy_in_box", "deletion"): v for n, v in values.items()})
+    _, versus = B.summarize(values, margin=0.01)
+    vs = {(r["selector"], r["metric"]): r for r in versus}
+    assert vs[("up", "deletion")]["verdict"] == "loses" and vs[("down", "deletion")]["verdict"] == "beats"
+    assert vs[("same", "deletion")]["verdict"] == vs[("same", "energy_in_box")]["verdict"] == "matches"
+    assert vs[("up", "deletion")]["family_size"] == 4
 
 
 @pytest.mark.parametrize("arch, layer", [("resnet18", "stage4_block1/conv2"), ("resnet50", "stage4_block2/conv3"),
@@ -233,7 +256,7 @@ def test_quick_run_writes_results_and_resumes(tmp_path):
         assert (method, "all", 256) in rows
         for sel in ("tag:combined", "tag-image:intermodulation", "l1", "activation-image", "random"):
             assert all((method, sel, k) in rows for k in cfg.ks)
-    assert {r["verdict"] for r in saved["versus_random"]} <= {"higher", "lower", "inconclusive"}
+    assert {r["verdict"] for r in saved["versus_random"]} <= {"beats", "loses", "matches", "inconclusive"}
     assert all(r["n_images"] == cfg.limit for r in saved["table"])
     for name in ("follow_up_table.csv", "follow_up_vs_random.csv"):
         assert (out / name).stat().st_size > 1000
