@@ -1,4 +1,5 @@
-"""The follow-up paper's pipeline: box folders (VOC XML), per-image selection metrics, their summary, the script."""
+"""The follow-up paper's pipeline: box folders (VOC XML), per-image selection metrics, their summary, the experiment
+(``ssvepjax.experiments.follow_up``) and its script."""
 
 import importlib.util
 import json
@@ -14,6 +15,7 @@ from PIL import Image
 from scipy import stats as sps
 
 import ssvepjax as sj
+from ssvepjax.experiments import follow_up as FU
 from ssvepjax.explain import box_evaluation as B
 from ssvepjax.explain import cams as C
 from ssvepjax.explain import metrics as M
@@ -228,7 +230,7 @@ def test_summarize_pairs_by_image_and_states_a_verdict():
 @pytest.mark.parametrize("arch, layer", [("resnet18", "stage4_block1/conv2"), ("resnet50", "stage4_block2/conv3"),
                                          ("resnext50_32x4d", "stage4_block2/conv3"), ("vgg16_bn", "conv5_3")])
 def test_default_layer_is_the_last_conv_output(arch, layer):
-    fu = script()
+    fu = FU
     model = sj.models.TORCH_ARCHITECTURES[arch](10)
     assert fu.default_layer(model) == layer
     params = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3))))["params"]
@@ -241,13 +243,24 @@ def test_default_layer_is_the_last_conv_output(arch, layer):
         fu.default_layer(sj.models.TORCH_ARCHITECTURES["vit_tiny_patch16_224"](10))
 
 
+def test_config_takes_layers_by_comma_and_needs_images(tmp_path):
+    assert FU.Config(layers=("a,b", "c")).layers == ("a", "b", "c")
+    assert sj.experiments.parse("follow_up", ["--layers", "x/conv1,y/conv2"]).layers == ("x/conv1", "y/conv2")
+    with pytest.raises(ValueError, match="arch"):
+        FU.Config(arch="resnet7")
+    with pytest.raises(ValueError, match="margin"):
+        FU.Config(margin=0.0)
+    with pytest.raises(ValueError, match="--images is required"):
+        FU.run(FU.Config(), sj.experiments.Store(tmp_path))
+
+
 @pytest.mark.slow
 def test_quick_run_writes_results_and_resumes(tmp_path):
     fu = script()
     out = tmp_path / "run"
     report = fu.main(["--quick", "--out", str(out), "--no-progress"])
     saved = json.loads((out / "follow_up.json").read_text())
-    cfg = fu.Config.quick()
+    cfg = FU.Config.ci()
     assert saved["n_evaluated"] == cfg.limit and saved["sources"]["weights"] == "random"
     assert saved["provenance"]["config"]["arch"] == "resnet18" and "jax" in saved["provenance"]["versions"]
     assert saved["provenance"]["commit"] is None or len(saved["provenance"]["commit"]) == 40
@@ -257,11 +270,12 @@ def test_quick_run_writes_results_and_resumes(tmp_path):
         for sel in ("tag:combined", "tag-image:intermodulation", "l1", "activation-image", "random"):
             assert all((method, sel, k) in rows for k in cfg.ks)
     assert {r["verdict"] for r in saved["versus_random"]} <= {"beats", "loses", "matches", "inconclusive"}
+    assert saved["verdicts"]["alpha"] == cfg.alpha and saved["verdicts"]["family"] == B.FAMILY
     assert all(r["n_images"] == cfg.limit for r in saved["table"])
     for name in ("follow_up_table.csv", "follow_up_vs_random.csv"):
         assert (out / name).stat().st_size > 1000
     assert (out / "follow_up_metrics.png").stat().st_size > 20_000
-    chunks = sorted((out / "chunks").glob("chunk*.json"))
+    chunks = sorted((out / "steps").glob("chunk*.json"))
     assert len(chunks) == -(-cfg.limit // cfg.chunk)  # the last chunk is shorter
     stamps = [p.stat().st_mtime_ns for p in chunks]
     again = fu.main(["--quick", "--out", str(out), "--no-progress"])  # every chunk is read back, none recomputed
