@@ -39,8 +39,8 @@ def test_paired_verdict_needs_a_significant_test():
 
 def test_config_checks_its_settings():
     assert E.Config.ci().seeds == (0, 1) and E.Config.ci().model.width == 4
-    key = E.Config().record_key()
-    assert key == E.Config(alpha=0.01, margin=None).record_key() != E.Config(seeds=(0,)).record_key()
+    key = E.Config().piece_key()
+    assert key == E.Config(alpha=0.01, margin=None).piece_key() != E.Config(seeds=(0,)).piece_key()
     with pytest.raises(ValueError, match="tasks"):
         E.Config(tasks=("three_part",))
     with pytest.raises(ValueError, match="alpha"):

@@ -91,6 +91,11 @@ def test_families_are_corrected_apart():
                                                             correction="holm", family="every panel")
     with pytest.raises(ValueError, match="correction"):
         V.family_verdicts(pairs, lambda c: c[0], correction="bonferroni")
+    record = V.rule_record(list(got.values()), unit="seeds", alpha=0.05, margin=0.05, family="one metric")
+    words = [v["verdict"] for v in got.values()]
+    assert record["tally"] == {w: words.count(w) for w in words} and sum(record["tally"].values()) == 4
+    assert record["margin"] == 0.05 and record["family"] == "one metric"
+    assert "Holm-corrected over one metric" in record["rule"]
 
 
 def test_bad_input_names_the_argument():
@@ -104,6 +109,11 @@ def test_bad_input_names_the_argument():
         V.paired_verdict([1, 2], [2, 3], margin=0)
     with pytest.raises(ValueError, match="correction"):
         V.verdict_table({}, correction="bonferroni")
+    with pytest.raises(ValueError, match="alpha"):  # an experiment's settings are checked by the same rule
+        V.check_rule(1.0, None)
+    with pytest.raises(ValueError, match="margin"):
+        V.check_rule(0.05, -0.1)
+    V.check_rule(0.05, None)
     # No spread (every difference equal, as discrete accuracies often are): the exact sign test, 2 / 2**n.
     r = V.paired_verdict([2, 3], [1, 2])
     assert r["p"] == 0.5 and r["verdict"] == "inconclusive"  # two pairs of one sign: chance half the time

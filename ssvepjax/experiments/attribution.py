@@ -46,9 +46,8 @@ from ssvepjax.pruning.finetune import accuracy, recalibrate_bn
 from ssvepjax.pruning.ground_truth import two_part_dataset
 from ssvepjax.pruning.structure import apply_masks, keep_masks, removed_filters
 from ssvepjax.report import plots
-from ssvepjax.report.origin import config_key
 from ssvepjax.scores.registry import importance
-from ssvepjax.stats.verdicts import family_verdicts, rule_text
+from ssvepjax.stats.verdicts import check_rule, family_verdicts, rule_record
 from ssvepjax.tagging.masks import halves, quadrants
 from ssvepjax.training.train import TrainConfig, train_or_load
 
@@ -61,7 +60,6 @@ TASKS = ("two_part", "canvas")
 FILTER_METHODS = ("tag_decision", "taylor", "l1", "random", "tag_harmonic")
 #: The tag attributions compared with every other method.
 TAG_VARIANTS = ("tag", "tag_full_contrast")
-_VERDICT_FIELDS = ("alpha", "margin")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +87,7 @@ class Config(ExperimentConfig):
                  canvas=CanvasConfig(size=32, n_fragments=2, fragment_size=8), eval_images=4, ig_steps=2,
                  batch_size=4, fractions=(0.5,), score_images=2, filter_methods=("tag_decision", "taylor", "random"),
                  recal_images=32, max_train=300, max_test=40)
+    RULE = ("alpha", "margin")
 
     dataset: str = "mnist5k"
     model: ModelConfig = ModelConfig(depth=8, width=8)
@@ -114,15 +113,7 @@ class Config(ExperimentConfig):
         bad = set(self.tasks) - set(TASKS)
         if bad or not self.tasks:
             raise ValueError(f"tasks must be some of {TASKS}, got {self.tasks!r}")
-        if not 0 < self.alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {self.alpha!r}")
-        if self.margin is not None and not self.margin > 0:
-            raise ValueError(f"margin must be > 0 or None, got {self.margin!r}")
-
-    def record_key(self) -> str:
-        """The key of the per-task-and-seed pieces: every setting but the verdict rule's (a new rule reuses them)."""
-        fields = dataclasses.asdict(self)
-        return config_key({k: v for k, v in fields.items() if k not in (*self.RUNTIME, *_VERDICT_FIELDS)})
+        check_rule(self.alpha, self.margin)
 
 
 def informative_quadrant(boxes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -280,15 +271,15 @@ def summarize(config: Config, records: list[dict]) -> dict:
             }
     families = ("each task's tag-against-method comparisons (top-part accuracy), and the pruning comparisons "
                 "(tag_decision against every other score at every fraction)")
-    summary["verdicts"] = {"rule": rule_text(unit="seeds", alpha=config.alpha, margin=config.margin,
-                                             correction="holm", family=families),
-                           "alpha": config.alpha, "margin": config.margin, "correction": "holm", "families": families}
+    rows = [*(v for t in summary["tasks"].values() for v in t["tag_minus_method_top_part_accuracy"].values()),
+            *(v for by_f in summary["pruning"].get("tag_decision_minus", {}).values() for v in by_f.values())]
+    summary["verdicts"] = rule_record(rows, unit="seeds", alpha=config.alpha, margin=config.margin, family=families)
     return summary
 
 
 def run(config: Config, store: Store) -> dict:
     """Every task and seed (each a resumable step of ``store``), the summary and the figures."""
-    key = config.record_key()
+    key = config.piece_key()
     records = [store.step(f"{task}_s{seed}_{key}", lambda task=task, seed=seed: run_task(config, task, seed))
                for task in config.tasks for seed in config.seeds]
     summary = summarize(config, records)

@@ -58,11 +58,10 @@ from ssvepjax.explain.selection import top_k
 from ssvepjax.models.cifar_resnet import ModelConfig, resnet_blocks
 from ssvepjax.recording.adapters import linen_fn
 from ssvepjax.report import plots
-from ssvepjax.report.origin import config_key
 from ssvepjax.scores.tags import component_rows
 from ssvepjax.scores.weights import random_scores
 from ssvepjax.spectral.design import Design
-from ssvepjax.stats.verdicts import family_verdicts, rule_text
+from ssvepjax.stats.verdicts import check_rule, family_verdicts, rule_record
 from ssvepjax.tagging.masks import quadrants
 from ssvepjax.tagging.tags import TagConfig
 from ssvepjax.training.train import TrainConfig, train_or_load
@@ -76,7 +75,6 @@ PLOT_METRICS = ("energy_in_box", "concentration", "localisation", "deletion", "i
 EXAMPLE_SELECTORS = ("all", "tag-image:combined", "tag:combined", "random", "l1", "activation-image")
 #: The comparisons one Holm correction runs over (one panel of ``explanations_metrics.png``).
 FAMILY = "one CAM method and one metric: every selector at every k against random, paired by seed"
-_VERDICT_FIELDS = ("alpha", "margin")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +101,7 @@ class Config(ExperimentConfig):
                  max_train=1000, n_calib=8, n_eval=24, ks=(2, 4, 16), n_random=3, n_di=6, di_ks=(4,), di_steps=4,
                  di_random=2, example_k=4, n_examples=3)
     RUNTIME = ("quick", "progress", "cache_dir")
+    RULE = ("alpha", "margin")
 
     seeds: tuple[int, ...] = (0, 1, 2)
     canvas_size: int = 48
@@ -141,10 +140,7 @@ class Config(ExperimentConfig):
             raise ValueError(f"n_random must be at least 1, got {self.n_random}")
         if self.di_random > self.n_random:
             raise ValueError(f"di_random must be at most n_random={self.n_random}, got {self.di_random}")
-        if not 0 < self.alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {self.alpha!r}")
-        if self.margin is not None and not self.margin > 0:
-            raise ValueError(f"margin must be > 0 or None, got {self.margin!r}")
+        check_rule(self.alpha, self.margin)
 
     @property
     def layer(self) -> str:
@@ -155,11 +151,6 @@ class Config(ExperimentConfig):
     def design(self) -> Design:
         """The tags of the four quadrants and the highest intermodulation order."""
         return Design(TagConfig(freqs_hz=self.tags_hz, fps=self.fps, n_frames=self.n_frames), max_order=self.max_order)
-
-    def seed_key(self) -> str:
-        """The key of the per-seed pieces: every setting but the verdict rule's (a new rule reuses them)."""
-        fields = dataclasses.asdict(self)
-        return config_key({k: v for k, v in fields.items() if k not in (*self.RUNTIME, *_VERDICT_FIELDS)})
 
 
 def _scores(cfg: Config, trained, calib, evals) -> tuple[dict, dict]:
@@ -311,7 +302,7 @@ def versus_random(results: list[dict], selectors, *, alpha: float = 0.05, margin
 def run(cfg: Config, store: Store) -> dict:
     """Every seed (each a resumable step), then the table over seeds, the verdicts against random and the figures."""
     src = load_dataset("mnist5k", max_train=cfg.max_train)
-    key = cfg.seed_key()
+    key = cfg.piece_key()
     results = []
     for seed in cfg.seeds:
         def compute(seed=seed):
@@ -333,9 +324,6 @@ def run(cfg: Config, store: Store) -> dict:
     plots.plot_cam_examples(ex, str(store.path("explanations_examples.png")), EXAMPLE_SELECTORS,
                             k=min(cfg.example_k, c), title=f"Grad-CAM at {cfg.layer}, seed {cfg.seeds[0]} (green: "
                                                            "object box)")
-    tally: dict[str, int] = {}
-    for r in vs:
-        tally[r["verdict"]] = tally.get(r["verdict"], 0) + 1
     return store.write({
         "experiment": "explanations",
         "layer": cfg.layer,
@@ -347,9 +335,7 @@ def run(cfg: Config, store: Store) -> dict:
         "per_seed": [{k: v for k, v in r.items() if k != "rows"} for r in results],
         "table": table,
         "versus_random": vs,
-        "verdicts": {"rule": rule_text(unit="seeds", alpha=cfg.alpha, margin=cfg.margin, correction="holm",
-                                       family=FAMILY), "alpha": cfg.alpha, "margin": cfg.margin,
-                     "correction": "holm", "family": FAMILY, "tally": tally},
+        "verdicts": rule_record(vs, unit="seeds", alpha=cfg.alpha, margin=cfg.margin, family=FAMILY),
         "seconds": {"total_this_call": round(store.seconds(), 1),
                     "sum_of_seeds": round(sum(r["seconds"]["total"] for r in results), 1)},
     }, tables={"explanations_table": table, "explanations_vs_random": vs})

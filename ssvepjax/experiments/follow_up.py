@@ -49,16 +49,14 @@ from ssvepjax.models import (
 )
 from ssvepjax.recording.adapters import linen_fn
 from ssvepjax.report import plots
-from ssvepjax.report.origin import config_key
 from ssvepjax.spectral.design import Design
-from ssvepjax.stats.verdicts import rule_text
+from ssvepjax.stats.verdicts import check_rule, rule_record
 from ssvepjax.tagging.masks import quadrants
 from ssvepjax.tagging.tags import TagConfig
 from ssvepjax.testing.box_folder import write_box_folder
 
 __all__ = ["Config", "default_layer", "load", "read_labels", "report", "run"]
 
-_VERDICT_FIELDS = ("alpha", "margin")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +86,7 @@ class Config(ExperimentConfig):
     QUICK = dict(arch="resnet18", size=32, layers=("stage3_block1/conv2",), n_frames=120, n_calib=2, limit=3,
                  chunk=2, ks=(8, 64), n_random=2, curve_ks=(64,), curve_selectors=("tag-image:combined", "random"),
                  curve_steps=4)
+    RULE = ("alpha", "margin")
 
     arch: str = "resnet50"
     weights: str | None = None
@@ -117,15 +116,7 @@ class Config(ExperimentConfig):
         object.__setattr__(self, "layers", tuple(n for x in self.layers for n in x.split(",") if n))
         if self.arch not in TORCH_ARCHITECTURES:
             raise ValueError(f"arch must be one of {sorted(TORCH_ARCHITECTURES)}, got {self.arch!r}")
-        if not 0 < self.alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {self.alpha!r}")
-        if self.margin is not None and not self.margin > 0:
-            raise ValueError(f"margin must be > 0 or None, got {self.margin!r}")
-
-    def chunk_key(self) -> str:
-        """The key of the stored pieces: every setting but the verdict rule's (a new rule reuses them)."""
-        fields = dataclasses.asdict(self)
-        return config_key({k: v for k, v in fields.items() if k not in (*self.RUNTIME, *_VERDICT_FIELDS)})
+        check_rule(self.alpha, self.margin)
 
     @property
     def design(self) -> Design:
@@ -169,7 +160,7 @@ def _evaluate(cfg: Config, model, variables, boxes: BoxFolder, labels: np.ndarra
     """Score the calibration images once, then evaluate the rest chunk by chunk (each stored as it ends)."""
     layers = cfg.layers or (default_layer(model),)
     design = cfg.design
-    key = cfg.chunk_key()
+    key = cfg.piece_key()
     masks = quadrants(cfg.size, cfg.size)
     prep = imagenet_normalize
     fn = linen_fn(model, variables, capture_intermediates=True, include=list(layers), train=False, preprocess=prep)
@@ -239,12 +230,7 @@ def run(cfg: Config, store: Store) -> dict:
              f"{res['n_evaluated']} images; mean +- s.e. over images")
     plots.plot_selection_metrics([r for r in res["table"] if r["layer"] == first],
                                  str(store.path("follow_up_metrics.png")), title=title)
-    tally: dict[str, int] = {}
-    for r in res["versus_random"]:
-        tally[r["verdict"]] = tally.get(r["verdict"], 0) + 1
-    verdicts = {"rule": rule_text(unit="images", alpha=cfg.alpha, margin=cfg.margin, correction="holm",
-                                  family=B.FAMILY), "alpha": cfg.alpha, "margin": cfg.margin, "correction": "holm",
-                "family": B.FAMILY, "tally": tally}
+    verdicts = rule_record(res["versus_random"], unit="images", alpha=cfg.alpha, margin=cfg.margin, family=B.FAMILY)
     return store.write({"experiment": "follow_up", "sources": sources, **res, "verdicts": verdicts},
                        tables={"follow_up_table": res["table"], "follow_up_vs_random": res["versus_random"]})
 

@@ -30,7 +30,8 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 import numpy as np
 from scipy import stats as sps
 
-__all__ = ["RULE", "family_verdicts", "holm", "paired_verdict", "rule_text", "verdict_table"]
+__all__ = ["RULE", "check_rule", "family_verdicts", "holm", "paired_verdict", "rule_record", "rule_text",
+           "verdict_table"]
 
 #: The verdict rule in words, formatted with the unit, alpha, correction and margin of a table.
 RULE = ("paired over {unit}: 'beats'/'loses' when the two-sided paired t-test gives p < {alpha} ({correction}); "
@@ -44,6 +45,14 @@ def _check_pairs(a, b) -> tuple[np.ndarray, np.ndarray]:
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         raise ValueError("a and b must be finite (a NaN or infinite value cannot be paired)")
     return a, b
+
+
+def check_rule(alpha: float, margin: float | None) -> None:
+    """``ValueError`` naming the setting unless ``alpha`` is in (0, 1) and ``margin`` is > 0 or None."""
+    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    if margin is not None and not (isinstance(margin, (int, float)) and margin > 0):
+        raise ValueError(f"margin must be > 0 or None, got {margin!r}")
 
 
 def paired_verdict(a: Sequence[float], b: Sequence[float], *, alpha: float = 0.05, margin: float | None = None,
@@ -66,10 +75,7 @@ def paired_verdict(a: Sequence[float], b: Sequence[float], *, alpha: float = 0.0
     n = len(d)
     if n < 2:
         raise ValueError(f"a paired test needs at least 2 pairs, got {n}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    if margin is not None and not margin > 0:
-        raise ValueError(f"margin must be > 0 or None, got {margin!r}")
+    check_rule(alpha, margin)
     mean, sd = float(d.mean()), float(d.std(ddof=1))
     # Equal differences up to float rounding (0.935 - 0.920 and 0.945 - 0.930 differ in the last bits) are no spread.
     scale = max(float(np.abs(a).max()), float(np.abs(b).max()), float(np.abs(d).max()), 1e-300)
@@ -154,6 +160,17 @@ def rule_text(*, unit: str, alpha: float, margin: float | None, correction: str,
     return RULE.format(unit=unit, alpha=alpha, margin="(no margin: never)" if margin is None else margin,
                        correction=(f"Holm-corrected over {family}: family-wise false-positive rate <= {alpha}")
                        if correction == "holm" else f"uncorrected: false-positive rate {alpha} per comparison")
+
+
+def rule_record(verdicts: Sequence[Mapping], *, unit: str, alpha: float, margin: float | None,
+                correction: str = "holm", family: str) -> dict:
+    """What a result stores about its verdicts: the rule in words (:func:`rule_text`), its settings, what a family
+    is, and how many comparisons got each word (``verdicts``: rows with a ``"verdict"``)."""
+    tally: dict[str, int] = {}
+    for r in verdicts:
+        tally[r["verdict"]] = tally.get(r["verdict"], 0) + 1
+    return {"rule": rule_text(unit=unit, alpha=alpha, margin=margin, correction=correction, family=family),
+            "alpha": alpha, "margin": margin, "correction": correction, "family": family, "tally": tally}
 
 
 def family_verdicts(pairs: Mapping[Hashable, tuple[Sequence[float], Sequence[float]]],
