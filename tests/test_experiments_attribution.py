@@ -21,30 +21,41 @@ def test_informative_quadrant():
 
 
 def test_paired_verdict_needs_a_significant_test():
-    rows = E.seed_comparisons({"clear": ([0.9, 0.8, 0.85], [0.5, 0.45, 0.52]),
-                               "mixed": ([0.9, 0.4, 0.7], [0.5, 0.6, 0.65])})
+    cfg = E.Config()
+
+    def seeds(values):
+        return dict(zip(cfg.seeds, values))
+
+    pairs = {"clear": (seeds([0.9, 0.8, 0.85]), seeds([0.5, 0.45, 0.52])),
+             "mixed": (seeds([0.9, 0.4, 0.7]), seeds([0.5, 0.6, 0.65]))}
+    rows, rule = E.seed_comparisons(pairs, cfg, "task")
     assert rows["clear"]["verdict"] == "beats"
     row = rows["mixed"]
     assert row["verdict"] == "inconclusive" and row["n_seeds"] == 3
     np.testing.assert_allclose(row["diff_per_seed"], [0.4, -0.2, 0.05])
     # one family: Holm doubles the smaller p of two comparisons
-    alone = E.seed_comparisons({"clear": ([0.9, 0.8, 0.85], [0.5, 0.45, 0.52])})["clear"]
-    assert rows["clear"]["p_adjusted"] == pytest.approx(min(1.0, 2 * alone["p"]))
-    assert rows["clear"]["p"] == pytest.approx(alone["p"]) and rows["clear"]["family_size"] == 2
-    # equal accuracies on every seed match within a margin, and nothing matches without one
-    same = ([0.5, 0.6, 0.7], [0.5, 0.6, 0.7])
-    assert E.seed_comparisons({"same": same}, margin=0.02)["same"]["verdict"] == "matches"
-    assert E.seed_comparisons({"same": same})["same"]["verdict"] == "inconclusive"
+    alone, _ = E.seed_comparisons({"clear": pairs["clear"]}, cfg, "task")
+    assert rows["clear"]["p_adjusted"] == pytest.approx(min(1.0, 2 * alone["clear"]["p"]))
+    assert rows["clear"]["p"] == pytest.approx(alone["clear"]["p"]) and rule["comparisons"] == 2
+    assert rule["tally"] == {"beats": 1, "inconclusive": 1} and "Holm" in rule["rule"]
+    # equal accuracies on five seeds match within the margin (the sign tests: 1 / 32 each); on three they do not
+    five = E.Config(seeds=(0, 1, 2, 3, 4))
+    same = {s: 0.5 + 0.1 * s for s in five.seeds}
+    assert E.seed_comparisons({"same": (same, same)}, five, "t")[0]["same"]["verdict"] == "matches"
+    assert E.seed_comparisons({"same": (seeds([0.5] * 3), seeds([0.5] * 3))}, cfg, "t")[0]["same"]["verdict"] == \
+        "inconclusive"
 
 
 def test_config_checks_its_settings():
     assert E.Config.ci().seeds == (0, 1) and E.Config.ci().model.width == 4
-    key = E.Config().piece_key()
-    assert key == E.Config(alpha=0.01, margin=None).piece_key() != E.Config(seeds=(0,)).piece_key()
+    key = E.Config().piece_key()  # the stored records serve every verdict rule
+    assert key == E.Config(alpha=0.01, margin=0.1, correction="none").piece_key() != E.Config(seeds=(0, 1)).piece_key()
     with pytest.raises(ValueError, match="tasks"):
         E.Config(tasks=("three_part",))
     with pytest.raises(ValueError, match="alpha"):
         E.Config(alpha=1.5)
+    with pytest.raises(ValueError, match="two seeds"):
+        E.Config(seeds=(0,))
 
 
 def script():
@@ -72,9 +83,11 @@ def test_attribution_quick_runs_and_resumes(tmp_path):
             f"{v}-{m}" for v in ("tag", "tag_full_contrast")
             for m in ("occlusion", "shapley", "integrated_gradients", "gradient_x_input")}
         for row in t["tag_minus_method_top_part_accuracy"].values():
-            assert row["verdict"] in ("beats", "loses", "matches", "inconclusive") and row["family_size"] == 8
+            assert row["verdict"] in ("beats", "loses", "matches", "inconclusive") and row["n"] == 2
     assert set(summary["pruning"]["accuracy"]) == {"tag_decision", "taylor", "random"}
-    assert summary["verdicts"]["alpha"] == 0.05 and summary["verdicts"]["correction"] == "holm"
+    rule = summary["verdict_rule"]
+    assert rule["alpha"] == 0.05 and rule["correction"] == "holm" and rule["margin"] == 0.02
+    assert {k: v["comparisons"] for k, v in rule["families"].items()} == {"two_part": 8, "canvas": 8, "pruning": 2}
     assert "commit" in summary["provenance"]
     runs = tmp_path / "steps"
     stamps = {p.name: p.stat().st_mtime for p in runs.glob("*.json")}

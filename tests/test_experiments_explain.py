@@ -53,7 +53,9 @@ def test_quick_run_writes_tables_and_figures(tmp_path):
     assert {v["verdict"] for v in saved["versus_random"]} <= {"beats", "loses", "matches", "inconclusive"}
     assert all(v["n"] == len(cfg.seeds) and v["p_adjusted"] >= v["p"] and v["alpha"] == cfg.alpha
                and v["margin"] == cfg.margin for v in saved["versus_random"])
-    assert saved["verdicts"]["correction"] == "holm" and "Holm" in saved["verdicts"]["rule"]
+    rule = saved["verdict_rule"]
+    assert rule["correction"] == "holm" and rule["n_seeds"] == 2 and len(rule["families"]) == 4 * 6
+    assert sum(saved["verdict_tally"].values()) == len(saved["versus_random"])
     with open(out / "explanations_table.csv") as f:
         assert len(list(csv.DictReader(f))) == len(saved["table"])
     for name in ("explanations_metrics.png", "explanations_examples.png"):
@@ -66,5 +68,5 @@ def test_quick_run_writes_tables_and_figures(tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in (out / "steps").glob("seed*.json")} == stamps
     # another verdict rule re-summarises the stored seeds
     stricter = mod.main([*args, "--alpha", "0.01"])
-    assert stricter["table"] == saved["table"] and stricter["verdicts"]["alpha"] == 0.01
+    assert stricter["table"] == saved["table"] and stricter["verdict_rule"]["alpha"] == 0.01
     assert {p.name: p.stat().st_mtime_ns for p in (out / "steps").glob("seed*.json")} == stamps

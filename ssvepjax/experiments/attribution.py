@@ -37,7 +37,7 @@ from scipy import stats
 
 from ssvepjax.data.canvas import CanvasConfig, canvas_dataset
 from ssvepjax.data.datasets import load_dataset
-from ssvepjax.experiments.framework import ExperimentConfig
+from ssvepjax.experiments.seed_verdicts import VerdictConfig, condition_verdicts, verdict_settings
 from ssvepjax.experiments.store import Store
 from ssvepjax.explain.attribution import attribution_tags
 from ssvepjax.explain.part_baselines import PART_METHODS, part_attributions
@@ -47,7 +47,6 @@ from ssvepjax.pruning.ground_truth import two_part_dataset
 from ssvepjax.pruning.structure import apply_masks, keep_masks, removed_filters
 from ssvepjax.report import plots
 from ssvepjax.scores.registry import importance
-from ssvepjax.stats.verdicts import check_rule, family_verdicts, rule_record
 from ssvepjax.tagging.masks import halves, quadrants
 from ssvepjax.training.train import TrainConfig, train_or_load
 
@@ -63,14 +62,14 @@ TAG_VARIANTS = ("tag", "tag_full_contrast")
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(ExperimentConfig):
+class Config(VerdictConfig):
     """Settings of the attribution evaluation (``QUICK``: the CI size, a ResNet-8 of width 4 trained one epoch on 300
     images, two seeds, 4 images; about 2 minutes).
 
     Attributes:
         dataset: digits (``load_dataset`` name).
         model, train: the network trained per task and seed.
-        seeds: one dataset draw and one model per seed.
+        seeds: one dataset draw and one model per seed (at least two: the comparisons are paired over seeds).
         tasks: the tasks run (:data:`TASKS`).
         canvas: the boxed-digit task's settings.
         eval_images: test images attributed per task and seed.
@@ -80,19 +79,18 @@ class Config(ExperimentConfig):
         fractions: shares of filters removed in every budget set.
         score_images, recal_images: training images that the filter scores read, and that re-estimate batch norm.
         max_train, max_test: dataset limits.
-        alpha, margin: the verdict rule's level and equivalence margin (accuracy units; None: nothing "matches").
+        alpha, margin, correction: the verdict rule's level, equivalence margin (accuracy units: 0.02, less than one
+            image of the default 40) and correction (:class:`~ssvepjax.experiments.seed_verdicts.VerdictConfig`).
     """
 
     QUICK = dict(model=ModelConfig(depth=8, width=4), train=TrainConfig(epochs=1, batch_size=32), seeds=(0, 1),
                  canvas=CanvasConfig(size=32, n_fragments=2, fragment_size=8), eval_images=4, ig_steps=2,
                  batch_size=4, fractions=(0.5,), score_images=2, filter_methods=("tag_decision", "taylor", "random"),
                  recal_images=32, max_train=300, max_test=40)
-    RULE = ("alpha", "margin")
 
     dataset: str = "mnist5k"
     model: ModelConfig = ModelConfig(depth=8, width=8)
     train: TrainConfig = TrainConfig(epochs=5, batch_size=32)
-    seeds: tuple[int, ...] = (0, 1, 2)
     tasks: tuple[str, ...] = TASKS
     canvas: CanvasConfig = CanvasConfig(size=48, n_fragments=4, fragment_size=10)
     eval_images: int = 40
@@ -104,16 +102,13 @@ class Config(ExperimentConfig):
     recal_images: int = 256
     max_train: int | None = None
     max_test: int | None = 400
-    alpha: float = 0.05
-    margin: float | None = 0.02
+    margin: float = 0.02
 
     def __post_init__(self):
-        if not self.seeds:
-            raise ValueError("seeds must name at least one seed")
+        super().__post_init__()
         bad = set(self.tasks) - set(TASKS)
         if bad or not self.tasks:
             raise ValueError(f"tasks must be some of {TASKS}, got {self.tasks!r}")
-        check_rule(self.alpha, self.margin)
 
 
 def informative_quadrant(boxes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -216,23 +211,25 @@ def run_filter_ground_truth(config: Config, model, variables, data, seed: int) -
     return out
 
 
-def seed_comparisons(pairs: dict, *, alpha: float = 0.05, margin: float | None = None) -> dict:
-    """``{name: row}`` for one family of comparisons ``{name: (method per seed, reference per seed)}``: the differences
-    (``diff_mean``, ``diff_std``, ``diff_per_seed``, ``n_seeds``) and the fields of ``stats.paired_verdict``, its p
-    Holm-corrected over the family."""
-    verdicts = family_verdicts(pairs, lambda _: 0, alpha=alpha, margin=margin)
+def seed_comparisons(pairs: dict, config: Config, family: str) -> tuple[dict, dict]:
+    """One family of comparisons paired over seeds, ``{name: ({seed: value}, {seed: reference})}``: ``({name: row},
+    the family's rule and tally)``; a row holds the differences (``diff_mean``, ``diff_std``, ``diff_per_seed`` in
+    seed order, ``n_seeds``) and the fields of ``stats.paired_verdict``, its p Holm-corrected over the family
+    (``seed_verdicts.condition_verdicts``)."""
+    verdicts, rules = condition_verdicts({family: pairs}, config)
     out = {}
     for name, (a, b) in pairs.items():
-        d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+        d = np.array([a[s] - b[s] for s in sorted(set(a) & set(b))], np.float64)
         out[name] = {"diff_mean": float(d.mean()), "diff_std": float(d.std(ddof=1)) if len(d) > 1 else 0.0,
-                     "diff_per_seed": d.tolist(), "n_seeds": len(d), **verdicts[name]}
-    return out
+                     "diff_per_seed": d.tolist(), "n_seeds": len(d), **verdicts.get(name, {})}
+    return out, rules.get(family, {})
 
 
 def summarize(config: Config, records: list[dict]) -> dict:
     """Means, spreads and paired differences (tag against each method; ``tag_decision`` against each filter score)
-    over seeds, with their verdicts."""
+    over seeds, with their verdicts: one family per task, and one for the pruning comparisons."""
     summary: dict = {"tasks": {}, "pruning": {}}
+    rules = {}
     for task in sorted({r["task"] for r in records}):
         rs = sorted((r for r in records if r["task"] == task), key=lambda r: r["seed"])
         methods = list(rs[0]["methods"])
@@ -245,10 +242,9 @@ def summarize(config: Config, records: list[dict]) -> dict:
                 table[m][k] = {"mean": float(np.nanmean(vals)),
                                "std": float(np.nanstd(vals, ddof=1)) if len(vals) > 1 else 0.0,
                                "per_seed": vals.tolist()}
-        paired = seed_comparisons({f"{t}-{m}": ([r["methods"][t]["top_part_accuracy"] for r in rs],
-                                                [r["methods"][m]["top_part_accuracy"] for r in rs])
-                                   for t in TAG_VARIANTS if t in methods for m in methods if m not in TAG_VARIANTS},
-                                  alpha=config.alpha, margin=config.margin)
+        top = {m: {r["seed"]: r["methods"][m]["top_part_accuracy"] for r in rs} for m in methods}
+        paired, rules[task] = seed_comparisons({f"{t}-{m}": (top[t], top[m]) for t in TAG_VARIANTS if t in methods
+                                                for m in methods if m not in TAG_VARIANTS}, config, task)
         summary["tasks"][task] = {"n_seeds": len(rs), "n_parts": rs[0]["n_parts"],
                                   "images_per_seed": rs[0]["n_images"],
                                   "test_accuracy": [r["test_accuracy"] for r in rs],
@@ -259,9 +255,10 @@ def summarize(config: Config, records: list[dict]) -> dict:
             ms = list(prs[0]["pruning"])
             fr = [k for k in prs[0]["pruning"][ms[0]] if k != "score_s"]
             acc = {m: {f: [r["pruning"][m][f]["recal"] for r in prs] for f in fr} for m in ms}
-            pairs = {(b, f): (acc["tag_decision"][f], acc[b][f]) for b in ms if b != "tag_decision" for f in fr
-                     if "tag_decision" in ms}
-            versus = seed_comparisons(pairs, alpha=config.alpha, margin=config.margin)
+            by_seed = {m: {f: {r["seed"]: r["pruning"][m][f]["recal"] for r in prs} for f in fr} for m in ms}
+            pairs = {(b, f): (by_seed["tag_decision"][f], by_seed[b][f]) for b in ms if b != "tag_decision"
+                     for f in fr if "tag_decision" in ms}
+            versus, rules["pruning"] = seed_comparisons(pairs, config, "pruning")
             summary["pruning"] = {
                 "accuracy": {m: {f: {"mean": float(np.mean(a)), "std": float(np.std(a, ddof=1)) if len(a) > 1
                                      else 0.0, "per_seed": a} for f, a in acc[m].items()} for m in ms},
@@ -269,11 +266,11 @@ def summarize(config: Config, records: list[dict]) -> dict:
                 "tag_decision_minus": {b: {f: versus[(b, f)] for f in fr} for b in ms if b != "tag_decision"}
                 if pairs else {},
             }
-    families = ("each task's tag-against-method comparisons (top-part accuracy), and the pruning comparisons "
-                "(tag_decision against every other score at every fraction)")
-    rows = [*(v for t in summary["tasks"].values() for v in t["tag_minus_method_top_part_accuracy"].values()),
-            *(v for by_f in summary["pruning"].get("tag_decision_minus", {}).values() for v in by_f.values())]
-    summary["verdicts"] = rule_record(rows, unit="seeds", alpha=config.alpha, margin=config.margin, family=families)
+    summary["verdict_rule"] = verdict_settings(
+        config, {k: v for k, v in rules.items() if v}, values="top-part accuracy of a tag attribution against "
+        "another method (per task), and test accuracy after pruning by tag_decision against another score, paired "
+        "by seed (the same trained model)", family="one per task (its tag-against-method comparisons), and one for "
+        "the pruning comparisons (tag_decision against every other score at every fraction)")
     return summary
 
 
@@ -306,5 +303,7 @@ def report(result: dict) -> str:
         lines += [f"{task} ({t['n_seeds']} seeds): top-part accuracy {accs}", f"  tag against method: {verdicts}"]
     for b, by_f in (result.get("pruning") or {}).get("tag_decision_minus", {}).items():
         lines.append(f"pruning, tag_decision against {b}: " + ", ".join(f"{f} {v['verdict']}" for f, v in by_f.items()))
-    lines.append(result["verdicts"]["rule"])
+    v = result["verdict_rule"]
+    lines.append(f"verdicts paired over {v['n_seeds']} seeds: alpha {v['alpha']}, margin {v['margin']}, "
+                 f"{v['correction']} within each family ({v['family']})")
     return "\n".join(lines)

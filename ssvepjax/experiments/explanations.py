@@ -37,13 +37,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import Counter
 
 import jax
 import numpy as np
 
 from ssvepjax.data.canvas import CanvasConfig, canvas_dataset
 from ssvepjax.data.datasets import load_dataset
-from ssvepjax.experiments.framework import ExperimentConfig
+from ssvepjax.experiments.seed_verdicts import VerdictConfig, condition_verdicts, verdict_settings
 from ssvepjax.experiments.store import Store
 from ssvepjax.explain import cams as C
 from ssvepjax.explain.box_evaluation import (
@@ -61,7 +62,6 @@ from ssvepjax.report import plots
 from ssvepjax.scores.tags import component_rows
 from ssvepjax.scores.weights import random_scores
 from ssvepjax.spectral.design import Design
-from ssvepjax.stats.verdicts import check_rule, family_verdicts, rule_record
 from ssvepjax.tagging.masks import quadrants
 from ssvepjax.tagging.tags import TagConfig
 from ssvepjax.training.train import TrainConfig, train_or_load
@@ -78,11 +78,12 @@ FAMILY = "one CAM method and one metric: every selector at every k against rando
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(ExperimentConfig):
+class Config(VerdictConfig):
     """Sizes of one run (``QUICK``: the CI size, about 2 minutes).
 
     Attributes:
-        seeds: one canvas draw, one training and one set of random subsets per seed.
+        seeds: one canvas draw, one training and one set of random subsets per seed (at least two: the comparisons
+            with random are paired over seeds).
         canvas_size, n_fragments, fragment_size: the boxed-digit canvas (``data.CanvasConfig``).
         depth, width, epochs, max_train: the CifarResNet and its training on the canvases.
         tags_hz, fps, n_frames, max_order: the quadrants' tags and the design's intermodulation order.
@@ -93,7 +94,8 @@ class Config(ExperimentConfig):
         n_di, di_ks, di_steps, di_selectors, di_random: deletion / insertion AUC on the first ``n_di`` images, at
             these ks (a subset of ``ks``), with this many steps, for these selectors and this many random draws.
         example_k, n_examples: the filters kept and the canvases shown in ``explanations_examples.png``.
-        alpha, margin: the verdict rule's level and equivalence margin (metric units; None: nothing "matches").
+        alpha, margin, correction: the verdict rule's level, equivalence margin (metric units: 0.01) and correction
+            (:class:`~ssvepjax.experiments.seed_verdicts.VerdictConfig`).
         cache_dir: model cache (``$SSVEPJAX_CACHE`` or ``~/.cache/ssvepjax`` when None).
     """
 
@@ -101,9 +103,7 @@ class Config(ExperimentConfig):
                  max_train=1000, n_calib=8, n_eval=24, ks=(2, 4, 16), n_random=3, n_di=6, di_ks=(4,), di_steps=4,
                  di_random=2, example_k=4, n_examples=3)
     RUNTIME = ("quick", "progress", "cache_dir")
-    RULE = ("alpha", "margin")
 
-    seeds: tuple[int, ...] = (0, 1, 2)
     canvas_size: int = 48
     n_fragments: int = 3
     fragment_size: int = 12
@@ -127,20 +127,17 @@ class Config(ExperimentConfig):
     di_random: int = 3
     example_k: int = 4
     n_examples: int = 4
-    alpha: float = 0.05
-    margin: float | None = 0.01
+    margin: float = 0.01
     cache_dir: str | None = None
 
     def __post_init__(self):
-        if not self.seeds:
-            raise ValueError("seeds must name at least one seed")
+        super().__post_init__()
         if not set(self.di_ks) <= set(self.ks):
             raise ValueError(f"di_ks {self.di_ks} must be a subset of ks {self.ks}")
         if self.n_random < 1:
             raise ValueError(f"n_random must be at least 1, got {self.n_random}")
         if self.di_random > self.n_random:
             raise ValueError(f"di_random must be at most n_random={self.n_random}, got {self.di_random}")
-        check_rule(self.alpha, self.margin)
 
     @property
     def layer(self) -> str:
@@ -266,37 +263,37 @@ def aggregate(results: list[dict]) -> list[dict]:
     return table
 
 
-def versus_random(results: list[dict], selectors, *, alpha: float = 0.05, margin: float | None = None) -> list[dict]:
+def versus_random(results: list[dict], selectors, config: VerdictConfig) -> tuple[list[dict], dict]:
     """Per seed, a selector's metric minus the mean of random subsets of the same size (and its percentile among the
     draws); then mean and sd of the difference over seeds, and the verdict paired by seed (``stats.verdicts``,
-    Holm-corrected over :data:`FAMILY`; deletion AUC lower is better)."""
-    out, pairs = [], {}
+    Holm-corrected over :data:`FAMILY`; deletion AUC lower is better). Returns ``(rows, the families' rules)``."""
+    out, families = [], {}
     methods = sorted({r["method"] for r in results[0]["rows"]}, key=C.METHODS.index)
     ks = sorted({r["k"] for r in results[0]["rows"] if r["selector"] == "random"})
     for method in methods:
         for sel in selectors:
             for k in ks:
                 for m in METRICS:
-                    own_seeds, rnd_seeds, pct = [], [], []
+                    own_seeds, rnd_seeds, pct = {}, {}, []
                     for res in results:
                         rows = [r for r in res["rows"] if r["method"] == method and r["k"] == k and m in r]
                         own = [r[m] for r in rows if r["selector"] == sel]
                         rnd = np.array([r[m] for r in rows if r["selector"] == "random"])
                         if own and rnd.size:
-                            own_seeds.append(own[0])
-                            rnd_seeds.append(rnd.mean())
+                            own_seeds[res["seed"]], rnd_seeds[res["seed"]] = own[0], float(rnd.mean())
                             pct.append(float((rnd < own[0]).mean() + 0.5 * (rnd == own[0]).mean()))
                     if own_seeds:
-                        d = np.array(own_seeds) - np.array(rnd_seeds)
-                        pairs[(method, sel, k, m)] = (own_seeds, rnd_seeds)
+                        d = np.array(list(own_seeds.values())) - np.array(list(rnd_seeds.values()))
+                        families.setdefault(f"{method}|{m}", {})[(method, sel, k, m)] = (own_seeds, rnd_seeds)
                         out.append({"method": method, "selector": sel, "k": k, "metric": m,
                                     "minus_random": float(d.mean()),
                                     "minus_random_sd": float(d.std(ddof=1)) if len(d) > 1 else float("nan"),
                                     "per_seed": [round(float(v), 4) for v in d],
                                     "percentile_among_random": float(np.mean(pct)), "n_seeds": len(d)})
-    verdicts = family_verdicts(pairs, lambda c: (c[0], c[3]), alpha=alpha, margin=margin,
-                               higher_is_better=lambda c: c[3] not in LOWER_IS_BETTER)
-    return [{**row, **verdicts[(row["method"], row["selector"], row["k"], row["metric"])]} for row in out]
+    verdicts, rules = condition_verdicts(families, config, higher_is_better={
+        f: f.split("|")[1] not in LOWER_IS_BETTER for f in families})
+    rows = [{**row, **verdicts.get((row["method"], row["selector"], row["k"], row["metric"]), {})} for row in out]
+    return rows, rules
 
 
 def run(cfg: Config, store: Store) -> dict:
@@ -314,7 +311,7 @@ def run(cfg: Config, store: Store) -> dict:
         results.append(store.step(f"seed{seed}_{key}", compute))
     table = aggregate(results)
     selectors = [s for s in dict.fromkeys(r["selector"] for r in results[0]["rows"]) if s not in ("all", "random")]
-    vs = versus_random(results, selectors, alpha=cfg.alpha, margin=cfg.margin)
+    vs, rules = versus_random(results, selectors, cfg)
     c = results[0]["n_filters"]
     title = (f"ResNet-{cfg.depth} (width {cfg.width}) on {cfg.canvas_size}x{cfg.canvas_size} boxed digits, layer "
              f"{cfg.layer} ({c} filters); {cfg.n_eval} test canvases, mean +- sd over {len(results)} seeds")
@@ -335,7 +332,10 @@ def run(cfg: Config, store: Store) -> dict:
         "per_seed": [{k: v for k, v in r.items() if k != "rows"} for r in results],
         "table": table,
         "versus_random": vs,
-        "verdicts": rule_record(vs, unit="seeds", alpha=cfg.alpha, margin=cfg.margin, family=FAMILY),
+        "verdict_rule": verdict_settings(cfg, rules, values="a metric of the maps with a selector's k filters minus "
+                                         "its mean over random subsets of k filters, per CAM method, paired by seed",
+                                         higher_is_better="every metric but deletion AUC", family=FAMILY),
+        "verdict_tally": dict(Counter(r["verdict"] for r in vs if "verdict" in r)),
         "seconds": {"total_this_call": round(store.seconds(), 1),
                     "sum_of_seeds": round(sum(r["seconds"]["total"] for r in results), 1)},
     }, tables={"explanations_table": table, "explanations_vs_random": vs})
@@ -354,5 +354,7 @@ def report(result: dict) -> str:
             lines.append(f"| {r['method']} | {r['selector']} | {r['k']} | "
                          + " | ".join(cell(r, m) for m in ("energy_in_box", "concentration", "localisation",
                                                            "deletion", "insertion")) + " |")
-    lines.append(f"against random ({result['verdicts']['rule']}): {result['verdicts']['tally']}")
+    v = result["verdict_rule"]
+    lines.append(f"against random, paired over {v['n_seeds']} seeds (alpha {v['alpha']}, margin {v['margin']}, "
+                 f"{v['correction']} within {v['family']}): {result['verdict_tally']}")
     return "\n".join(lines)

@@ -27,6 +27,7 @@ of the store (``steps/``), so a rerun with the same settings resumes after the l
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from pathlib import Path
 
 import jax
@@ -36,6 +37,7 @@ from tqdm.auto import tqdm
 
 from ssvepjax.data.box_folder import BoxFolder, load_box_folder
 from ssvepjax.experiments.framework import ExperimentConfig
+from ssvepjax.experiments.seed_verdicts import check_rule
 from ssvepjax.experiments.store import Store
 from ssvepjax.explain import box_evaluation as B
 from ssvepjax.explain import cams as C
@@ -50,7 +52,6 @@ from ssvepjax.models import (
 from ssvepjax.recording.adapters import linen_fn
 from ssvepjax.report import plots
 from ssvepjax.spectral.design import Design
-from ssvepjax.stats.verdicts import check_rule, rule_record
 from ssvepjax.tagging.masks import quadrants
 from ssvepjax.tagging.tags import TagConfig
 from ssvepjax.testing.box_folder import write_box_folder
@@ -80,13 +81,14 @@ class Config(ExperimentConfig):
         n_random: random subsets per image and k.
         curve_ks, curve_selectors, curve_steps: deletion / insertion AUC at these ks, for these selectors, in steps.
         seed: random weights and random subsets.
-        alpha, margin: the verdict rule's level and equivalence margin (metric units; None: nothing "matches").
+        alpha, margin, correction: the verdict rule's level, equivalence margin (metric units) and correction over
+            each family (``explain.box_evaluation.FAMILY``).
     """
 
     QUICK = dict(arch="resnet18", size=32, layers=("stage3_block1/conv2",), n_frames=120, n_calib=2, limit=3,
                  chunk=2, ks=(8, 64), n_random=2, curve_ks=(64,), curve_selectors=("tag-image:combined", "random"),
                  curve_steps=4)
-    RULE = ("alpha", "margin")
+    RULE = ("alpha", "margin", "correction")
 
     arch: str = "resnet50"
     weights: str | None = None
@@ -109,14 +111,15 @@ class Config(ExperimentConfig):
     curve_steps: int = 16
     seed: int = 0
     alpha: float = 0.05
-    margin: float | None = 0.01
+    margin: float = 0.01
+    correction: str = "holm"
 
     def __post_init__(self):
         # The command line took comma-separated layers before the framework's space-separated lists: both work.
         object.__setattr__(self, "layers", tuple(n for x in self.layers for n in x.split(",") if n))
         if self.arch not in TORCH_ARCHITECTURES:
             raise ValueError(f"arch must be one of {sorted(TORCH_ARCHITECTURES)}, got {self.arch!r}")
-        check_rule(self.alpha, self.margin)
+        check_rule(self.alpha, self.margin, self.correction)
 
     @property
     def design(self) -> Design:
@@ -202,7 +205,8 @@ def _evaluate(cfg: Config, model, variables, boxes: BoxFolder, labels: np.ndarra
                 values[layer].setdefault(name, []).extend(v)
     table, versus = [], []
     for layer in layers:
-        t, v = B.summarize({k: np.asarray(x) for k, x in values[layer].items()}, alpha=cfg.alpha, margin=cfg.margin)
+        t, v = B.summarize({k: np.asarray(x) for k, x in values[layer].items()}, alpha=cfg.alpha, margin=cfg.margin,
+                           correction=cfg.correction)
         table += [{"layer": layer, **r} for r in t]
         versus += [{"layer": layer, **r} for r in v]
     return {"layers": list(layers), "n_evaluated": stop - n_cal, "table": table, "versus_random": versus,
@@ -230,12 +234,17 @@ def run(cfg: Config, store: Store) -> dict:
              f"{res['n_evaluated']} images; mean +- s.e. over images")
     plots.plot_selection_metrics([r for r in res["table"] if r["layer"] == first],
                                  str(store.path("follow_up_metrics.png")), title=title)
-    verdicts = rule_record(res["versus_random"], unit="images", alpha=cfg.alpha, margin=cfg.margin, family=B.FAMILY)
-    return store.write({"experiment": "follow_up", "sources": sources, **res, "verdicts": verdicts},
+    verdicts = {"alpha": cfg.alpha, "correction": cfg.correction, "margin": cfg.margin, "n_images": res["n_evaluated"],
+                "values": "a metric of each image's map with a selector's k filters minus its mean over random "
+                          "subsets of k filters, paired by image", "higher_is_better": "every metric but deletion AUC",
+                "family": B.FAMILY}
+    tally = dict(Counter(r["verdict"] for r in res["versus_random"]))
+    return store.write({"experiment": "follow_up", "sources": sources, **res, "verdict_rule": verdicts,
+                        "verdict_tally": tally},
                        tables={"follow_up_table": res["table"], "follow_up_vs_random": res["versus_random"]})
 
 
 def report(result: dict) -> str:
     """The evaluated images, the layers and the verdicts' tally against random."""
     return (f"{result['n_evaluated']} images, layers {', '.join(result['layers'])} ({result['sources']['weights']} "
-            f"weights); against random: {result['verdicts']['tally']}")
+            f"weights); against random, paired by image: {result['verdict_tally']}")

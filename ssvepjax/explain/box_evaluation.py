@@ -35,7 +35,7 @@ from ssvepjax.explain import metrics as M
 from ssvepjax.explain.selection import top_k
 from ssvepjax.scores.registry import importance
 from ssvepjax.scores.weights import random_scores
-from ssvepjax.stats.verdicts import family_verdicts
+from ssvepjax.stats.verdicts import verdict_table
 
 __all__ = ["BOX_METRICS", "CURVE_METRICS", "FAMILY", "LOWER_IS_BETTER", "TAG_SELECTORS", "evaluate_selections",
            "selection_scores", "summarize"]
@@ -211,19 +211,19 @@ def summarize(values: dict[str, np.ndarray], *, alpha: float = 0.05, margin: flo
     Args:
         values: ``{"method|selector|k|metric": [N]}`` (:func:`evaluate_selections`, chunks concatenated).
         alpha, margin, correction: the verdict rule's level, equivalence margin (in the metric's units; None: no
-            "matches") and correction (``stats.verdicts.family_verdicts``; :data:`FAMILY`).
+            "matches") and correction over each family (:data:`FAMILY`; ``stats.verdict_table``).
 
     Returns:
         ``(table, versus_random)``: rows ``{method, selector, k, n_images, <metric>, <metric>_se}``, and rows
-        ``{method, selector, k, metric, minus_random, se, n_images}`` with the fields of
-        ``stats.paired_verdict`` (paired over images; ``"beats"`` / ``"loses"`` / ``"matches"`` /
-        ``"inconclusive"``, deletion AUC lower is better).
+        ``{method, selector, k, metric, minus_random, se, n_images}`` with the fields of ``stats.paired_verdict``
+        (paired over images; ``"beats"`` / ``"loses"`` / ``"matches"`` / ``"inconclusive"``, deletion AUC lower is
+        better; with one image no test is possible: ``"inconclusive"``).
     """
     groups: dict[tuple, dict[str, np.ndarray]] = {}
     for name, v in values.items():
         method, sel, k, metric = name.split("|")
         groups.setdefault((method, sel, int(k)), {})[metric] = np.asarray(v, np.float64)
-    table, versus, pairs = [], [], {}
+    table, versus, families = [], [], {}
     for (method, sel, k), ms in groups.items():
         row = {"method": method, "selector": sel, "k": k, "n_images": len(next(iter(ms.values())))}
         for m, v in ms.items():
@@ -234,11 +234,15 @@ def summarize(values: dict[str, np.ndarray], *, alpha: float = 0.05, margin: flo
             continue
         for m, v in ms.items():
             if m in rnd:
-                pairs[(method, sel, k, m)] = (v, rnd[m])
-    verdicts = family_verdicts(pairs, lambda c: (c[0], c[3]), alpha=alpha, margin=margin, correction=correction,
-                               higher_is_better=lambda c: c[3] not in LOWER_IS_BETTER)
-    for (method, sel, k, m), (v, r) in pairs.items():
-        mean, se = _interval(v - r)
-        versus.append({"method": method, "selector": sel, "k": k, "metric": m, "minus_random": mean, "se": se,
-                       "n_images": len(v), **verdicts[(method, sel, k, m)]})
+                mean, se = _interval(v - rnd[m])
+                versus.append({"method": method, "selector": sel, "k": k, "metric": m, "minus_random": mean,
+                               "se": se, "n_images": len(v)})
+                if len(v) > 1:
+                    families.setdefault((method, m), {})[(sel, k)] = (v, rnd[m])
+    verdicts = {(method, m): verdict_table(pairs, alpha=alpha, margin=margin, correction=correction,
+                                           higher_is_better=m not in LOWER_IS_BETTER)["comparisons"]
+                for (method, m), pairs in families.items()}
+    for row in versus:
+        family = verdicts.get((row["method"], row["metric"]), {})
+        row.update(family.get((row["selector"], row["k"]), {"verdict": "inconclusive"}))
     return table, versus

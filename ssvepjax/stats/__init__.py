@@ -14,10 +14,6 @@ from ssvepjax.stats.t2 import f_survival as f_survival
 from ssvepjax.stats.t2 import hotelling_from_moments as hotelling_from_moments
 from ssvepjax.stats.t2 import hotelling_t2 as hotelling_t2
 from ssvepjax.stats.t2 import merge_moments as merge_moments
-from ssvepjax.stats.verdicts import check_rule as check_rule
-from ssvepjax.stats.verdicts import family_verdicts as family_verdicts
 from ssvepjax.stats.verdicts import holm as holm
 from ssvepjax.stats.verdicts import paired_verdict as paired_verdict
-from ssvepjax.stats.verdicts import rule_record as rule_record
-from ssvepjax.stats.verdicts import rule_text as rule_text
 from ssvepjax.stats.verdicts import verdict_table as verdict_table

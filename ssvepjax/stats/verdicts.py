@@ -25,13 +25,12 @@ each (under 0.05 from 5 pairs on).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy import stats as sps
 
-__all__ = ["RULE", "check_rule", "family_verdicts", "holm", "paired_verdict", "rule_record", "rule_text",
-           "verdict_table"]
+__all__ = ["RULE", "holm", "paired_verdict", "verdict_table"]
 
 #: The verdict rule in words, formatted with the unit, alpha, correction and margin of a table.
 RULE = ("paired over {unit}: 'beats'/'loses' when the two-sided paired t-test gives p < {alpha} ({correction}); "
@@ -45,14 +44,6 @@ def _check_pairs(a, b) -> tuple[np.ndarray, np.ndarray]:
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         raise ValueError("a and b must be finite (a NaN or infinite value cannot be paired)")
     return a, b
-
-
-def check_rule(alpha: float, margin: float | None) -> None:
-    """``ValueError`` naming the setting unless ``alpha`` is in (0, 1) and ``margin`` is > 0 or None."""
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    if margin is not None and not (isinstance(margin, (int, float)) and margin > 0):
-        raise ValueError(f"margin must be > 0 or None, got {margin!r}")
 
 
 def paired_verdict(a: Sequence[float], b: Sequence[float], *, alpha: float = 0.05, margin: float | None = None,
@@ -75,7 +66,10 @@ def paired_verdict(a: Sequence[float], b: Sequence[float], *, alpha: float = 0.0
     n = len(d)
     if n < 2:
         raise ValueError(f"a paired test needs at least 2 pairs, got {n}")
-    check_rule(alpha, margin)
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    if margin is not None and not margin > 0:
+        raise ValueError(f"margin must be > 0 or None, got {margin!r}")
     mean, sd = float(d.mean()), float(d.std(ddof=1))
     # Equal differences up to float rounding (0.935 - 0.920 and 0.945 - 0.930 differ in the last bits) are no spread.
     scale = max(float(np.abs(a).max()), float(np.abs(b).max()), float(np.abs(d).max()), 1e-300)
@@ -150,66 +144,8 @@ def verdict_table(pairs: Mapping[str, tuple[Sequence[float], Sequence[float]]], 
     tally: dict[str, int] = {}
     for r in out.values():
         tally[r["verdict"]] = tally.get(r["verdict"], 0) + 1
-    text = rule_text(unit=unit, alpha=alpha, margin=margin, correction=correction,
-                     family=f"the {len(out)} comparisons")
+    text = RULE.format(unit=unit, alpha=alpha, margin="(no margin: never)" if margin is None else margin,
+                       correction=(f"Holm-corrected over the {len(out)} comparisons: family-wise false-positive "
+                                   f"rate <= {alpha}") if correction == "holm" else
+                       f"uncorrected: false-positive rate {alpha} per comparison")
     return {"rule": text, "comparisons": out, "tally": tally}
-
-
-def rule_text(*, unit: str, alpha: float, margin: float | None, correction: str, family: str) -> str:
-    """:data:`RULE` in words for comparisons paired over ``unit``, corrected over ``family`` (a description)."""
-    return RULE.format(unit=unit, alpha=alpha, margin="(no margin: never)" if margin is None else margin,
-                       correction=(f"Holm-corrected over {family}: family-wise false-positive rate <= {alpha}")
-                       if correction == "holm" else f"uncorrected: false-positive rate {alpha} per comparison")
-
-
-def rule_record(verdicts: Sequence[Mapping], *, unit: str, alpha: float, margin: float | None,
-                correction: str = "holm", family: str) -> dict:
-    """What a result stores about its verdicts: the rule in words (:func:`rule_text`), its settings, what a family
-    is, and how many comparisons got each word (``verdicts``: rows with a ``"verdict"``)."""
-    tally: dict[str, int] = {}
-    for r in verdicts:
-        tally[r["verdict"]] = tally.get(r["verdict"], 0) + 1
-    return {"rule": rule_text(unit=unit, alpha=alpha, margin=margin, correction=correction, family=family),
-            "alpha": alpha, "margin": margin, "correction": correction, "family": family, "tally": tally}
-
-
-def family_verdicts(pairs: Mapping[Hashable, tuple[Sequence[float], Sequence[float]]],
-                    family: Callable[[Hashable], Hashable], *, alpha: float = 0.05, margin: float | None = None,
-                    higher_is_better: bool | Callable[[Hashable], bool] = True,
-                    correction: str = "holm") -> dict[Hashable, dict]:
-    """Verdicts of many comparisons, the t-tests' p corrected within each family (:func:`verdict_table` per family).
-
-    Args:
-        pairs: ``{comparison: (method values, reference values)}``, any hashable names.
-        family: the family of a comparison's name; Holm's correction runs over the comparisons of one family.
-        alpha, margin: as :func:`paired_verdict`.
-        higher_is_better: one direction for every comparison, or a function of the name (an error and an accuracy
-            in one result).
-        correction: ``"holm"`` or ``"none"``.
-
-    Returns:
-        ``{comparison: paired_verdict(...) with "family_size"}``. A comparison with fewer than 2 pairs cannot be
-        tested: its verdict is ``"inconclusive"``, its statistics None (``n`` and ``mean_diff`` as far as they
-        exist), and it does not count in its family.
-    """
-    if correction not in ("holm", "none"):
-        raise ValueError(f"correction must be 'holm' or 'none', got {correction!r}")
-    better = higher_is_better if callable(higher_is_better) else (lambda _: higher_is_better)
-    groups: dict[Hashable, list] = {}
-    out: dict[Hashable, dict] = {}
-    for name, (a, b) in pairs.items():
-        d = _check_pairs(a, b)
-        if len(d) < 2:
-            out[name] = {"n": len(d), "mean_diff": float(d.mean()) if len(d) else None, "sd_diff": None,
-                         "ci_low": None, "ci_high": None, "t": None, "p": None, "p_adjusted": None,
-                         "p_equivalence": None, "margin": margin, "alpha": alpha, "verdict": "inconclusive",
-                         "family_size": 0}
-        else:
-            groups.setdefault(family(name), []).append(name)
-    for names in groups.values():
-        raw = [paired_verdict(*pairs[k], alpha=alpha, margin=margin, higher_is_better=better(k))["p"] for k in names]
-        adjusted = holm(raw) if correction == "holm" else raw
-        for k, pa in zip(names, adjusted):
-            out[k] = {**paired_verdict(*pairs[k], alpha=alpha, margin=margin, higher_is_better=better(k),
-                                       p_adjusted=float(pa)), "family_size": len(names)}
-    return {name: out[name] for name in pairs}
