@@ -1,4 +1,5 @@
-"""The follow-up paper's pipeline: box folders (VOC XML), per-image selection metrics, their summary, the script."""
+"""The follow-up paper's pipeline: box folders (VOC XML), per-image selection metrics, their summary, the experiment
+(``ssvepjax.experiments.follow_up``) and its script."""
 
 import importlib.util
 import json
@@ -11,8 +12,10 @@ import numpy as np
 import pytest
 from conftest import assert_close
 from PIL import Image
+from scipy import stats as sps
 
 import ssvepjax as sj
+from ssvepjax.experiments import follow_up as FU
 from ssvepjax.explain import box_evaluation as B
 from ssvepjax.explain import cams as C
 from ssvepjax.explain import metrics as M
@@ -169,6 +172,17 @@ def test_evaluate_selections_all_filters_and_k_equal_to_c(tiny):
                 v = got[f"{method}|{sel}|{k}|{metric}"]
                 assert v.shape == (3,) and np.all((v >= 0) & (v <= 1))
             assert f"{method}|own|16|{metric}" not in got
+    # n_random=0: no random selector (a caller's own draws are selectors); curve_key: the curves' tie-breaking
+    own = B.evaluate_selections(tap, images, boxes, targets, scores, [4], key=jax.random.key(0), n_random=0,
+                                prob_fn=prob, curve_ks=[4], curve_steps=4, curve_key=jax.random.key(5), batch_size=2)
+    assert not any("|random|" in name for name in own)
+    for name, v in own.items():
+        if name.rsplit("|", 1)[1] in B.CURVE_METRICS:  # the curves' ties break by curve_key
+            assert v.shape == (3,) and np.all((v >= 0) & (v <= 1))
+        else:
+            assert_close(v, got[name])  # the same maps
+    with pytest.raises(ValueError, match="n_random"):
+        B.evaluate_selections(tap, images, boxes, targets, scores, [4], key=jax.random.key(0), n_random=-1)
     with pytest.raises(ValueError, match="ks"):
         B.evaluate_selections(tap, images, boxes, targets, scores, [17], key=jax.random.key(0))
     with pytest.raises(ValueError, match="scores"):
@@ -193,19 +207,30 @@ def test_summarize_pairs_by_image_and_states_a_verdict():
         values["gradcam|up|4|energy_in_box"].std(ddof=1) / np.sqrt(200))
     vs = {r["selector"]: r for r in versus}
     assert set(vs) == {"up", "down", "same", "noisy"}  # neither 'all' nor random against itself
-    assert vs["up"]["verdict"] == "higher" and vs["down"]["verdict"] == "lower"
+    assert vs["up"]["verdict"] == "beats" and vs["down"]["verdict"] == "loses"
     assert vs["same"]["verdict"] == "inconclusive" and vs["same"]["minus_random"] == 0
     d = values["gradcam|noisy|4|energy_in_box"] - rnd
     assert vs["noisy"]["minus_random"] == pytest.approx(d.mean())
-    assert vs["noisy"]["ci95_high"] - vs["noisy"]["ci95_low"] == pytest.approx(2 * 1.96 * d.std(ddof=1) / np.sqrt(200))
-    assert vs["noisy"]["verdict"] == ("inconclusive" if vs["noisy"]["ci95_low"] < 0 < vs["noisy"]["ci95_high"]
-                                      else "higher" if vs["noisy"]["ci95_low"] > 0 else "lower")
+    # the verdict rule's interval: paired t over the 200 images at level 0.05
+    assert vs["noisy"]["ci_high"] - vs["noisy"]["ci_low"] == pytest.approx(
+        2 * sps.t.ppf(0.975, 199) * d.std(ddof=1) / np.sqrt(200))
+    # Holm over the family (gradcam, energy_in_box): the four selectors
+    raw = [sps.ttest_rel(values[f"gradcam|{s}|4|energy_in_box"], rnd).pvalue for s in ("up", "down", "noisy")]
+    assert vs["noisy"]["p_adjusted"] == pytest.approx(sj.stats.holm([*raw, 1.0])[2])
+    assert vs["noisy"]["verdict"] == ("inconclusive" if vs["noisy"]["p_adjusted"] >= 0.05
+                                      else "beats" if vs["noisy"]["mean_diff"] > 0 else "loses")
+    # deletion AUC: lower is better; a margin lets identical maps "match"
+    values.update({n.replace("energy_in_box", "deletion"): v for n, v in values.items()})
+    _, versus = B.summarize(values, margin=0.01)
+    vs = {(r["selector"], r["metric"]): r for r in versus}
+    assert vs[("up", "deletion")]["verdict"] == "loses" and vs[("down", "deletion")]["verdict"] == "beats"
+    assert vs[("same", "deletion")]["verdict"] == vs[("same", "energy_in_box")]["verdict"] == "matches"
 
 
 @pytest.mark.parametrize("arch, layer", [("resnet18", "stage4_block1/conv2"), ("resnet50", "stage4_block2/conv3"),
                                          ("resnext50_32x4d", "stage4_block2/conv3"), ("vgg16_bn", "conv5_3")])
 def test_default_layer_is_the_last_conv_output(arch, layer):
-    fu = script()
+    fu = FU
     model = sj.models.TORCH_ARCHITECTURES[arch](10)
     assert fu.default_layer(model) == layer
     params = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3))))["params"]
@@ -218,13 +243,24 @@ def test_default_layer_is_the_last_conv_output(arch, layer):
         fu.default_layer(sj.models.TORCH_ARCHITECTURES["vit_tiny_patch16_224"](10))
 
 
+def test_config_takes_layers_by_comma_and_needs_images(tmp_path):
+    assert FU.Config(layers=("a,b", "c")).layers == ("a", "b", "c")
+    assert sj.experiments.parse("follow_up", ["--layers", "x/conv1,y/conv2"]).layers == ("x/conv1", "y/conv2")
+    with pytest.raises(ValueError, match="arch"):
+        FU.Config(arch="resnet7")
+    with pytest.raises(ValueError, match="margin"):
+        FU.Config(margin=0.0)
+    with pytest.raises(ValueError, match="--images is required"):
+        FU.run(FU.Config(), sj.experiments.Store(tmp_path))
+
+
 @pytest.mark.slow
 def test_quick_run_writes_results_and_resumes(tmp_path):
     fu = script()
     out = tmp_path / "run"
     report = fu.main(["--quick", "--out", str(out), "--no-progress"])
     saved = json.loads((out / "follow_up.json").read_text())
-    cfg = fu.Config.quick()
+    cfg = FU.Config.ci()
     assert saved["n_evaluated"] == cfg.limit and saved["sources"]["weights"] == "random"
     assert saved["provenance"]["config"]["arch"] == "resnet18" and "jax" in saved["provenance"]["versions"]
     assert saved["provenance"]["commit"] is None or len(saved["provenance"]["commit"]) == 40
@@ -233,12 +269,14 @@ def test_quick_run_writes_results_and_resumes(tmp_path):
         assert (method, "all", 256) in rows
         for sel in ("tag:combined", "tag-image:intermodulation", "l1", "activation-image", "random"):
             assert all((method, sel, k) in rows for k in cfg.ks)
-    assert {r["verdict"] for r in saved["versus_random"]} <= {"higher", "lower", "inconclusive"}
+    assert {r["verdict"] for r in saved["versus_random"]} <= {"beats", "loses", "matches", "inconclusive"}
+    assert saved["verdict_rule"]["alpha"] == cfg.alpha and saved["verdict_rule"]["family"] == B.FAMILY
+    assert sum(saved["verdict_tally"].values()) == len(saved["versus_random"])
     assert all(r["n_images"] == cfg.limit for r in saved["table"])
     for name in ("follow_up_table.csv", "follow_up_vs_random.csv"):
         assert (out / name).stat().st_size > 1000
     assert (out / "follow_up_metrics.png").stat().st_size > 20_000
-    chunks = sorted((out / "chunks").glob("chunk*.json"))
+    chunks = sorted((out / "steps").glob("chunk*.json"))
     assert len(chunks) == -(-cfg.limit // cfg.chunk)  # the last chunk is shorter
     stamps = [p.stat().st_mtime_ns for p in chunks]
     again = fu.main(["--quick", "--out", str(out), "--no-progress"])  # every chunk is read back, none recomputed

@@ -33,6 +33,16 @@ def test_quick_size_and_key():
     assert _Cfg().key() == sj.config_key(fields) and len(_Cfg().key()) == 12
 
 
+def test_piece_key_leaves_out_the_rule():
+    @dataclasses.dataclass(frozen=True)
+    class Ruled(_Cfg):
+        RULE = ("alpha",)
+        alpha: float = 0.05
+
+    assert Ruled().piece_key() == Ruled(alpha=0.01).piece_key() == _Cfg().key() == _Cfg().piece_key()
+    assert Ruled().key() != Ruled(alpha=0.01).key() and Ruled().piece_key() != Ruled(rate=0.2).piece_key()
+
+
 def test_overrides_set_nested_fields_and_refuse_bad_ones():
     c = F.with_overrides(_Cfg(), ["model.depth=8", "seeds=[3, 4]", "rate=1", "name=abc"])
     assert c.model.depth == 8 and c.seeds == (3, 4) and c.rate == 1 and c.name == "abc"

@@ -56,10 +56,13 @@ class ExperimentConfig:
     Class attributes:
         QUICK: ``{field: value}`` of the CI size.
         RUNTIME: fields that do not change results, left out of :meth:`key`.
+        RULE: fields that change only the words said about stored pieces (the verdict rule's alpha and margin), left
+            out of :meth:`piece_key`.
     """
 
     QUICK: ClassVar[Mapping[str, Any]] = {}
     RUNTIME: ClassVar[tuple[str, ...]] = ("quick", "progress")
+    RULE: ClassVar[tuple[str, ...]] = ()
 
     quick: bool = False
     progress: bool = True
@@ -72,6 +75,11 @@ class ExperimentConfig:
     def key(self) -> str:
         """12 hex digits naming every setting that changes results (stored pieces are keyed by it)."""
         return config_key({k: v for k, v in dataclasses.asdict(self).items() if k not in self.RUNTIME})
+
+    def piece_key(self) -> str:
+        """:meth:`key` without the ``RULE`` fields: stored pieces keyed by it serve every verdict rule."""
+        return config_key({k: v for k, v in dataclasses.asdict(self).items()
+                           if k not in (*self.RUNTIME, *self.RULE)})
 
 
 def experiment(name: str) -> types.ModuleType:

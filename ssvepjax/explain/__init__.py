@@ -11,7 +11,8 @@
   and gradient x input summed over the parts, with their costs (:func:`part_attributions`).
 - ``box_evaluation``: the follow-up paper's measurement on images with boxes: every selector's scores
   (:func:`selection_scores`), each image's CAM metrics per method, selector and k
-  (:func:`evaluate_selections`), and means with paired differences from random (:func:`summarize_selections`).
+  (:func:`evaluate_selections`), and means with paired differences from random and their verdicts
+  (:func:`summarize_selections`, by ``stats.verdicts``' rule).
 - ``metrics``: energy inside the object box, energy concentration, localisation (IoU of the largest
   thresholded region) and deletion / insertion AUC.
 """

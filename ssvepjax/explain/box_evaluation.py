@@ -15,8 +15,8 @@ population sampled is the images).
   energy concentration (top 20 %), localisation (IoU >= 0.5) and IoU, and on request deletion and
   insertion AUC; ``random`` is the mean over ``n_random`` uniformly random subsets of each size.
 - :func:`summarize`: mean and standard error over images, and each selector minus random of the
-  same size, paired by image, with a 95 % normal-approximation interval and its verdict:
-  ``"higher"`` / ``"lower"`` when the interval excludes 0, else ``"inconclusive"``.
+  same size, paired by image, with the project's verdict (``stats.verdicts``: paired t-test, Holm-corrected
+  over :data:`FAMILY`, "matches" within a stated margin).
 
 Values are keyed ``"method|selector|k|metric"`` (``k`` = the number of filters; the ``all`` map
 has ``k = c``).
@@ -35,13 +35,19 @@ from ssvepjax.explain import metrics as M
 from ssvepjax.explain.selection import top_k
 from ssvepjax.scores.registry import importance
 from ssvepjax.scores.weights import random_scores
+from ssvepjax.stats.verdicts import verdict_table
 
-__all__ = ["BOX_METRICS", "CURVE_METRICS", "TAG_SELECTORS", "evaluate_selections", "selection_scores", "summarize"]
+__all__ = ["BOX_METRICS", "CURVE_METRICS", "FAMILY", "LOWER_IS_BETTER", "TAG_SELECTORS", "evaluate_selections",
+           "selection_scores", "summarize"]
 
 #: Per-image metrics of a map against the object box.
 BOX_METRICS = ("energy_in_box", "concentration", "localisation", "iou")
 #: Per-image areas under the deletion and insertion curves.
 CURVE_METRICS = ("deletion", "insertion")
+#: Metrics where a lower value is the better map (the probability falls fast as salient pixels are removed).
+LOWER_IS_BETTER = ("deletion",)
+#: The comparisons one Holm correction runs over in :func:`summarize` (one panel of ``plot_selection_metrics``).
+FAMILY = "one CAM method and one metric: every selector at every k against random"
 #: The follow-up paper's tag selectors, as stored results label them (``tag:<label>``), and the kind of
 #: ``scores.tags`` each one sums the amplitude over: its "harmonic" is n f with n >= 2 only, its "combined"
 #: every component.
@@ -96,8 +102,9 @@ def _subsets(scores: dict[str, np.ndarray], c: int, ks: Iterable[int], n_random:
     for k in ks:
         for name, s in scores.items():
             yield name, k, [top_k(np.asarray(s), k)]
-        yield "random", k, [top_k(random_scores({"x": c}, jax.random.fold_in(key, 1000 * k + r), n)["x"], k)
-                            for r in range(n_random)]
+        if n_random:
+            yield "random", k, [top_k(random_scores({"x": c}, jax.random.fold_in(key, 1000 * k + r), n)["x"], k)
+                                for r in range(n_random)]
 
 
 def evaluate_selections(
@@ -115,6 +122,7 @@ def evaluate_selections(
     curve_ks: Sequence[int] = (),
     curve_selectors: Sequence[str] | None = None,
     curve_steps: int = 16,
+    curve_key: jax.Array | None = None,
     batch_size: int = 16,
 ) -> dict[str, np.ndarray]:
     """Each image's metrics for every method, selector and k.
@@ -127,13 +135,16 @@ def evaluate_selections(
         scores: ``{selector: [c] or [N, c]}`` (:func:`selection_scores`).
         ks: numbers of filters kept (each in ``1..c``).
         key: random subsets' key (one draw per image and k).
-        n_random: random subsets per k (their metrics are averaged per image).
+        n_random: random subsets per k (their metrics are averaged per image); 0: no ``random`` selector (a
+            caller with its own random draws passes them in ``scores``).
         methods: CAM methods (``sj.explain.METHODS``).
         prob_fn: ``images [B, H, W, C] -> probabilities [B, K]``; with it, deletion and insertion AUC
             (black baseline) for the ks in ``curve_ks`` and the ``all`` map.
         curve_selectors: the selectors that get curves (None: every one); each curve costs ``2 (curve_steps
             + 1)`` forward passes per image and subset.
         curve_steps: steps of the deletion / insertion curves.
+        curve_key: breaks ties of equal saliency in the curves (``metrics.deletion_insertion``); None: drawn
+            from ``key``.
         batch_size: images per gradient step and per ``prob_fn`` call.
 
     Returns:
@@ -145,8 +156,8 @@ def evaluate_selections(
     y = np.asarray(targets)
     if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"targets must be {n} integers, got {y.dtype} of shape {y.shape}")
-    if n_random < 1 or not isinstance(n_random, int):
-        raise ValueError(f"n_random must be an integer >= 1, got {n_random!r}")
+    if isinstance(n_random, bool) or not isinstance(n_random, int) or n_random < 0:
+        raise ValueError(f"n_random must be an integer >= 0, got {n_random!r}")
     c = tap.layer_shape[-1]
     for k in (*ks, *curve_ks):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= c:
@@ -178,7 +189,8 @@ def evaluate_selections(
     if curves:
         di = M.deletion_insertion(prob_fn, np.concatenate([x] * len(curves)),
                                   jnp.concatenate([m for *_, m in curves]), np.tile(y, len(curves)),
-                                  steps=curve_steps, key=jax.random.fold_in(key, 2**31 - 1), batch_size=batch_size)
+                                  steps=curve_steps, batch_size=batch_size,
+                                  key=jax.random.fold_in(key, 2**31 - 1) if curve_key is None else curve_key)
         for i, (name, n_draws, _) in enumerate(curves):
             for m in CURVE_METRICS:
                 key_m = f"{name}|{m}"
@@ -186,41 +198,51 @@ def evaluate_selections(
     return out
 
 
-def _interval(d: np.ndarray) -> tuple[float, float, float]:
+def _interval(d: np.ndarray) -> tuple[float, float]:
     mean = float(d.mean())
     se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
-    return mean, se, 1.96 * se
+    return mean, se
 
 
-def summarize(values: dict[str, np.ndarray]) -> tuple[list[dict], list[dict]]:
-    """Table of means over images and each selector's paired difference from random.
+def summarize(values: dict[str, np.ndarray], *, alpha: float = 0.05, margin: float | None = None,
+              correction: str = "holm") -> tuple[list[dict], list[dict]]:
+    """Table of means over images and each selector's paired difference from random, with its verdict.
 
     Args:
         values: ``{"method|selector|k|metric": [N]}`` (:func:`evaluate_selections`, chunks concatenated).
+        alpha, margin, correction: the verdict rule's level, equivalence margin (in the metric's units; None: no
+            "matches") and correction over each family (:data:`FAMILY`; ``stats.verdict_table``).
 
     Returns:
-        ``(table, versus_random)``: rows ``{method, selector, k, n_images, <metric>, <metric>_se}``, and
-        rows ``{method, selector, k, metric, minus_random, se, ci95_low, ci95_high, verdict, n_images}``.
+        ``(table, versus_random)``: rows ``{method, selector, k, n_images, <metric>, <metric>_se}``, and rows
+        ``{method, selector, k, metric, minus_random, se, n_images}`` with the fields of ``stats.paired_verdict``
+        (paired over images; ``"beats"`` / ``"loses"`` / ``"matches"`` / ``"inconclusive"``, deletion AUC lower is
+        better; with one image no test is possible: ``"inconclusive"``).
     """
     groups: dict[tuple, dict[str, np.ndarray]] = {}
     for name, v in values.items():
         method, sel, k, metric = name.split("|")
         groups.setdefault((method, sel, int(k)), {})[metric] = np.asarray(v, np.float64)
-    table, versus = [], []
+    table, versus, families = [], [], {}
     for (method, sel, k), ms in groups.items():
         row = {"method": method, "selector": sel, "k": k, "n_images": len(next(iter(ms.values())))}
         for m, v in ms.items():
-            row[m], row[f"{m}_se"], _ = _interval(v)
+            row[m], row[f"{m}_se"] = _interval(v)
         table.append(row)
         rnd = groups.get((method, "random", k))
         if sel in ("all", "random") or rnd is None:
             continue
         for m, v in ms.items():
-            if m not in rnd:
-                continue
-            mean, se, half = _interval(v - rnd[m])
-            lo, hi = mean - half, mean + half
-            verdict = "higher" if lo > 0 else "lower" if hi < 0 else "inconclusive"
-            versus.append({"method": method, "selector": sel, "k": k, "metric": m, "minus_random": mean, "se": se,
-                           "ci95_low": lo, "ci95_high": hi, "verdict": verdict, "n_images": len(v)})
+            if m in rnd:
+                mean, se = _interval(v - rnd[m])
+                versus.append({"method": method, "selector": sel, "k": k, "metric": m, "minus_random": mean,
+                               "se": se, "n_images": len(v)})
+                if len(v) > 1:
+                    families.setdefault((method, m), {})[(sel, k)] = (v, rnd[m])
+    verdicts = {(method, m): verdict_table(pairs, alpha=alpha, margin=margin, correction=correction,
+                                           higher_is_better=m not in LOWER_IS_BETTER)["comparisons"]
+                for (method, m), pairs in families.items()}
+    for row in versus:
+        family = verdicts.get((row["method"], row["metric"]), {})
+        row.update(family.get((row["selector"], row["k"]), {"verdict": "inconclusive"}))
     return table, versus

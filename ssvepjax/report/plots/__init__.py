@@ -3,7 +3,7 @@ matplotlib figure, writes it as PNG atomically and returns the path (Agg backend
 
 - ``common``: the PNG writer and short layer names;
 - ``probing``: spectra, per-layer fractions, maps, control conditions, receptive-field classes, detections;
-- ``explain``: part attributions, attribution summaries, selection metrics;
+- ``explain``: part attributions, attribution summaries, selection metrics, class-activation map examples;
 - ``measures``: checks of the measures themselves (invariance across recording length and noise, the detection
   limit against float32 rounding);
 - ``training``: training with frequency-tagging loss terms (what each term changes, at what cost);
@@ -16,6 +16,7 @@ from ssvepjax.report.plots.benchmarks import plot_large_probing as plot_large_pr
 from ssvepjax.report.plots.common import save_figure as save_figure
 from ssvepjax.report.plots.common import short_layer_name as short_layer_name
 from ssvepjax.report.plots.explain import plot_attribution_summary as plot_attribution_summary
+from ssvepjax.report.plots.explain import plot_cam_examples as plot_cam_examples
 from ssvepjax.report.plots.explain import plot_part_attribution as plot_part_attribution
 from ssvepjax.report.plots.explain import plot_selection_metrics as plot_selection_metrics
 from ssvepjax.report.plots.measures import plot_detection_limit as plot_detection_limit

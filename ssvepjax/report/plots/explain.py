@@ -1,4 +1,4 @@
-"""Figures of explanations: part attributions on the image, attribution summaries, selection metrics."""
+"""Figures of explanations: part attributions on the image, attribution summaries, selection metrics, CAM examples."""
 
 from __future__ import annotations
 
@@ -90,25 +90,36 @@ def plot_attribution_summary(summary: dict, path: str) -> str:
     return save_figure(fig, path)
 
 
+#: Axis labels of the box metrics (``explain.box_evaluation``).
+METRIC_LABELS = {"energy_in_box": "energy inside the box", "concentration": "energy concentration (top 20 %)",
+                 "localisation": "localisation accuracy (IoU >= 0.5)", "iou": "IoU of the largest region",
+                 "deletion": "deletion AUC (lower is better)", "insertion": "insertion AUC (higher is better)"}
+
+
 def plot_selection_metrics(table: list[dict], path: str, *, metrics: Sequence[str] = ("energy_in_box", "concentration"),
-                           title: str = "") -> str:
-    """Each CAM method's metric against the number of filters kept, one line per selector (mean +- s.e.).
+                           selectors: Sequence[str] | None = None, spread: str = "se", title: str = "") -> str:
+    """Each CAM method's metric against the number of filters kept, one line per selector (mean +- spread).
 
     Args:
-        table: rows ``{method, selector, k, <metric>, <metric>_se}`` (``explain.box_evaluation.summarize``); the
-            ``all`` map is drawn as a dashed line, ``random`` dotted.
+        table: rows ``{method, selector, k, <metric>, <metric>_<spread>}`` (``explain.box_evaluation.summarize``,
+            or means over seeds); the ``all`` map is drawn as a dashed line, ``random`` dotted in a grey band.
         path: PNG to write.
-        metrics: one row of panels per metric.
+        metrics: one row of panels per metric (those in the table).
+        selectors: the selectors drawn, in this order (None: every one in the table).
+        spread: the suffix of the error bars' column: ``"se"`` (standard error over images) or ``"sd"`` (standard
+            deviation over seeds).
         title: figure title.
     """
     methods = list(dict.fromkeys(r["method"] for r in table))
     metrics = [m for m in metrics if any(m in r for r in table)]
     if not methods or not metrics:
         raise ValueError("table holds no rows with the requested metrics")
-    selectors = [s for s in dict.fromkeys(r["selector"] for r in table) if s != "all"]
+    present = [s for s in dict.fromkeys(r["selector"] for r in table) if s != "all"]
+    selectors = present if selectors is None else [s for s in selectors if s in present]
     palette = [c for i, c in enumerate(plt.cm.tab20.colors) if i not in (14, 15)]  # tab20's greys: random's
     colors = dict(zip([s for s in selectors if s != "random"], palette * 2), random="0.35")
-    fig, axes = plt.subplots(len(metrics), len(methods), figsize=(3.4 * len(methods), 2.8 * len(metrics)),
+    ks = sorted({r["k"] for r in table if r["selector"] in selectors})
+    fig, axes = plt.subplots(len(metrics), len(methods), figsize=(3.5 * len(methods), 2.8 * len(metrics)),
                              squeeze=False, sharex=True)
     for j, method in enumerate(methods):
         for i, m in enumerate(metrics):
@@ -119,21 +130,62 @@ def plot_selection_metrics(table: list[dict], path: str, *, metrics: Sequence[st
             for sel in selectors:
                 rs = sorted((r for r in table if r["method"] == method and r["selector"] == sel and m in r),
                             key=lambda r: r["k"])
-                if rs:
-                    k = [r["k"] for r in rs]
-                    ax.errorbar(k, [r[m] for r in rs], yerr=np.nan_to_num([r[f"{m}_se"] for r in rs]), capsize=2,
-                                marker="o", ms=3, lw=1.2, ls=":" if sel == "random" else "-", color=colors[sel],
-                                label=sel)
+                if not rs:
+                    continue
+                k = np.array([r["k"] for r in rs])
+                v = np.array([r[m] for r in rs])
+                err = np.nan_to_num(np.array([r.get(f"{m}_{spread}", np.nan) for r in rs], np.float64))
+                style = dict(marker="o", ms=3, lw=1.2, color=colors[sel], label=sel)
+                if sel == "random":
+                    ax.fill_between(k, v - err, v + err, color=colors[sel], alpha=0.2, lw=0)
+                    ax.plot(k, v, ls=":", **style)
+                else:
+                    ax.errorbar(k, v, yerr=err, capsize=2, **style)
             ax.set_xscale("log", base=2)
+            if ks:
+                ax.set_xticks(ks, [str(k) for k in ks])
             ax.grid(alpha=0.3)
             if i == 0:
                 ax.set_title(method)
             if j == 0:
-                ax.set_ylabel(m.replace("_", " "))
+                ax.set_ylabel(METRIC_LABELS.get(m, m.replace("_", " ")), fontsize=8)
             if i == len(metrics) - 1:
                 ax.set_xlabel("filters kept (k)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.08, 1, 0.96))
+    return save_figure(fig, path)
+
+
+def plot_cam_examples(examples: dict[str, np.ndarray], path: str, columns: Sequence[str], *, k: int,
+                      title: str = "") -> str:
+    """Images with their object box, alone and under the map of each selector (one row per image).
+
+    Args:
+        examples: ``{"images": [N, H, W, C], "boxes": [N, 4] (y0, x0, y1, x1), "labels": [N], <selector>: [N, H, W]
+            maps in [0, 1]}``.
+        path: PNG to write.
+        columns: the selectors shown after the image, in order (``"all"``: every filter).
+        k: filters kept by the selectors (in the column titles).
+        title: figure title.
+    """
+    n = len(examples["images"])
+    fig, axes = plt.subplots(n, len(columns) + 1, figsize=(1.9 * (len(columns) + 1), 2.0 * n + 0.4), squeeze=False)
+    for i in range(n):
+        y0, x0, y1, x1 = examples["boxes"][i]
+        for j in range(len(columns) + 1):
+            ax = axes[i, j]
+            ax.imshow(np.asarray(examples["images"][i]).mean(-1), cmap="gray", vmin=0, vmax=1)
+            if j:
+                ax.imshow(examples[columns[j - 1]][i], cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec="lime", lw=1.2))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                sel = columns[j - 1] if j else None
+                ax.set_title("canvas, box" if sel is None else sel if sel == "all" else f"{sel}\nk={k}", fontsize=8)
+        axes[i, 0].set_ylabel(f"label {int(examples['labels'][i])}", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
     return save_figure(fig, path)
