@@ -152,10 +152,8 @@ def test_a_user_reduction_runs_through_the_same_loop(model_fn, images):
 
 
 _SHARDED = textwrap.dedent("""
-    import sys
     import jax, numpy as np, pytest
     from jax.sharding import Mesh
-    sys.path.insert(0, TESTS_DIR)
     import ssvepjax as sj
     from ssvepjax.models import random_variables
     from test_streaming import assert_spectra_close
@@ -200,8 +198,11 @@ _SHARDED = textwrap.dedent("""
 @pytest.mark.slow  # a subprocess with four fake devices: its own JAX start and compilations (32 s in CI)
 def test_sharded_over_four_devices_equals_one_device():
     flags = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
-    env = dict(os.environ, XLA_FLAGS=flags.strip(), JAX_PLATFORMS="cpu")
-    code = _SHARDED.replace("TESTS_DIR", repr(os.path.dirname(os.path.abspath(__file__))))
+    # The child imports this file's helpers: the tests folder is on its PYTHONPATH (as pytest puts it on ours).
+    tests = os.path.dirname(os.path.abspath(__file__))
+    path = os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, XLA_FLAGS=flags.strip(), JAX_PLATFORMS="cpu", PYTHONPATH=path)
+    code = _SHARDED
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SHARDED-OK" in done.stdout
