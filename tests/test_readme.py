@@ -89,7 +89,8 @@ def test_readme_command_lines_parse(monkeypatch):
             if hasattr(mod, "parse_args"):  # benchmarks parse their own options
                 mod.parse_args(argv[2:])
             else:  # experiments: stop right after the configuration is built and validated
-                assert "sj.load_model(" in path.read_text(), f"{argv[1]}: give it a parse_args (it would run here)"
+                assert "sj.experiments.load_model(" in path.read_text(), (
+                    f"{argv[1]}: give it a parse_args (it would run here)")
 
                 def stop(cfg):
                     raise _Parsed
@@ -109,7 +110,7 @@ SITE_PRINTS = {
     "print(sj.scores.methods())": [str(sj.scores.methods())],
     "stream_tests(": ["(2, 3136)"],
     "class_activation_maps(": ["(4, 28, 28)"],
-    "sj.tag_attribution(": ["(4, 2) 80"],
+    "sj.explain.tag_attribution(": ["(4, 2) 80"],
     "models.resnet18(": ["11181642", "['stem/pre', 'stem/post', 'stage1_block0/conv1/pre']"],
     "part_corruption_accuracy(": ["['clean', 'noised', 'parts', 'zeroed']"],
 }

@@ -207,7 +207,7 @@ def test_script_bad_input_is_one_line(args, match, tmp_path, capsys):
     mod = sys.modules["train_regularized_script"] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     with pytest.raises(SystemExit) as e:
-        sj.run_script(lambda: mod.main(["--quick", "--out", str(tmp_path), "--no-progress", *args]))
+        sj.experiments.run_script(lambda: mod.main(["--quick", "--out", str(tmp_path), "--no-progress", *args]))
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and len(err) == 1 and err[0].startswith("error:") and match in err[0], err
     assert not (tmp_path / "steps").exists()  # refused before any training

@@ -4,7 +4,7 @@
   exports names, so the reference follows the API as names move;
 - warns (an error under ``-W``) for every exported name without a docstring of its own (``public_api.undocumented``);
 - documents constants with the attribute docstring of the module that assigns them;
-- resolves references to a name's other spellings (``ssvepjax.probe``, ``ssvepjax.recording.probe.probe``) to the one
+- resolves references to a name's other spellings (``ssvepjax.probe``, ``ssvepjax.recording.probing.probe``) to the one
   place it is documented;
 - copies ``notebooks/*.ipynb`` to ``docs/tutorials/`` (ignored by git) for myst-nb, which does not execute them.
 """

@@ -34,3 +34,10 @@ from ssvepjax.analysis.trials import compare_detections as compare_detections
 from ssvepjax.analysis.trials import statistics_bins as statistics_bins
 from ssvepjax.analysis.trials import stream_tests as stream_tests
 from ssvepjax.analysis.trials import tests_from_moments as tests_from_moments
+
+__all__ = ["CONDITIONS", "POWER_KINDS", "across_image_tests", "amplitude_ratios", "analyse", "column_profile",
+    "compare_detections", "component_row", "Condition", "control_conditions", "effect_summary", "harmonic_bins",
+    "layer_summary", "LayerResult", "measure", "part_following", "receptive_field_size", "receptive_field_spans",
+    "responding", "rf_class_summary", "rf_classes", "rf_parts", "run_condition", "significance_map",
+    "significance_summary", "snr_map", "spectrum_measures", "statistics_bins", "stream_tests", "strongest_units",
+    "tag_significance", "tests_from_moments", "unit_effects"]

@@ -14,3 +14,6 @@ from ssvepjax.data.datasets import EMBEDDED as EMBEDDED
 from ssvepjax.data.datasets import Dataset as Dataset
 from ssvepjax.data.datasets import default_cache_dir as default_cache_dir
 from ssvepjax.data.datasets import load_dataset as load_dataset
+
+__all__ = ["EMBEDDED", "boxed_digits", "BoxedImages", "BoxFolder", "canvas_dataset", "CanvasConfig", "CanvasDataset",
+    "Dataset", "default_cache_dir", "load_box_folder", "load_dataset", "read_voc_boxes", "VocObject"]

@@ -27,3 +27,6 @@ from ssvepjax.experiments.framework import script as script
 from ssvepjax.experiments.framework import with_overrides as with_overrides
 from ssvepjax.experiments.job import run_job as run_job
 from ssvepjax.experiments.store import Store as Store
+
+__all__ = ["NAMES", "config_from_args", "entry", "ExperimentConfig", "job_parser", "job_settings", "JobConfig",
+    "load_model", "main", "parse", "run_job", "run_script", "script", "Store", "with_overrides"]

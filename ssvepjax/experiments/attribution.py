@@ -42,8 +42,8 @@ from ssvepjax.experiments.store import Store
 from ssvepjax.explain.attribution import attribution_tags
 from ssvepjax.explain.part_baselines import PART_METHODS, part_attributions
 from ssvepjax.models.cifar_resnet import ModelConfig
-from ssvepjax.pruning.finetune import accuracy, recalibrate_bn
 from ssvepjax.pruning.ground_truth import two_part_dataset
+from ssvepjax.pruning.retraining import accuracy, recalibrate_bn
 from ssvepjax.pruning.structure import apply_masks, keep_masks, removed_filters
 from ssvepjax.report import plots
 from ssvepjax.scores.registry import importance

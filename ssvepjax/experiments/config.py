@@ -18,7 +18,7 @@ from ssvepjax.experiments.framework import ExperimentConfig
 from ssvepjax.models.cifar_resnet import ModelConfig
 from ssvepjax.models.configs import ARCHITECTURES
 from ssvepjax.models.configs import QUICK as QUICK_MODELS
-from ssvepjax.models.vgg import VGGConfig
+from ssvepjax.models.vggnet import VGGConfig
 from ssvepjax.models.vit import ViTConfig
 from ssvepjax.spectral.design import SIGNIFICANCE, Design
 from ssvepjax.spectral.noise import EXCLUDE, NoiseConfig

@@ -35,7 +35,7 @@ import numpy as np
 from ssvepjax.experiments.config import JobConfig, job_settings, load_model
 from ssvepjax.experiments.store import Store
 from ssvepjax.recording.adapters import linen_fn
-from ssvepjax.recording.probe import flat_dict
+from ssvepjax.recording.probing import flat_dict
 from ssvepjax.report import plots
 from ssvepjax.report.tables import markdown_table
 from ssvepjax.spectral.fourier import bins_of_rows, make_plan, transform

@@ -24,7 +24,7 @@ the first ``n_di`` images and the selectors ``di_selectors``, deletion and inser
 background in order of saliency). Every number is a mean over the evaluated test canvases, then mean and standard
 deviation over seeds (each seed: new canvases, new training, new random draws). Each selector is compared with
 random subsets of the same k, paired by seed, by the project's verdict rule (``stats.verdicts``; Holm-corrected over
-:data:`FAMILY`).
+``FAMILY``).
 
 Writes ``explanations.json`` (settings, table, comparison with random selection and its verdicts, timings),
 ``explanations_table.csv``, ``explanations_vs_random.csv``, ``explanations_metrics.png`` (metric against k) and
@@ -266,7 +266,7 @@ def aggregate(results: list[dict]) -> list[dict]:
 def versus_random(results: list[dict], selectors, config: VerdictConfig) -> tuple[list[dict], dict]:
     """Per seed, a selector's metric minus the mean of random subsets of the same size (and its percentile among the
     draws); then mean and sd of the difference over seeds, and the verdict paired by seed (``stats.verdicts``,
-    Holm-corrected over :data:`FAMILY`; deletion AUC lower is better). Returns ``(rows, the families' rules)``."""
+    Holm-corrected over ``FAMILY``; deletion AUC lower is better). Returns ``(rows, the families' rules)``."""
     out, families = [], {}
     methods = sorted({r["method"] for r in results[0]["rows"]}, key=C.METHODS.index)
     ks = sorted({r["k"] for r in results[0]["rows"] if r["selector"] == "random"})

@@ -34,8 +34,8 @@ from ssvepjax.experiments.seed_verdicts import VerdictConfig, condition_verdicts
 from ssvepjax.experiments.store import Store
 from ssvepjax.models.cifar_resnet import ModelConfig
 from ssvepjax.models.random_init import param_count
-from ssvepjax.pruning.finetune import FinetuneConfig, accuracy, finetune, predictions, recalibrate_bn
-from ssvepjax.pruning.flops import compare_forward_times, flops, forward_time
+from ssvepjax.pruning.costs import compare_forward_times, flops, forward_time
+from ssvepjax.pruning.retraining import FinetuneConfig, accuracy, finetune, predictions, recalibrate_bn
 from ssvepjax.pruning.structure import apply_masks, keep_masks, prune, removed_filters
 from ssvepjax.report import plots
 from ssvepjax.scores.registry import BASELINES, importance, methods

@@ -41,8 +41,8 @@ from ssvepjax.data.datasets import load_dataset
 from ssvepjax.experiments.seed_verdicts import VerdictConfig, condition_verdicts, verdict_settings
 from ssvepjax.experiments.store import Store
 from ssvepjax.models.cifar_resnet import ModelConfig, resnet_blocks
-from ssvepjax.pruning.finetune import accuracy, recalibrate_bn
 from ssvepjax.pruning.ground_truth import DISTRACTORS, part_keep_masks, part_shares, top_keep_masks, two_part_dataset
+from ssvepjax.pruning.retraining import accuracy, recalibrate_bn
 from ssvepjax.pruning.structure import apply_masks, keep_masks, removed_filters, topology
 from ssvepjax.recording.adapters import linen_fn
 from ssvepjax.report import plots

@@ -49,18 +49,10 @@ from ssvepjax.explain.part_baselines import part_attributions as part_attributio
 from ssvepjax.explain.part_baselines import shapley as shapley
 from ssvepjax.explain.selection import top_fraction as top_fraction
 from ssvepjax.explain.selection import top_k as top_k
-from ssvepjax.scores import component_rows as component_rows
-from ssvepjax.scores import l1_scores as l1_scores
-from ssvepjax.scores import random_scores as random_scores
 
-__all__ = [
-    "METHODS", "PART_METHODS", "TAG_SELECTORS", "LayerTap", "PartAttribution", "attribution_tags", "box_iou",
-    "box_masks",
-    "cam", "cam_batch", "check_tag_collisions", "class_activation_maps", "component_rows", "default_max_order",
-    "deletion_insertion", "energy_concentration", "energy_in_box", "evaluate_selections", "gradient_x_input",
-    "integrated_gradients",
-    "l1_scores", "layer_gradients", "linen_tap", "localisation", "nnx_tap", "occlusion",
-    "part_attributions", "random_scores", "selection_scores", "shapley",
-    "summarize_selections", "tag_attribution",
-    "top_fraction", "top_k", "upsample",
-]
+__all__ = ["METHODS", "PART_METHODS", "TAG_SELECTORS", "attribution_tags", "box_iou", "box_masks", "cam",
+    "cam_batch", "check_tag_collisions", "class_activation_maps", "default_max_order", "deletion_insertion",
+    "energy_concentration", "energy_in_box", "evaluate_selections", "gradient_x_input", "integrated_gradients",
+    "layer_gradients", "LayerTap", "linen_tap", "localisation", "nnx_tap", "occlusion", "part_attributions",
+    "PartAttribution", "selection_scores", "shapley", "summarize_selections", "tag_attribution", "top_fraction",
+    "top_k", "upsample"]

@@ -16,7 +16,7 @@ population sampled is the images).
   insertion AUC; ``random`` is the mean over ``n_random`` uniformly random subsets of each size.
 - :func:`summarize`: mean and standard error over images, and each selector minus random of the
   same size, paired by image, with the project's verdict (``stats.verdicts``: paired t-test, Holm-corrected
-  over :data:`FAMILY`, "matches" within a stated margin).
+  over ``FAMILY``, "matches" within a stated margin).
 
 Values are keyed ``"method|selector|k|metric"`` (``k`` = the number of filters; the ``all`` map
 has ``k = c``).
@@ -211,7 +211,7 @@ def summarize(values: dict[str, np.ndarray], *, alpha: float = 0.05, margin: flo
     Args:
         values: ``{"method|selector|k|metric": [N]}`` (:func:`evaluate_selections`, chunks concatenated).
         alpha, margin, correction: the verdict rule's level, equivalence margin (in the metric's units; None: no
-            "matches") and correction over each family (:data:`FAMILY`; ``stats.verdict_table``).
+            "matches") and correction over each family (``FAMILY``; ``stats.verdict_table``).
 
     Returns:
         ``(table, versus_random)``: rows ``{method, selector, k, n_images, <metric>, <metric>_se}``, and rows

@@ -36,15 +36,24 @@ from ssvepjax.models.torch_weights import convert_state_dict as convert_state_di
 from ssvepjax.models.torch_weights import load_state_dict as load_state_dict
 from ssvepjax.models.torch_weights import load_torch_model as load_torch_model
 from ssvepjax.models.torch_weights import load_torch_weights as load_torch_weights
-from ssvepjax.models.vgg import VGG as VGG
-from ssvepjax.models.vgg import VGG_CONFIGS as VGG_CONFIGS
-from ssvepjax.models.vgg import VGGConfig as VGGConfig
-from ssvepjax.models.vgg import adaptive_avg_pool as adaptive_avg_pool
-from ssvepjax.models.vgg import vgg as vgg
-from ssvepjax.models.vgg import vgg_layer_names as vgg_layer_names
+from ssvepjax.models.vggnet import VGG as VGG
+from ssvepjax.models.vggnet import VGG_CONFIGS as VGG_CONFIGS
+from ssvepjax.models.vggnet import VGGConfig as VGGConfig
+from ssvepjax.models.vggnet import adaptive_avg_pool as adaptive_avg_pool
+from ssvepjax.models.vggnet import vgg as vgg
+from ssvepjax.models.vggnet import vgg_layer_names as vgg_layer_names
 from ssvepjax.models.vit import VisionTransformer as VisionTransformer
 from ssvepjax.models.vit import ViTConfig as ViTConfig
 from ssvepjax.models.vit import vit_base as vit_base
 from ssvepjax.models.vit import vit_layer_names as vit_layer_names
 from ssvepjax.models.vit import vit_small as vit_small
 from ssvepjax.models.vit import vit_tiny as vit_tiny
+
+__all__ = ["ACTIVATIONS", "ARCHITECTURES", "IMAGENET_MEAN", "IMAGENET_STD", "RESNET50_STAGES", "RESNET_STAGES",
+    "TORCH_ARCHITECTURES", "VGG", "VGG_CONFIGS", "adaptive_avg_pool", "BasicBlock", "Bottleneck", "CifarResNet",
+    "conv_geometry", "conv_layer_names", "conv_strides", "convert_state_dict", "imagenet_normalize",
+    "ImageNetResNet", "load_state_dict", "load_torch_model", "load_torch_weights", "model_config", "ModelConfig",
+    "normalize", "param_count", "random_variables", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50",
+    "resnet_blocks", "resnet_layer_names", "ResNetBasicBlock", "resnext50_32x4d", "stage_end_layers", "vgg",
+    "vgg_layer_names", "VGGConfig", "VisionTransformer", "vit_base", "vit_layer_names", "vit_small", "vit_tiny",
+    "ViTConfig"]

@@ -9,7 +9,7 @@ is a frozen dataclass with ``arch``, ``label``, ``build(num_classes, act=None)``
 from __future__ import annotations
 
 from ssvepjax.models.cifar_resnet import ModelConfig
-from ssvepjax.models.vgg import VGGConfig
+from ssvepjax.models.vggnet import VGGConfig
 from ssvepjax.models.vit import ViTConfig
 
 __all__ = ["ARCHITECTURES", "QUICK", "model_config"]

@@ -9,7 +9,7 @@ the ``peer`` extra). :func:`convert_state_dict` maps it onto a model's variables
 - :class:`~ssvepjax.models.resnet.ImageNetResNet` from torchvision's ``resnet18/34/50/101/152`` and
   ``resnext50_32x4d`` (``conv1``/``bn1`` -> ``stem``, ``layer{s}.{b}.conv{k}``/``bn{k}`` ->
   ``stage{s}_block{b}/conv{k}``, ``downsample.0/1`` -> ``shortcut``, ``fc`` -> ``head``);
-- :class:`~ssvepjax.models.vgg.VGG` from torchvision's ``vgg11/13/16/19`` and ``*_bn``
+- :class:`~ssvepjax.models.vggnet.VGG` from torchvision's ``vgg11/13/16/19`` and ``*_bn``
   (``features.{i}`` in order -> ``conv{s}_{j}``, ``classifier.0/3/6`` -> ``fc1``/``fc2``/``head``; the
   first dense layer's inputs are permuted from torch's channel-first flatten to NHWC);
 - :class:`~ssvepjax.models.vit.VisionTransformer` (with a class token) from timm's
@@ -43,7 +43,7 @@ from ssvepjax.models.resnet import (
     resnet152,
     resnext50_32x4d,
 )
-from ssvepjax.models.vgg import POOL_SIZE, VGG, vgg
+from ssvepjax.models.vggnet import POOL_SIZE, VGG, vgg
 from ssvepjax.models.vit import VisionTransformer, vit_base, vit_small, vit_tiny
 
 __all__ = ["TORCH_ARCHITECTURES", "convert_state_dict", "load_state_dict", "load_torch_model", "load_torch_weights"]

@@ -39,7 +39,7 @@ import numpy as np
 
 from ssvepjax.models.cifar_resnet import CifarResNet, resnet_blocks
 from ssvepjax.models.resnet import ImageNetResNet
-from ssvepjax.models.vgg import VGG
+from ssvepjax.models.vggnet import VGG
 from ssvepjax.models.vit import VisionTransformer
 from ssvepjax.pruning.dependency import DependencyGraph, Group, trace
 

@@ -5,5 +5,7 @@ from ssvepjax.recording.adapters import flatten_intermediates as flatten_interme
 from ssvepjax.recording.adapters import linen_fn as linen_fn
 from ssvepjax.recording.adapters import nnx_fn as nnx_fn
 from ssvepjax.recording.adapters import select as select
-from ssvepjax.recording.probe import probe as probe
-from ssvepjax.recording.probe import recorder as recorder
+from ssvepjax.recording.probing import probe as probe
+from ssvepjax.recording.probing import recorder as recorder
+
+__all__ = ["flat_dict", "flatten_intermediates", "linen_fn", "nnx_fn", "probe", "recorder", "select"]

@@ -12,3 +12,6 @@ from ssvepjax.report.origin import provenance as provenance
 from ssvepjax.report.origin import stale_modules as stale_modules
 from ssvepjax.report.origin import trace_code as trace_code
 from ssvepjax.report.tables import markdown_table as markdown_table
+
+__all__ = ["code_fingerprint", "config_key", "markdown_table", "provenance", "read_json", "resumable_step",
+    "stale_modules", "trace_code", "write_csv", "write_json", "write_npz", "write_text"]

@@ -30,7 +30,7 @@ from ssvepjax.scores.registry import importance as importance
 from ssvepjax.scores.registry import methods as methods
 from ssvepjax.scores.registry import score_info as score_info
 from ssvepjax.scores.tags import BASE_KINDS as BASE_KINDS
-from ssvepjax.scores.tags import MEASURES as MEASURES
+from ssvepjax.scores.tags import TAG_MEASURES as TAG_MEASURES
 from ssvepjax.scores.tags import component_rows as component_rows
 from ssvepjax.scores.tags import component_values as component_values
 from ssvepjax.scores.tags import sum_rows as sum_rows
@@ -45,10 +45,8 @@ from ssvepjax.scores.weights import layer_sizes as layer_sizes
 from ssvepjax.scores.weights import random_scores as random_scores
 from ssvepjax.scores.weights import with_bn_affine as with_bn_affine
 
-__all__ = [
-    "AMPLITUDE_METHODS", "BASELINES", "BASE_KINDS", "MEASURES", "SCORES", "SITES", "TAG_METHODS", "Score",
+__all__ = ["AMPLITUDE_METHODS", "BASE_KINDS", "BASELINES", "SCORES", "SITES", "TAG_MEASURES", "TAG_METHODS",
     "bn_affine", "bn_scale_scores", "combine", "component_rows", "component_values", "conv_layers",
     "decision_scores", "frame_activations", "hrank_reduction", "importance", "l1_scores", "layer_kernel",
-    "layer_output_fn", "layer_sizes", "mean_activation_reduction", "methods", "random_scores", "score_info",
-    "sown_activations", "sum_rows", "tag_kinds", "tag_scores", "taylor_reduction", "with_bn_affine",
-]
+    "layer_output_fn", "layer_sizes", "mean_activation_reduction", "methods", "random_scores", "Score", "score_info",
+    "sown_activations", "sum_rows", "tag_kinds", "tag_scores", "taylor_reduction", "with_bn_affine"]

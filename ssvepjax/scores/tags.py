@@ -43,10 +43,10 @@ from ssvepjax.analysis.summaries import responding
 from ssvepjax.spectral.design import Design
 from ssvepjax.streaming.loop import probe_dataset
 
-__all__ = ["BASE_KINDS", "MEASURES", "component_rows", "component_values", "sum_rows", "tag_kinds", "tag_scores"]
+__all__ = ["BASE_KINDS", "TAG_MEASURES", "component_rows", "component_values", "sum_rows", "tag_kinds", "tag_scores"]
 
 #: What a tag score sums: the amplitude, or the baseline-corrected amplitude clipped at 0.
-MEASURES = ("amplitude", "bca+")
+TAG_MEASURES = ("amplitude", "bca+")
 #: The kinds of component a tag score can sum over (besides one tag's series, ``tag<p>``).
 BASE_KINDS = ("fundamental", "higher_harmonic", "harmonic_series", "intermodulation", "all", "significant")
 _SERIES = ("fundamental", "harmonic")  # the component kinds (tagging.components) of a harmonic series
@@ -66,8 +66,8 @@ def _check_kinds(kind, design) -> tuple[str, ...]:
 
 
 def _check_measure(measure: str) -> None:
-    if measure not in MEASURES:
-        raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
+    if measure not in TAG_MEASURES:
+        raise ValueError(f"measure must be one of {TAG_MEASURES}, got {measure!r}")
 
 
 def _check_images(images) -> int:

@@ -22,3 +22,8 @@ from ssvepjax.spectral.noise import noise_stats as noise_stats
 from ssvepjax.spectral.noise import snr as snr
 from ssvepjax.spectral.noise import window_stats as window_stats
 from ssvepjax.spectral.noise import zscore as zscore
+
+__all__ = ["DETECTION_LIMIT", "MEASURES", "amplitude_spectrum", "as_design", "bca", "bins_of_rows", "Design",
+    "fourier_coefficients", "frequencies", "harmonic_range", "harmonic_sum", "make_plan", "measures_at",
+    "measures_from_rows", "noise_stats", "NoiseConfig", "Plan", "repeated_spectrum", "snr", "transform",
+    "window_stats", "zscore"]

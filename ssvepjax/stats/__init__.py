@@ -17,3 +17,7 @@ from ssvepjax.stats.t2 import merge_moments as merge_moments
 from ssvepjax.stats.verdicts import holm as holm
 from ssvepjax.stats.verdicts import paired_verdict as paired_verdict
 from ssvepjax.stats.verdicts import verdict_table as verdict_table
+
+__all__ = ["MOMENT_KEYS", "amplitude_moments", "amplitude_test", "circular_from_moments", "circular_t2",
+    "coefficient_moments", "f_survival", "fdr_bh", "holm", "hotelling_from_moments", "hotelling_t2",
+    "merge_amplitude_moments", "merge_moments", "paired_verdict", "student_survival", "verdict_table"]

@@ -10,3 +10,6 @@ from ssvepjax.streaming.reductions import spectrum_reduction as spectrum_reducti
 from ssvepjax.streaming.reductions import sum_merge as sum_merge
 from ssvepjax.streaming.reductions import summed as summed
 from ssvepjax.streaming.runtime import enable_compilation_cache as enable_compilation_cache
+
+__all__ = ["GRANULARITIES", "available_memory", "enable_compilation_cache", "moments_reduction", "probe_dataset",
+    "reduce_dataset", "Reduction", "spectrum_reduction", "sum_merge", "summed"]

@@ -16,7 +16,7 @@ an optax training loop: a named tuple of pure functions, with the state a pytree
 The spectral reductions of the library are built here: :func:`spectrum_reduction` (image-averaged
 amplitude spectra of every unit) and :func:`moments_reduction` (the same plus the sufficient
 statistics of the across-image T-squared tests at chosen bins). Each image is tagged, run through the
-network (``recording.probe.recorder``: one stimulus period by default) and transformed by the one
+network (``recording.probing.recorder``: one stimulus period by default) and transformed by the one
 transform (``spectral.fourier``) inside the same jitted program, image after image, so that no
 time series of two images is alive at once. A new per-unit statistic is a new ``Reduction``, never a
 new loop.
@@ -35,7 +35,7 @@ import numpy as np
 from jaxtyping import PyTree
 
 from ssvepjax import _checks as V
-from ssvepjax.recording.probe import block_recorder, recorder
+from ssvepjax.recording.probing import block_recorder, recorder
 from ssvepjax.spectral.design import Design, as_design
 from ssvepjax.spectral.fourier import (
     Plan,
@@ -310,7 +310,7 @@ def spectrum_reduction(
         relative: also accumulate the moments of each unit's per-image relative amplitude ``A / ac``
             (``stats.amplitude``: the amplitude test across images) at the component bins ``design.bins()[0]``
             (True) or at the given bins (a sequence, e.g. another design's components).
-        pixel_noise, noise_seed: Gaussian noise added to every frame (``recording.probe.recorder``).
+        pixel_noise, noise_seed: Gaussian noise added to every frame (``recording.probing.recorder``).
         frame_block: run the network over blocks of this many frames and accumulate the coefficients block by
             block (``fourier.BlockPlan``): the time series is never stored; it must divide the frames run.
         lattice_only: with ``frame_block`` and every frame, keep only the bins on the tags' lattice (every other

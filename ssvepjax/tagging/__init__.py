@@ -29,3 +29,8 @@ from ssvepjax.tagging.proposals import propose_design as propose_design
 from ssvepjax.tagging.tags import TagConfig as TagConfig
 from ssvepjax.tagging.tags import gains as gains
 from ssvepjax.tagging.tags import validate_tags as validate_tags
+
+__all__ = ["FUNDAMENTAL", "HARMONIC", "INTERMODULATION", "KINDS", "apply_gains", "check_image", "check_masks",
+    "Collision", "collisions", "Component", "component_bins", "component_label", "components", "default_parts",
+    "gains", "grid", "halves", "lattice_step", "noise_bins", "part_names", "Proposal", "propose_design", "quadrants",
+    "stripes", "tag_batch", "tag_frames", "TagConfig", "unique_bins", "validate_tags"]

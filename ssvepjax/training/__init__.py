@@ -15,3 +15,7 @@ from ssvepjax.training.train import TrainedModel as TrainedModel
 from ssvepjax.training.train import make_steps as make_steps
 from ssvepjax.training.train import optimizer as optimizer
 from ssvepjax.training.train import train_or_load as train_or_load
+
+__all__ = ["TERMS", "TRAINING_TAGS", "held_out_measures", "linen_apply", "make_steps", "optimizer",
+    "part_corruption_accuracy", "Regularizer", "regularizer", "spectral_loss", "tag_measures", "train_or_load",
+    "train_regularized", "TrainConfig", "TrainedModel"]

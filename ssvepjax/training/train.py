@@ -105,7 +105,7 @@ def learning_rates(cfg: TrainConfig, steps: int) -> optax.Schedule:
 
 
 def optimizer(cfg: TrainConfig, steps: int) -> optax.GradientTransformation:
-    """The optimiser of ``cfg.optimizer`` over ``steps`` steps, on :func:`learning_rates`.
+    """The optimiser of ``cfg.optimizer`` over ``steps`` steps, on ``learning_rates``.
 
     ``"sgd"``: SGD with Nesterov momentum and decoupled weight decay. ``"adamw"``: AdamW.
     """

@@ -34,3 +34,9 @@ from ssvepjax.report.plots.pruning import plot_ground_truth as plot_ground_truth
 from ssvepjax.report.plots.pruning import plot_interpretability as plot_interpretability
 from ssvepjax.report.plots.pruning import plot_pruning_curves as plot_pruning_curves
 from ssvepjax.report.plots.training import plot_regularized as plot_regularized
+
+__all__ = ["plot_attribution_summary", "plot_cam_examples", "plot_column_profiles", "plot_conditions",
+    "plot_depth_profiles", "plot_detection_limit", "plot_detections", "plot_ground_truth", "plot_harmonic_orders",
+    "plot_interpretability", "plot_invariance", "plot_large_probing", "plot_layer_fractions", "plot_maps",
+    "plot_part_attribution", "plot_pruning_curves", "plot_regularized", "plot_rf_classes", "plot_selection_metrics",
+    "plot_spectrum", "save_figure", "short_layer_name"]
