@@ -53,11 +53,9 @@ class ExperimentConfig:
         quick: the CI size (set by :meth:`ci`; ``QUICK`` holds the fields it changes).
         progress: show progress bars (no effect on results).
 
-    Class attributes:
-        QUICK: ``{field: value}`` of the CI size.
-        RUNTIME: fields that do not change results, left out of :meth:`key`.
-        RULE: fields that change only the words said about stored pieces (the verdict rule's alpha and margin), left
-            out of :meth:`piece_key`.
+    Three class attributes say how fields behave: ``QUICK`` is ``{field: value}`` of the CI size; ``RUNTIME`` names
+    the fields that do not change results (left out of :meth:`key`); ``RULE`` names the fields that change only the
+    words said about stored pieces (the verdict rule's alpha and margin; left out of :meth:`piece_key`).
     """
 
     QUICK: ClassVar[Mapping[str, Any]] = {}
