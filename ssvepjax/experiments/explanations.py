@@ -99,8 +99,8 @@ class Config(VerdictConfig):
         cache_dir: model cache (``$SSVEPJAX_CACHE`` or ``~/.cache/ssvepjax`` when None).
     """
 
-    QUICK = dict(seeds=(0, 1), canvas_size=32, n_fragments=2, fragment_size=10, depth=8, width=4, epochs=4,
-                 max_train=1000, n_calib=8, n_eval=24, ks=(2, 4, 16), n_random=3, n_di=6, di_ks=(4,), di_steps=4,
+    QUICK = dict(seeds=(0, 1), canvas_size=32, n_fragments=2, fragment_size=10, depth=8, width=4, epochs=1,
+                 max_train=400, n_calib=8, n_eval=12, ks=(2, 4, 16), n_random=3, n_di=6, di_ks=(4,), di_steps=4,
                  di_random=2, example_k=4, n_examples=3)
     RUNTIME = ("quick", "progress", "cache_dir")
 

@@ -58,8 +58,8 @@ ANCHORS = (
 
 @dataclasses.dataclass(frozen=True)
 class Config(VerdictConfig):
-    """Settings of the pruning-curve experiment (``--quick``: a ResNet-8 trained two epochs on 1,000 images, two
-    seeds, two fractions).
+    """Settings of the pruning-curve experiment (``--quick``: a ResNet-8 trained one epoch on 1,000 images, five
+    methods, two seeds, two fractions).
 
     Attributes:
         dataset: ``sj.load_dataset`` name.
@@ -84,10 +84,11 @@ class Config(VerdictConfig):
     """
 
     QUICK: ClassVar[dict[str, Any]] = {
-        "model": ModelConfig(depth=8, width=8), "train": TrainConfig(epochs=2, batch_size=32), "seeds": (0, 1),
+        "model": ModelConfig(depth=8, width=8), "train": TrainConfig(epochs=1, batch_size=32), "seeds": (0, 1),
+        "methods": ("tag_harmonic", "tag_intermodulation", "random", "l1", "taylor"),
         "fractions": (0.2, 0.5), "finetune_fractions": (0.5,), "finetune": FinetuneConfig(steps=5),
         "finetune_methods": ("tag_harmonic", "random"), "tag_images": 4, "data_images": 32, "recal_images": 64,
-        "max_train": 1000, "max_test": 200, "time_batch": 32}
+        "max_train": 1000, "max_test": 100, "time_batch": 32}
 
     dataset: str = "mnist5k"
     model: ModelConfig = ModelConfig()
