@@ -238,7 +238,7 @@ def plot_depth_profiles(profiles: dict[str, dict[str, tuple]], path: str, *, tit
         for i, (net, (depth, values, _)) in enumerate(nets.items()):
             ax.plot(depth, values, marker=markers[i % len(markers)], ms=4, label=net)
         ax.set_xlabel("relative depth (first recorded layer 0, last 1)")
-        ax.set_ylabel(measure)
+        ax.set_title(measure, fontsize=9)  # a title, not a y label: the measures' names are long
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
