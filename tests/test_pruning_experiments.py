@@ -16,9 +16,10 @@ from ssvepjax.stats import verdict_table
 def test_command_lines_and_quick_sizes():
     q = framework.parse("pruning_curves", ["--quick"])
     assert (q.model.depth, q.model.width, q.train.epochs, q.seeds, q.fractions, q.finetune_fractions) == (
-        8, 8, 2, (0, 1), (0.2, 0.5), (0.5,))
+        8, 8, 1, (0, 1), (0.2, 0.5), (0.5,))
     assert (q.finetune.steps, q.finetune_methods, q.tag_images, q.max_train, q.max_test) == (
-        5, ("tag_harmonic", "random"), 4, 1000, 200)
+        5, ("tag_harmonic", "random"), 4, 1000, 100)
+    assert q.methods == ("tag_harmonic", "tag_intermodulation", "random", "l1", "taylor")
     full = framework.parse("pruning_curves", [])
     assert full.model.depth == 32 and full.seeds == (0, 1, 2) and len(full.methods) == 9 and full.finetune.steps == 40
     assert (full.alpha, full.margin, full.correction) == (0.05, 0.005, "holm")
