@@ -28,7 +28,8 @@ extensions = [
 
 # Not pages: stored results, figures, benchmarks and screenshots that the pages and tests read; the build output.
 exclude_patterns = [
-    "_build", "_ext", "_screenshots", "results", "figures", "benchmarks", "pruning", "**.ipynb_checkpoints",
+    "_build", "_ext", "_screenshots", "results", "templates", "figures", "benchmarks", "pruning",
+    "**.ipynb_checkpoints",
 ]
 
 # Notebooks: the tests run them (tests/test_notebooks.py); the site shows them as stored, without outputs.

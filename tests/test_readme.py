@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 DOCS = ROOT / "docs"
 # Folders of docs/ that hold no pages: build output, generated pages, stored results, the site's extension.
-NOT_PAGES = {"_build", "api", "tutorials", "results", "figures", "benchmarks", "pruning", "_screenshots", "_ext"}
+NOT_PAGES = {"_build", "api", "tutorials", "results", "templates", "figures", "benchmarks", "pruning", "_screenshots",
+             "_ext"}
 
 
 def site_pages() -> list[Path]:
