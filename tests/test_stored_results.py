@@ -53,3 +53,11 @@ def test_render_and_check_find_what_is_not_current(tmp_path):
     del stored["provenance"]
     sj.write_json(root / "demo" / "demo.json", stored)
     assert "no provenance" in R.check(root, templates, out, names=["demo"])[0]
+
+
+def test_published_pages_are_rendered_from_the_stored_results():
+    # Every page under docs/ that has a template is exactly what the template renders over docs/results now: a number
+    # typed into a page, or a page left behind by a new stored result, fails here (`ssvepjax results --render`).
+    pages = R.render(write=False)
+    assert len(pages) >= 7
+    assert [str(p) for p, text in pages.items() if not p.exists() or p.read_text() != text] == []
