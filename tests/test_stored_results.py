@@ -59,7 +59,7 @@ def test_published_pages_are_rendered_from_the_stored_results():
     # Every page under docs/ that has a template is exactly what the template renders over docs/results now: a number
     # typed into a page, or a page left behind by a new stored result, fails here (`ssvepjax results --render`).
     pages = R.render(write=False)
-    assert len(pages) >= 7
+    assert len(pages) >= 12
     assert [str(p) for p, text in pages.items() if not p.exists() or p.read_text() != text] == []
 
 
