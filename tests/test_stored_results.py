@@ -67,14 +67,9 @@ def test_every_stored_result_is_of_the_current_code():
     # Each stored result under docs/results names its commit and configuration and fingerprints the code it ran: a
     # change to any definition it ran makes it stale here until `ssvepjax results --run <run>` stores it again (the
     # same comparison as `report.origin.stale_modules`, with the current code hashed once for every result).
-    from ssvepjax.report.origin import code_fingerprint
-
     results = R.load_results()
     assert len(results) >= 10
     for name, result in results.items():
         prov = result.get("provenance")
         assert prov and prov["code"] and prov["config"] and len(prov["commit"]) == 40, name
-    now = code_fingerprint({k for r in results.values() for k in r["provenance"]["code"]})
-    stale = {name: sorted(k for k, h in r["provenance"]["code"].items() if now.get(k) != h)
-             for name, r in results.items()}
-    assert {name: keys for name, keys in stale.items() if keys} == {}
+    assert {name: keys for name, keys in R.stale_entries(results).items() if keys} == {}

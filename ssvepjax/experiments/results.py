@@ -7,7 +7,7 @@ experiment at its full size, with the options that make the run, e.g. ``--model 
 - :func:`run_all` reruns experiments, each in its own process (so its code fingerprint sees every definition it
   runs), and reports each one's wall time;
 - :func:`check` lists what is not current: a result without provenance, one whose code has changed since it was
-  written (``report.origin.stale_modules``), an experiment of :data:`NAMES` without a result, and a rendered page
+  written (:func:`stale_entries`), an experiment of :data:`NAMES` without a result, and a rendered page
   that differs from what its template renders now;
 - :func:`render` writes the pages: a template (Markdown) quotes stored numbers as ``{{ expression }}`` or
   ``{{ expression | format }}``, evaluated over the stored results (each run's JSON under its run's name; keys
@@ -27,10 +27,10 @@ from pathlib import Path
 
 from ssvepjax.experiments.framework import NAMES
 from ssvepjax.report.io import read_json, write_text
-from ssvepjax.report.origin import stale_modules
+from ssvepjax.report.origin import code_fingerprint
 
 __all__ = ["FIGURES", "HELPERS", "RESULTS", "RUNS", "TEMPLATES", "check", "load_results", "render", "render_text",
-           "run_all"]
+           "run_all", "stale_entries"]
 
 _REPO = Path(__file__).resolve().parents[2]
 #: Where the published results are stored: ``<RESULTS>/<experiment>/<experiment>.json`` and its files.
@@ -181,6 +181,14 @@ def render(templates: str | Path = TEMPLATES, out: str | Path = _REPO / "docs", 
     return pages
 
 
+def stale_entries(results: dict) -> dict[str, list[str]]:
+    """``{run: the entries of its stored code fingerprint that differ now}`` for stored results with provenance
+    (``report.origin.stale_modules`` for each), the current code hashed once for all of them."""
+    now = code_fingerprint({k for r in results.values() for k in r["provenance"]["code"]})
+    return {name: sorted(k for k, h in r["provenance"]["code"].items() if now.get(k) != h)
+            for name, r in results.items()}
+
+
 def check(root: str | Path = RESULTS, templates: str | Path = TEMPLATES, out: str | Path = _REPO / "docs", *,
           names: Sequence[str] = tuple(RUNS)) -> list[str]:
     """Everything that is not current (module docstring), one line each; empty when all is current."""
@@ -190,12 +198,15 @@ def check(root: str | Path = RESULTS, templates: str | Path = TEMPLATES, out: st
     for name in names:
         if name not in results:
             problems.append(f"{name}: no stored result ({root / name / (_experiment_of(name) + '.json')})")
+    current = {}
     for name, result in results.items():
         prov = result.get("provenance")
         if not prov or "code" not in prov:
             problems.append(f"{name}: no provenance (stored by older code): run `ssvepjax results --run {name}`")
-            continue
-        stale = stale_modules(prov["code"])
+        else:
+            current[name] = result
+    for name, stale in stale_entries(current).items():
+        prov = current[name]["provenance"]
         if stale:
             problems.append(f"{name}: stale, written at commit {str(prov.get('commit'))[:10]}; code changed since: "
                             f"{', '.join(stale[:6])}{' ...' if len(stale) > 6 else ''}")
