@@ -5,18 +5,29 @@ import pytest
 
 from ssvepjax.experiments.cli import main
 
+# A run's model key depends on the dataset, the model and the training, not the stimulus: every slow test below
+# shares this module's cache, so the tiny model is trained once (by whichever of them runs first) for the file.
+
 TINY = ["run", "--dataset", "digits", "--depth", "8", "--width", "4", "--epochs", "1", "--n-images", "2",
         "--no-progress"]
 
 
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One model cache for the file's end-to-end runs (they differ in the stimulus only)."""
+    return tmp_path_factory.mktemp("cli_cache")
+
+
 @pytest.mark.slow
-def test_cli_end_to_end_and_cache(tmp_path, capsys):
+def test_cli_end_to_end_and_cache(tmp_path, capsys, shared_cache):
     out = tmp_path / "run"
-    args = TINY + ["--out", str(out), "--cache-dir", str(tmp_path / "cache")]
+    models = shared_cache / "models"
+    trained_before = models.exists() and any(p.is_dir() for p in models.iterdir())  # by another test of this file
+    args = TINY + ["--out", str(out), "--cache-dir", str(shared_cache)]
     assert main(args) == 0
     report = json.loads((out / "report.json").read_text())
     # Training learns: one epoch of the width-4 ResNet-8 on digits reaches 0.256 (seeded), chance is 0.1.
-    assert report["model"]["test_accuracy"] > 0.2 and not report["model"]["restored_from_cache"]
+    assert report["model"]["test_accuracy"] > 0.2 and report["model"]["restored_from_cache"] == trained_before
     layers = report["layers"]
     assert len(layers) == 14  # 7 conv layers, pre and post
     s = layers["stage3_block0/conv2/post"]
@@ -98,17 +109,11 @@ def test_cli_help_and_version(capsys):
     assert text.count("(default") >= 15
 
 
-@pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory):
-    """One model cache for the runs that only vary the stimulus: the tiny model is trained once for them."""
-    return str(tmp_path_factory.mktemp("cli_cache"))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("freqs", [["6"], ["6", "7.5", "9", "10.5"]])  # one tag, and more than two
 def test_cli_any_number_of_tags(freqs, tmp_path, capsys, shared_cache):
     out = tmp_path / "run"
-    args = TINY + ["--freqs", *freqs, "--out", str(out), "--cache-dir", shared_cache]
+    args = TINY + ["--freqs", *freqs, "--out", str(out), "--cache-dir", str(shared_cache)]
     assert main(args) == 0
     report = json.loads((out / "report.json").read_text())
     s = report["layers"]["stage3_block0/conv2/post"]
