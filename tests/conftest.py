@@ -37,7 +37,7 @@ RTOL, ATOL = 1e-4, 1e-5
 def pytest_collection_modifyitems(config, items):
     """Files with end-to-end (``slow``) tests first, the most of them first; the order inside a file is kept.
 
-    xdist's ``loadfile`` hands files to the two workers in collection order (``--no-loadscope-reorder`` in
+    xdist's ``loadfile`` hands files to the workers in collection order (``--no-loadscope-reorder`` in
     pyproject; its default puts the files with the most tests first, which left the long end-to-end files for
     last, one worker running them alone while the other idled): long work first, short files fill in at the end.
     """
