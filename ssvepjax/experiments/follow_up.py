@@ -85,8 +85,8 @@ class Config(ExperimentConfig):
             each family (``explain.box_evaluation.FAMILY``).
     """
 
-    QUICK = dict(arch="resnet18", size=32, layers=("stage3_block1/conv2",), n_frames=120, n_calib=2, limit=3,
-                 chunk=2, ks=(8, 64), n_random=2, curve_ks=(64,), curve_selectors=("tag-image:combined", "random"),
+    QUICK = dict(arch="resnet18", size=32, layers=("stage3_block1/conv2",), n_frames=120, n_calib=2, limit=2,
+                 chunk=1, ks=(8, 64), n_random=2, curve_ks=(64,), curve_selectors=("tag-image:combined", "random"),
                  curve_steps=4)
     RULE = ("alpha", "margin", "correction")
 
