@@ -39,12 +39,21 @@ RESULTS = _REPO / "docs" / "results"
 TEMPLATES = _REPO / "docs" / "templates"
 _FIELD = re.compile(r"\{\{(.+?)\}\}", re.S)
 
+#: The large models' benchmark as published: ResNet-50 and ViT-S/16 on one 224 x 224 image, the forward passes of
+#: the probed frames (batched and vmapped) against the probe per filter and per neuron under a memory budget.
+LARGE_KINDS = ("forward_period", "forward_period_vmap", "probe_filter", "probe_budget")
+
 #: Every published run: ``{run: (experiment, command-line options)}``, in the order of the results pages. The
-#: follow-up pipeline is not run here: it needs ImageNet images and weights, which are not available offline.
+#: follow-up pipeline is not run here: it needs ImageNet images and weights, which are not available offline. The
+#: benchmarks measure this machine's time and memory (their stored results say which machine and its load).
 RUNS = {
     **{name: (name, ()) for name in NAMES if name != "follow_up"},
     **{f"{name}_{arch}": (name, ("--model", arch)) for name in ("reproduce", "controls", "where")
        for arch in ("vgg", "vit")},
+    "benchmark_probe": ("benchmark_probe", ()),
+    "benchmark_memory_frames": ("benchmark_probe", ("--memory-frames", "240", "480", "960", "--warm-cache")),
+    "benchmark_large": ("benchmark_large", ("--cases", "resnet50:224", "vit_s16:224", "--kinds", *LARGE_KINDS,
+                                            "--repeats", "2")),
 }
 
 
