@@ -11,7 +11,8 @@ experiment at its full size, with the options that make the run, e.g. ``--model 
   that differs from what its template renders now;
 - :func:`render` writes the pages: a template (Markdown) quotes stored numbers as ``{{ expression }}`` or
   ``{{ expression | format }}``, evaluated over the stored results (each run's JSON under its run's name; keys
-  that are not identifiers by ``["key"]``) and the helpers of :data:`HELPERS`; nothing else is evaluated. A number
+  that are not identifiers by ``["key"]``), ``runs`` (``[(run, result)]`` of the stored runs of :data:`RUNS`, in
+  its order) and the helpers of :data:`HELPERS`; nothing else is evaluated. A number
   in a page therefore cannot differ from its file. It also draws :data:`FIGURES`, the figures that compare runs.
 """
 
@@ -48,8 +49,8 @@ LARGE_KINDS = ("forward_period", "forward_period_vmap", "probe_filter", "probe_b
 #: benchmarks measure this machine's time and memory (their stored results say which machine and its load).
 RUNS = {
     **{name: (name, ()) for name in NAMES if name != "follow_up"},
-    **{f"{name}_{arch}": (name, ("--model", arch)) for name in ("reproduce", "controls", "where")
-       for arch in ("vgg", "vit")},
+    **{f"{name}_{arch}": (name, ("--model", arch)) for arch in ("vgg", "vit")
+       for name in ("reproduce", "controls", "where")},
     "benchmark_probe": ("benchmark_probe", ()),
     "benchmark_memory_frames": ("benchmark_probe", ("--memory-frames", "240", "480", "960", "--warm-cache")),
     "benchmark_large": ("benchmark_large", ("--cases", "resnet50:224", "vit_s16:224", "--kinds", *LARGE_KINDS,
@@ -118,11 +119,12 @@ HELPERS = {"abs": abs, "min": min, "max": max, "round": round, "len": len, "sum"
 
 
 def render_text(template: str, results: dict, *, source: str = "template") -> str:
-    """``template`` with every ``{{ expression | format }}`` replaced by its value over ``results``.
+    """``template`` with every ``{{ expression | format }}`` replaced by its value over ``results`` (and ``runs``:
+    ``[(run, result)]`` of those of :data:`RUNS`, in its order).
 
     ``ValueError`` naming the field and the template for an expression that fails.
     """
-    namespace = {**HELPERS, **results}
+    namespace = {**HELPERS, **results, "runs": [(name, results[name]) for name in RUNS if name in results]}
 
     def value(m: re.Match) -> str:
         expr, _, spec = m.group(1).partition(" | ")
